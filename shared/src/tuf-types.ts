@@ -1,0 +1,88 @@
+/**
+ * The TUF 1.0 metadata JSON shapes tagtrust reads and writes, as plain data.
+ * tagtrust validates and signs these objects directly (see `metadata-validate.ts`) rather than through
+ * the @tufjs/models classes on hot paths: their toJSON/fromJSON are quadratic in the number of entries.
+ */
+
+export const SPEC_VERSION = '1.0.31';
+
+export type TopLevelRoleName = 'root' | 'targets' | 'snapshot' | 'timestamp';
+export const TOP_LEVEL_ROLES: readonly TopLevelRoleName[] = ['root', 'targets', 'snapshot', 'timestamp'];
+
+/** A signing scheme tagtrust creates and verifies. */
+export type KeyScheme = 'ed25519' | 'ecdsa-sha2-nistp256' | 'rsassa-pss-sha256';
+
+/** Public key in TUF key JSON. ed25519 keys carry 64 hex chars; ECDSA and RSA keys carry PEM SPKI. */
+export interface TufKey {
+  keytype: string;
+  scheme: string;
+  keyval: { public: string };
+}
+
+export interface Signature {
+  keyid: string;
+  sig: string;
+}
+
+export interface RoleKeys {
+  keyids: string[];
+  threshold: number;
+}
+
+interface SignedBase<T extends string> {
+  _type: T;
+  spec_version: string;
+  version: number;
+  expires: string;
+}
+
+export interface RootSigned extends SignedBase<'root'> {
+  consistent_snapshot: boolean;
+  keys: Record<string, TufKey>;
+  roles: Record<TopLevelRoleName, RoleKeys>;
+}
+
+export interface TargetFileInfo {
+  length: number;
+  hashes: Record<string, string>;
+  custom?: Record<string, string | number>;
+}
+
+export interface DelegatedRoleInfo extends RoleKeys {
+  name: string;
+  terminating: boolean;
+  paths?: string[];
+  path_hash_prefixes?: string[];
+}
+
+export interface Delegations {
+  keys: Record<string, TufKey>;
+  roles: DelegatedRoleInfo[];
+}
+
+export interface TargetsSigned extends SignedBase<'targets'> {
+  targets: Record<string, TargetFileInfo>;
+  delegations?: Delegations;
+}
+
+export interface MetaFileInfo {
+  version: number;
+  length?: number;
+  hashes?: Record<string, string>;
+}
+
+export interface SnapshotSigned extends SignedBase<'snapshot'> {
+  meta: Record<string, MetaFileInfo>;
+}
+
+export interface TimestampSigned extends SignedBase<'timestamp'> {
+  meta: { 'snapshot.json': MetaFileInfo };
+}
+
+export type AnySigned = RootSigned | TargetsSigned | SnapshotSigned | TimestampSigned;
+
+/** A metadata file: the signed portion and the signatures over its canonical JSON. */
+export interface Metadata<T extends AnySigned = AnySigned> {
+  signed: T;
+  signatures: Signature[];
+}
