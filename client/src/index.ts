@@ -1,1 +1,35 @@
-export {};
+export { Puller } from './puller.js';
+export type { PullerOptions, Resolution, RoleState, SignedTag } from './puller.js';
+export { Publisher, describeManifest } from './publisher.js';
+export type { InitOptions, InitResult, PublishResult, PublisherOptions, TagManifest } from './publisher.js';
+export { environmentPassphrases, passphraseEnvName } from './keystore.js';
+export type { PassphraseProvider, PassphraseRequest } from './keystore.js';
+export type { ClientOptions } from './options.js';
+export { DEFAULT_TIMEOUT_MS } from './options.js';
+export {
+  BadVersionError,
+  ExpiredMetadataError,
+  ForbiddenError,
+  InvalidInputError,
+  InvalidReferenceError,
+  KeyNotFoundError,
+  MalformedMetadataError,
+  MismatchError,
+  NetworkError,
+  NotFoundError,
+  NotSignedError,
+  RepositoryError,
+  RollbackError,
+  ServerError,
+  SignatureError,
+  SubstitutionError,
+  TagTrustError,
+  TimeoutError,
+  TooLargeError,
+  UnauthorizedError,
+  UntrustedRootError,
+  UsageError,
+  VersionConflictError,
+  WrongPassphraseError,
+} from '@tagtrust/shared';
+export type { ErrorCode } from '@tagtrust/shared';

@@ -45,3 +45,33 @@ export type {
   TopLevelRoleName,
   TufKey,
 } from './tuf-types.js';
+export { HTTP_STATUS_BY_CODE, errorFromApi, tufBasePath } from './api.js';
+export type { ApiErrorBody, PublishRequest, PublishResponse } from './api.js';
+export {
+  DEFAULT_LIFETIMES,
+  buildRoot,
+  buildSnapshot,
+  buildTargets,
+  buildTimestamp,
+  describeFile,
+  expiresAfter,
+  formatDuration,
+  parseDuration,
+} from './metadata-build.js';
+export type { NewRootOptions } from './metadata-build.js';
+export { isExpired, validateMetadata } from './metadata-validate.js';
+export type { MetadataType } from './metadata-validate.js';
+export {
+  DEFAULT_DOMAIN,
+  NAME_TOTAL_LENGTH_MAX,
+  TAG_LENGTH_MAX,
+  isTargetInCollection,
+  parseDigest,
+  parseGun,
+  parseReference,
+  parseTaggedReference,
+  parseTargetName,
+  pinnedReference,
+  targetName,
+} from './reference.js';
+export type { ImageReference } from './reference.js';

@@ -1,0 +1,29 @@
+/** One deadline for a whole client operation: every request it makes shares the same signal. */
+import { TimeoutError } from '@tagtrust/shared';
+
+export class Deadline {
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly timeoutMs: number,
+    private readonly what: string,
+  ) {
+    this.signal = this.controller.signal;
+    this.timer = setTimeout(() => this.controller.abort(this.error()), timeoutMs);
+    this.timer.unref();
+  }
+
+  get expired(): boolean {
+    return this.signal.aborted;
+  }
+
+  error(): TimeoutError {
+    return new TimeoutError(`${this.what} did not finish within ${this.timeoutMs / 1000}s: the server is slow or not answering; retry, or raise --timeout`);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The publisher's private keys under TAGTRUST_HOME/keys, one encrypted file per key
+ * (`<keyid>.key`, mode 0600). Keys are found by the key IDs the trusted root lists for a role,
+ * decrypted once per process, and never leave memory unencrypted.
+ */
+import { readFile } from 'node:fs/promises';
+import type { KeyPair, KeyFileLabels } from '@tagtrust/keys';
+import { decryptKeyFile, encryptKeyPair, parseKeyFile, writeFileAtomic } from '@tagtrust/keys';
+import { KeyNotFoundError } from '@tagtrust/shared';
+import { ensurePrivateDir, keyPath, keysDir } from './home.js';
+
+export interface PassphraseRequest {
+  /** `new`: choose a passphrase for a key being created; `unlock`: enter an existing key's. */
+  purpose: 'new' | 'unlock';
+  role: string;
+  gun?: string;
+  keyId: string;
+}
+
+export type PassphraseProvider = (request: PassphraseRequest) => Promise<string>;
+
+/** Passphrases from TAGTRUST_<ROLE>_PASSPHRASE (e.g. TAGTRUST_TARGETS_PASSPHRASE). */
+export function passphraseEnvName(role: string): string {
+  return `TAGTRUST_${role.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_PASSPHRASE`;
+}
+
+export const environmentPassphrases: PassphraseProvider = async (request) => {
+  const name = passphraseEnvName(request.role);
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    throw new KeyNotFoundError(`no passphrase for the ${request.role} key ${request.keyId.slice(0, 8)}: set ${name}, or run on a terminal to be asked`);
+  }
+  return value;
+};
+
+export class KeyStore {
+  private readonly unlocked = new Map<string, KeyPair>();
+
+  constructor(
+    private readonly home: string,
+    private readonly passphrases: PassphraseProvider,
+  ) {}
+
+  /** Encrypts and stores a new key pair. */
+  async add(pair: KeyPair, labels: KeyFileLabels & { role: string }): Promise<string> {
+    const passphrase = await this.passphrases({ purpose: 'new', role: labels.role, gun: labels.gun, keyId: pair.keyId });
+    const file = await encryptKeyPair(pair, passphrase, labels);
+    await ensurePrivateDir(keysDir(this.home));
+    const path = keyPath(this.home, pair.keyId);
+    await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
+    this.unlocked.set(pair.keyId, pair);
+    return path;
+  }
+
+  /**
+   * Unlocks the first of `keyIds` this home holds a private key for.
+   * @throws KeyNotFoundError when none is here; WrongPassphraseError from decryption
+   */
+  async unlock(keyIds: readonly string[], role: string, gun: string): Promise<KeyPair> {
+    for (const keyId of keyIds) {
+      const cached = this.unlocked.get(keyId);
+      if (cached) return cached;
+    }
+    for (const keyId of keyIds) {
+      const path = keyPath(this.home, keyId);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch {
+        continue;
+      }
+      const file = parseKeyFile(text, path);
+      const passphrase = await this.passphrases({ purpose: 'unlock', role, gun, keyId });
+      const pair = await decryptKeyFile(file, passphrase);
+      this.unlocked.set(keyId, pair);
+      return pair;
+    }
+    const listed = keyIds.map((id) => id.slice(0, 8)).join(', ') || 'none';
+    throw new KeyNotFoundError(
+      `no private key for the ${role} role of ${gun} in ${keysDir(this.home)} (the root lists ${listed}): use the home the key was created in (--home / TAGTRUST_HOME)`,
+    );
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The puller API: resolve a tag to the digest its publishers signed, after full TUF verification
+ * (root -> timestamp -> snapshot -> targets) against this client's persisted trusted state.
+ */
+import {
+  MismatchError,
+  NotSignedError,
+  SubstitutionError,
+  isTargetInCollection,
+  parseGun,
+  parseTaggedReference,
+  pinnedReference,
+  targetName,
+} from '@tagtrust/shared';
+import type { AnySigned } from '@tagtrust/shared';
+import { Deadline } from './deadline.js';
+import type { ClientOptions, ResolvedOptions } from './options.js';
+import { resolveOptions } from './options.js';
+import type { TrustedMetadata } from './tuf/trusted-collection.js';
+import { withTrustedCollection } from './tuf/trusted-collection.js';
+
+export interface PullerOptions extends ClientOptions {
+  /** Root to trust for a collection this client has never seen, instead of trust on first use. */
+  rootFile?: string;
+}
+
+export interface RoleState {
+  version: number;
+  expires: string;
+}
+
+export interface Resolution {
+  /** `<gun>:<tag>` */
+  reference: string;
+  gun: string;
+  tag: string;
+  /** `sha256:<hex>` */
+  digest: string;
+  size: number;
+  mediaType?: string;
+  /** `<gun>@sha256:<hex>`: pull by this. */
+  pinned: string;
+  /** The verified metadata the answer relied on. */
+  metadata: Record<'root' | 'timestamp' | 'snapshot' | 'targets', RoleState>;
+}
+
+export interface SignedTag {
+  tag: string;
+  reference: string;
+  digest: string;
+  size: number;
+  mediaType?: string;
+}
+
+export class Puller {
+  private readonly options: ResolvedOptions;
+  private readonly rootFile?: string;
+
+  constructor(options: PullerOptions = {}) {
+    this.options = resolveOptions(options);
+    this.rootFile = options.rootFile;
+  }
+
+  /**
+   * Resolves `<gun>:<tag>` (optionally `@sha256:<hex>`, which must then match) to its signed digest.
+   * @throws NotSignedError, MismatchError, and the verification errors of the update
+   */
+  async resolve(reference: string): Promise<Resolution> {
+    const { gun, tag, digest: expected } = parseTaggedReference(reference);
+    const name = targetName(gun, tag);
+    return this.withCollection(gun, `resolving ${name}`, async (session) => {
+      const info = await session.getTargetInfo(name);
+      if (!info) {
+        throw new NotSignedError(`${name} is not signed (${gun} targets v${session.metadata.targets.signed.version}): ask its publisher to run \`tagtrust sign\`, or check the tag`);
+      }
+      if (info.path !== name) throw new SubstitutionError(`metadata answered ${info.path} when asked for ${name}: refusing it`);
+      const sha256 = info.hashes.sha256;
+      if (!sha256) throw new MismatchError(`${name} is signed without a sha256 digest: the publisher must re-sign it`);
+      const digest = `sha256:${sha256}`;
+      if (expected && expected !== digest) {
+        throw new MismatchError(`${name} is signed for ${digest}, not ${expected}: the reference you were given does not match the signed tag`);
+      }
+      const mediaType = info.custom.mediaType;
+      return {
+        reference: name,
+        gun,
+        tag,
+        digest,
+        size: info.length,
+        ...(typeof mediaType === 'string' ? { mediaType } : {}),
+        pinned: pinnedReference(gun, digest),
+        metadata: roleStates(session.metadata),
+      };
+    });
+  }
+
+  /** Every signed tag of a collection, sorted by tag. */
+  async list(gunInput: string): Promise<SignedTag[]> {
+    const gun = parseGun(gunInput);
+    return this.withCollection(gun, `listing ${gun}`, async (session) => {
+      const tags: SignedTag[] = [];
+      for (const [name, info] of Object.entries(session.metadata.targets.signed.targets)) {
+        if (!isTargetInCollection(name, gun) || !info.hashes.sha256) continue;
+        const mediaType = info.custom?.mediaType;
+        tags.push({
+          tag: name.slice(gun.length + 1),
+          reference: name,
+          digest: `sha256:${info.hashes.sha256}`,
+          size: info.length,
+          ...(typeof mediaType === 'string' ? { mediaType } : {}),
+        });
+      }
+      return tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+    });
+  }
+
+  private async withCollection<T>(gun: string, what: string, use: Parameters<typeof withTrustedCollection<T>>[1]): Promise<T> {
+    const deadline = new Deadline(this.options.timeoutMs, what);
+    try {
+      return await withTrustedCollection(
+        { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, rootFile: this.rootFile },
+        use,
+      );
+    } finally {
+      deadline.dispose();
+    }
+  }
+}
+
+function roleStates(metadata: TrustedMetadata): Resolution['metadata'] {
+  const state = (signed: AnySigned): RoleState => ({ version: signed.version, expires: signed.expires });
+  return {
+    root: state(metadata.root.signed),
+    timestamp: state(metadata.timestamp.signed),
+    snapshot: state(metadata.snapshot.signed),
+    targets: state(metadata.targets.signed),
+  };
+}

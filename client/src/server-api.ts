@@ -1,0 +1,50 @@
+/**
+ * Calls to the tagtrust-server API other than metadata downloads: online keys and publishing.
+ * Server errors come back as the typed errors the server reported (errorFromApi).
+ */
+import { NetworkError, ServerError, tufBasePath, errorFromApi } from '@tagtrust/shared';
+import type { PublishRequest, PublishResponse, TufKey } from '@tagtrust/shared';
+import type { Deadline } from './deadline.js';
+
+export class ServerApi {
+  constructor(
+    private readonly server: string,
+    private readonly token: string | undefined,
+    private readonly deadline: Deadline,
+  ) {}
+
+  getOnlineKey(gun: string, role: 'snapshot' | 'timestamp'): Promise<TufKey> {
+    return this.request<TufKey>('GET', `${tufBasePath(gun)}/${role}.key`, `fetching the ${role} key of ${gun}`);
+  }
+
+  publish(gun: string, body: PublishRequest): Promise<PublishResponse> {
+    return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body);
+  }
+
+  private async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.server}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: this.deadline.signal,
+      });
+    } catch (err) {
+      if (this.deadline.expired) throw this.deadline.error();
+      throw new NetworkError(`${what} failed: cannot reach ${this.server} (${(err as Error).cause ?? (err as Error).message}); check --server`, { cause: err });
+    }
+    let parsed: unknown;
+    try {
+      parsed = await response.json();
+    } catch (err) {
+      if (this.deadline.expired) throw this.deadline.error();
+      throw new ServerError(`${what} failed: ${this.server} answered HTTP ${response.status} with a body that is not JSON; check --server`, { cause: err });
+    }
+    if (!response.ok) throw errorFromApi(response.status, parsed, what);
+    return parsed as T;
+  }
+}

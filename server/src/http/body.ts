@@ -1,0 +1,33 @@
+/**
+ * Reads a JSON request body without ever buffering more than `limit` bytes: a declared
+ * Content-Length over the limit is refused before reading, and a chunked body is cut off (and the
+ * connection closed) as soon as it passes the limit.
+ */
+import type { IncomingMessage } from 'node:http';
+import { InvalidInputError, TooLargeError } from '@tagtrust/shared';
+
+export async function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(request.headers['content-length'] ?? NaN);
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      request.destroy();
+      throw tooLarge(limit);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new InvalidInputError('the request body is empty: send signed metadata as JSON');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInputError(`the request body is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function tooLarge(limit: number): TooLargeError {
+  return new TooLargeError(`the request body is larger than the server's limit of ${limit} bytes`);
+}

@@ -1,0 +1,33 @@
+/**
+ * The one error middleware: tagtrust errors become `{error: {code, message}}` with the status from
+ * the shared code table; anything else is a 500 with a generic body, logged through app 'error'.
+ */
+import type { Context, Next } from 'koa';
+import { HTTP_STATUS_BY_CODE, TagTrustError, VersionConflictError } from '@tagtrust/shared';
+import type { ApiErrorBody } from '@tagtrust/shared';
+
+export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (err) {
+    if (err instanceof TagTrustError && HTTP_STATUS_BY_CODE[err.code] !== undefined) {
+      const body: ApiErrorBody = { error: { code: err.code, message: err.message } };
+      if (err instanceof VersionConflictError) {
+        body.error.role = err.role;
+        body.error.currentVersion = err.currentVersion;
+      }
+      ctx.status = HTTP_STATUS_BY_CODE[err.code]!;
+      ctx.body = body;
+      return;
+    }
+    ctx.status = 500;
+    ctx.body = { error: { code: 'SERVER', message: 'internal server error; the server log has details' } } satisfies ApiErrorBody;
+    ctx.app.emit('error', err, ctx);
+  }
+}
+
+/** Routes that matched nothing answer a JSON 404 too. */
+export function notFound(ctx: Context): void {
+  ctx.status = 404;
+  ctx.body = { error: { code: 'NOT_FOUND', message: `no such endpoint: ${ctx.method} ${ctx.path}` } } satisfies ApiErrorBody;
+}

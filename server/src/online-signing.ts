@@ -1,0 +1,46 @@
+/**
+ * Builds and signs the metadata the server signs with its online keys: snapshot (listing the exact
+ * length and sha256 of every targets file) and timestamp (listing the exact snapshot file).
+ * Listing lengths and hashes, not only versions, makes clients refuse any file whose bytes differ
+ * from what was published (mix-and-match).
+ */
+import type { KeyPair } from '@tagtrust/keys';
+import { signMetadata } from '@tagtrust/keys';
+import type { MetaFileInfo, SnapshotSigned } from '@tagtrust/shared';
+import { buildSnapshot, buildTimestamp, describeFile, expiresAfter } from '@tagtrust/shared';
+import type { StoredFile } from './storage/store.js';
+
+export interface OnlineLifetimes {
+  snapshot: number;
+  timestamp: number;
+}
+
+/** The stored text of a metadata object, as served. */
+export function serialise(metadata: unknown): string {
+  return JSON.stringify(metadata);
+}
+
+/**
+ * A new snapshot: the previous one's entries, with `changed` roles replaced by their new files.
+ * @param changed role -> the role's newly stored file
+ */
+export function signSnapshot(
+  previous: SnapshotSigned | undefined,
+  changed: StoredFile[],
+  key: KeyPair,
+  now: Date,
+  lifetimeMs: number,
+): StoredFile {
+  const meta: Record<string, MetaFileInfo> = { ...previous?.meta };
+  for (const file of changed) meta[`${file.role}.json`] = describeFile(Buffer.from(file.text), file.version);
+  const version = (previous?.version ?? 0) + 1;
+  const snapshot = signMetadata(buildSnapshot(version, expiresAfter(now, lifetimeMs), meta), [key]);
+  return { role: 'snapshot', version, text: serialise(snapshot) };
+}
+
+/** A new timestamp listing the given snapshot file. */
+export function signTimestamp(previousVersion: number, snapshot: StoredFile, key: KeyPair, now: Date, lifetimeMs: number): StoredFile {
+  const version = previousVersion + 1;
+  const signed = buildTimestamp(version, expiresAfter(now, lifetimeMs), describeFile(Buffer.from(snapshot.text), snapshot.version));
+  return { role: 'timestamp', version, text: serialise(signMetadata(signed, [key])) };
+}

@@ -1,0 +1,140 @@
+/**
+ * Verifies a publish request against a collection's current state. No I/O: the caller loads the
+ * state and stores the result. Nothing is stored unless every rule below holds.
+ *
+ * Rules:
+ * - The body is a JSON object mapping role names to signed metadata; only `root` and `targets`
+ *   are accepted (delegated roles come with delegations).
+ * - Each role's version is exactly latest + 1 (1 for a new collection). A version at or below the
+ *   latest is a VersionConflictError (409: another publisher got there first); a gap is BadVersionError.
+ * - A new root is signed by its own root threshold and, when it replaces a root, by the old root's
+ *   threshold too (spec 5.3.4). It uses consistent snapshots and lists the server's online keys
+ *   for snapshot and timestamp with threshold 1, since the server signs those roles alone.
+ * - Targets are signed by the threshold of the trusted root's targets role (the new root's, when one
+ *   is published with it). If a new root changes the targets keys, targets re-signed with the new
+ *   keys must come in the same request, so the collection never serves targets its root rejects.
+ * - Nothing published may already be expired. Every target name is `<gun>:<tag>` of this collection,
+ *   with a sha256 digest and a positive length.
+ */
+import {
+  BadVersionError,
+  ExpiredMetadataError,
+  InvalidInputError,
+  SignatureError,
+  SubstitutionError,
+  UntrustedRootError,
+  VersionConflictError,
+  isExpired,
+  isTargetInCollection,
+  validateMetadata,
+} from '@tagtrust/shared';
+import type { Metadata, RootSigned, TargetsSigned } from '@tagtrust/shared';
+import { verifyRoleSignatures } from '@tagtrust/keys';
+
+export interface CollectionState {
+  gun: string;
+  root?: Metadata<RootSigned>;
+  targets?: Metadata<TargetsSigned>;
+  /** Key IDs of the server's online keys for this collection. */
+  onlineKeyIds: { snapshot?: string; timestamp?: string };
+}
+
+export interface VerifiedPublish {
+  /** The root that is trusted after the publish (new or current). */
+  root: Metadata<RootSigned>;
+  newRoot?: Metadata<RootSigned>;
+  newTargets?: Metadata<TargetsSigned>;
+}
+
+const ACCEPTED_ROLES = new Set(['root', 'targets']);
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function verifyPublish(body: unknown, state: CollectionState, now: Date): VerifiedPublish {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidInputError('the publish body must be a JSON object mapping role names to signed metadata');
+  }
+  const request = body as Record<string, unknown>;
+  const roles = Object.keys(request);
+  const unknown = roles.filter((role) => !ACCEPTED_ROLES.has(role));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(`cannot publish role ${unknown.map((r) => JSON.stringify(r)).join(', ')}: only root and targets are accepted`);
+  }
+  if (roles.length === 0) throw new InvalidInputError('the publish body is empty: send signed root and/or targets');
+
+  const newRoot = request.root === undefined ? undefined : validateMetadata(request.root, 'root');
+  const newTargets = request.targets === undefined ? undefined : validateMetadata(request.targets, 'targets');
+  if (!state.root && !newRoot) {
+    throw new InvalidInputError(`collection ${state.gun} has no root yet: initialise it with \`tagtrust init ${state.gun}\``);
+  }
+  if (!state.targets && !newTargets) {
+    throw new InvalidInputError(`a new collection needs signed targets with its root (collection ${state.gun})`);
+  }
+
+  if (newRoot) checkVersion('root', newRoot.signed.version, state.root?.signed.version ?? 0);
+  if (newTargets) checkVersion('targets', newTargets.signed.version, state.targets?.signed.version ?? 0);
+
+  if (newRoot) verifyRoot(newRoot, state, now);
+  const root = newRoot ?? state.root!;
+  if (newTargets) {
+    verifyRoleSignatures(newTargets, 'targets', root.signed.roles.targets, root.signed.keys);
+    if (isExpired(newTargets.signed, now)) {
+      throw new ExpiredMetadataError(`targets v${newTargets.signed.version} expired at ${newTargets.signed.expires}: sign it with a later expiry`);
+    }
+    verifyTargetEntries(newTargets.signed, state.gun);
+  } else if (newRoot) {
+    try {
+      verifyRoleSignatures(state.targets!, 'targets', root.signed.roles.targets, root.signed.keys);
+    } catch (err) {
+      throw new SignatureError(
+        `the new root changes the targets keys, and the current targets are not signed by them: publish targets re-signed with the new key in the same request`,
+        { cause: err },
+      );
+    }
+  }
+  return { root, newRoot, newTargets };
+}
+
+function checkVersion(role: string, version: number, latest: number): void {
+  if (version <= latest) {
+    throw new VersionConflictError(role, latest, `${role} v${version} is stale: the collection is already at v${latest}; fetch the latest, re-apply your change and sign again`);
+  }
+  if (version !== latest + 1) {
+    throw new BadVersionError(`${role} v${version} skips versions: the next version must be ${latest + 1}`);
+  }
+}
+
+function verifyRoot(newRoot: Metadata<RootSigned>, state: CollectionState, now: Date): void {
+  const signed = newRoot.signed;
+  if (state.root) {
+    try {
+      verifyRoleSignatures(newRoot, 'root', state.root.signed.roles.root, state.root.signed.keys);
+    } catch (err) {
+      throw new UntrustedRootError(`root v${signed.version} is not signed by the current root keys (v${state.root.signed.version}): sign it with the old root key as well as the new one`, { cause: err });
+    }
+  }
+  verifyRoleSignatures(newRoot, 'root', signed.roles.root, signed.keys);
+  if (isExpired(signed, now)) throw new ExpiredMetadataError(`root v${signed.version} expired at ${signed.expires}: sign it with a later expiry`);
+  if (!signed.consistent_snapshot) throw new InvalidInputError('root must set consistent_snapshot: true (tagtrust serves versioned metadata files)');
+  for (const role of ['snapshot', 'timestamp'] as const) {
+    const keyId = state.onlineKeyIds[role];
+    const listed = signed.roles[role];
+    if (!keyId || !listed.keyids.includes(keyId) || listed.threshold !== 1) {
+      throw new InvalidInputError(
+        `root must list the server's ${role} key${keyId ? ` ${keyId.slice(0, 8)}` : ''} with threshold 1: fetch it from ${role}.key and sign the root again`,
+      );
+    }
+  }
+}
+
+function verifyTargetEntries(targets: TargetsSigned, gun: string): void {
+  for (const [name, info] of Object.entries(targets.targets)) {
+    if (!isTargetInCollection(name, gun)) {
+      throw new SubstitutionError(`target "${name}" is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
+    }
+    const sha256 = info.hashes.sha256;
+    if (sha256 === undefined || !SHA256_HEX.test(sha256)) {
+      throw new InvalidInputError(`target "${name}" needs hashes.sha256 of 64 lowercase hex characters (the manifest digest)`);
+    }
+    if (info.length < 1) throw new InvalidInputError(`target "${name}" has length ${info.length}: it must be the manifest size in bytes`);
+  }
+}
