@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * `tagtrust`: sign container tags and resolve them to verified digests. A thin layer over the
+ * library: every failure prints one line and exits with the code of its error class (exit-codes.ts).
+ */
+import { parseArgs } from 'node:util';
+import { TagTrustError, UsageError } from '@tagtrust/shared';
+import type { Command, Output, Values } from './cli/command.js';
+import { COMMANDS } from './cli/commands/index.js';
+import { EXIT_CODES, EXIT_INTERNAL } from './cli/exit-codes.js';
+
+const GLOBAL_OPTIONS = {
+  server: { type: 'string' },
+  home: { type: 'string' },
+  token: { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const GLOBAL_HELP = `Global options:
+  --server URL        tagtrust server (env TAGTRUST_SERVER)
+  --home DIR          keys and trusted metadata (env TAGTRUST_HOME, default ~/.tagtrust)
+  --token TOKEN       bearer token for publishing (env TAGTRUST_TOKEN)
+  --timeout SECONDS   deadline for the whole operation (default 30)
+  -h, --help          show help`;
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `Usage: tagtrust <command> [arguments] [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+${GLOBAL_HELP}
+
+Run \`tagtrust <command> --help\` for a command's options.
+`;
+}
+
+function commandHelp(command: Command): string {
+  return `Usage: ${command.usage}
+
+${command.summary}.
+${command.details}
+
+${GLOBAL_HELP}
+`;
+}
+
+const output: Output = {
+  print: (line) => process.stdout.write(`${line}\n`),
+  json: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command "${name}": run \`tagtrust --help\` for the list`);
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; usage: ${command.usage}`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(commandHelp(command));
+    return;
+  }
+  if (parsed.positionals.length !== command.positionals) {
+    throw new UsageError(`wrong number of arguments; usage: ${command.usage}`);
+  }
+  await command.run(parsed.positionals, parsed.values, output);
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof TagTrustError) {
+      process.stderr.write(`tagtrust: ${err.message}\n`);
+      process.exit(EXIT_CODES[err.code] ?? EXIT_INTERNAL);
+    }
+    process.stderr.write(`tagtrust: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(EXIT_INTERNAL);
+  },
+);

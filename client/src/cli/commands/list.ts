@@ -1,0 +1,20 @@
+/** `tagtrust list` */
+import type { Command } from '../command.js';
+import { puller } from '../command.js';
+
+export const listCommand: Command = {
+  name: 'list',
+  usage: 'tagtrust list <gun> [--json]',
+  summary: 'list the signed tags of a collection (verified)',
+  details: 'Prints TAG, DIGEST and SIZE; --json prints an array of {tag, reference, digest, size, mediaType}.',
+  options: { json: { type: 'boolean' }, 'root-file': { type: 'string' } },
+  positionals: 1,
+  async run([gun], values, out) {
+    const tags = await (await puller(values)).list(gun!);
+    if (values.json) return out.json(tags);
+    if (tags.length === 0) return out.print(`No signed tags in ${gun}`);
+    const width = Math.max(3, ...tags.map((t) => t.tag.length));
+    out.print(`${'TAG'.padEnd(width)}  ${'DIGEST'.padEnd(71)}  SIZE`);
+    for (const t of tags) out.print(`${t.tag.padEnd(width)}  ${t.digest}  ${t.size}`);
+  },
+};

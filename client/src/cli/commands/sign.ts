@@ -1,0 +1,29 @@
+/** `tagtrust sign` */
+import type { Command } from '../command.js';
+import { UsageError } from '@tagtrust/shared';
+import { publisher } from '../command.js';
+
+export const signCommand: Command = {
+  name: 'sign',
+  usage: 'tagtrust sign <gun>:<tag>[@sha256:<hex>] (--digest sha256:<hex> --size <bytes> | --manifest FILE) [--media-type TYPE]',
+  summary: 'sign a tag -> manifest digest mapping and publish it',
+  details: '--manifest computes digest and size from the manifest file you built, so you sign exactly those bytes.',
+  options: { digest: { type: 'string' }, size: { type: 'string' }, manifest: { type: 'string' }, 'media-type': { type: 'string' } },
+  positionals: 1,
+  async run([reference], values, out) {
+    const { describeManifest } = await import('../../publisher.js');
+    if (values.manifest && (values.digest || values.size)) throw new UsageError('give either --manifest or --digest/--size, not both');
+    const manifest = values.manifest
+      ? await describeManifest(values.manifest as string)
+      : { digest: values.digest as string | undefined, size: values.size === undefined ? undefined : parseSize(values.size as string) };
+    const mediaType = (values['media-type'] as string | undefined) ?? ('mediaType' in manifest ? manifest.mediaType : undefined);
+    const result = await (await publisher(values)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) });
+    out.print(`Signed ${result.reference} -> ${result.digest} (targets v${result.targetsVersion})`);
+  },
+};
+
+function parseSize(text: string): number {
+  const size = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(size) || size < 1) throw new UsageError(`--size "${text}" must be the manifest size in bytes`);
+  return size;
+}
