@@ -1,0 +1,63 @@
+/**
+ * Client-side fixtures: temp homes, publisher/puller objects with test passphrases, and a runner
+ * for the real `tagtrust` binary.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Publisher, Puller } from '@tagtrust/client';
+import type { PublisherOptions, PullerOptions } from '@tagtrust/client';
+import { ADMIN_TOKEN } from './server.js';
+
+export const PASSPHRASES = { root: 'root-passphrase-for-tests', targets: 'targets-passphrase-for-tests' };
+export const CLI = fileURLToPath(new URL('../../client/dist/cli.js', import.meta.url));
+
+export const tempHome = () => mkdtemp(join(tmpdir(), 'tagtrust-home-'));
+
+export const digestOf = (char: string) => `sha256:${char.repeat(64)}`;
+
+export function publisherFor(url: string, home: string, options: Partial<PublisherOptions> = {}): Publisher {
+  return new Publisher({
+    server: url,
+    home,
+    token: ADMIN_TOKEN,
+    warn: () => {},
+    passphrases: async ({ role }) => (role === 'root' ? PASSPHRASES.root : PASSPHRASES.targets),
+    ...options,
+  });
+}
+
+export function pullerFor(url: string, home: string, options: Partial<PullerOptions> = {}): Puller {
+  return new Puller({ server: url, home, warn: () => {}, ...options });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tagtrust ...args` with the server, home, token and passphrases in its environment. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        env: {
+          PATH: process.env.PATH,
+          TAGTRUST_TOKEN: ADMIN_TOKEN,
+          TAGTRUST_ROOT_PASSPHRASE: PASSPHRASES.root,
+          TAGTRUST_TARGETS_PASSPHRASE: PASSPHRASES.targets,
+          ...env,
+        },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
