@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `tagtrust`: sign container tags and resolve them to verified digests. A thin layer over the
  * library: every failure prints one line and exits with the code of its error class (exit-codes.ts).

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** tagtrust-server: command-line entry point. Flags override environment variables. */
 import { parseArgs } from 'node:util';
 import { TagTrustError, UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
