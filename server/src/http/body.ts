@@ -1,7 +1,8 @@
 /**
  * Reads a JSON request body without ever buffering more than `limit` bytes: a declared
- * Content-Length over the limit is refused before reading, and a chunked body is cut off (and the
- * connection closed) as soon as it passes the limit.
+ * Content-Length over the limit is refused before reading, and a chunked body is no longer read as
+ * soon as it passes the limit. The request is left unread, not destroyed (destroying it would reset
+ * the socket before the 413 is sent); the error middleware closes the connection after the answer.
  */
 import type { IncomingMessage } from 'node:http';
 import { InvalidInputError, TooLargeError } from '@tagtrust/shared';
@@ -11,10 +12,10 @@ export async function readJsonBody(request: IncomingMessage, limit: number): Pro
   if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
+  for await (const chunk of request.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      request.destroy();
+      request.pause();
       throw tooLarge(limit);
     }
     chunks.push(chunk);

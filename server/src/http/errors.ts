@@ -3,7 +3,7 @@
  * the shared code table; anything else is a 500 with a generic body, logged through app 'error'.
  */
 import type { Context, Next } from 'koa';
-import { HTTP_STATUS_BY_CODE, TagTrustError, VersionConflictError } from '@tagtrust/shared';
+import { HTTP_STATUS_BY_CODE, TagTrustError, TooLargeError, VersionConflictError } from '@tagtrust/shared';
 import type { ApiErrorBody } from '@tagtrust/shared';
 
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
@@ -18,6 +18,8 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       }
       ctx.status = HTTP_STATUS_BY_CODE[err.code]!;
       ctx.body = body;
+      // The rest of an oversized body is never read: close the connection once the 413 is sent.
+      if (err instanceof TooLargeError) ctx.set('Connection', 'close');
       return;
     }
     ctx.status = 500;
