@@ -23,6 +23,8 @@ export class LevelStore implements MetadataStore {
   private readonly collections;
   /** Serialises putServerKeyIfAbsent so two first requests cannot create two keys. */
   private keyWrites: Promise<unknown> = Promise.resolve();
+  /** Serialises commits: the version check and the batch write must not interleave (CAS). */
+  private commits: Promise<unknown> = Promise.resolve();
 
   private constructor(db: Level<string, string>) {
     this.db = db;
@@ -49,7 +51,13 @@ export class LevelStore implements MetadataStore {
     return text === undefined ? undefined : { role, version, text };
   }
 
-  async commit(change: Change): Promise<void> {
+  commit(change: Change): Promise<void> {
+    const write = this.commits.then(() => this.compareAndWrite(change));
+    this.commits = write.catch(() => undefined);
+    return write;
+  }
+
+  private async compareAndWrite(change: Change): Promise<void> {
     for (const [role, expected] of Object.entries(change.expectedLatest)) {
       const latest = await this.latestVersion(change.gun, role);
       if (latest !== expected) throw new StaleVersionError(role, expected, latest);
