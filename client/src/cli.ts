@@ -79,7 +79,8 @@ main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
     if (err instanceof TagTrustError) {
-      process.stderr.write(`tagtrust: ${err.message}\n`);
+      // One line per failure, also for messages that come with line breaks (e.g. from parseArgs).
+      process.stderr.write(`tagtrust: ${err.message.replace(/\s*[\r\n]+\s*/g, ' ')}\n`);
       process.exit(EXIT_CODES[err.code] ?? EXIT_INTERNAL);
     }
     process.stderr.write(`tagtrust: internal error: ${(err as Error).stack ?? String(err)}\n`);
