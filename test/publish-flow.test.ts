@@ -110,7 +110,9 @@ test('concurrent signers on one collection: 20 parallel signs all land', async (
   const firstHome = await tempHome();
   await publisherFor(server.url, firstHome).init(gun);
   const homes = [firstHome, ...(await Promise.all([1, 2, 3].map(() => copyKeys(firstHome))))];
-  const publishers = homes.map((home) => publisherFor(server.url, home));
+  // Every lost race costs a full refresh and re-sign (about n²/2 attempts for n signers), and the
+  // test machine is shared: allow more than the default 30 s per operation.
+  const publishers = homes.map((home) => publisherFor(server.url, home, { timeoutMs: 120_000 }));
   const tags = Array.from({ length: 20 }, (_, i) => `t${String(i).padStart(2, '0')}`);
   const digest = (i: number) => `sha256:${createHash('sha256').update(`manifest ${i}`).digest('hex')}`;
 
