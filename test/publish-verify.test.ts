@@ -224,3 +224,22 @@ test('a new collection needs a self-signed root v1 and targets v1 of its own tag
   t.deepEqual(accepted.json, { gun, versions: { root: 1, targets: 1, snapshot: 1, timestamp: 1 } });
   t.is((await pullerFor(server.url, await tempHome()).resolve(`${gun}:v1`)).digest, digestOf('a'));
 });
+
+test('concurrent publishes of the same next version: exactly one lands, the others are 409', async (t) => {
+  const { gun, keys } = await newCollection('race');
+  const bodies = Array.from({ length: 10 }, (_, i) => ({
+    targets: signMetadata(buildTargets(3, future(), { [`${gun}:v1`]: entry('a'), [`${gun}:racer`]: entry(i.toString(16)) }), [keys.targets]),
+  }));
+  const results = await Promise.all(bodies.map((body) => publishRaw(server.url, gun, body)));
+  const winners = results.flatMap((r, i) => (r.status === 200 ? [i] : []));
+  t.is(winners.length, 1, results.map((r) => r.status).join(','));
+  for (const result of results) {
+    if (result.status === 200) continue;
+    t.is(result.status, 409);
+    t.deepEqual({ ...apiError(result), message: '' }, { code: 'VERSION_CONFLICT', message: '', role: 'targets', currentVersion: 3 });
+  }
+  const state = await servedState(server.url, gun);
+  t.is(state.targets?.text, JSON.stringify(bodies[winners[0]!]!.targets));
+  t.is(state.snapshot?.version, 3);
+  t.is(state.timestamp?.version, 3);
+});
