@@ -133,3 +133,18 @@ test('an unreachable server exits 9', async (t) => {
   const result = await runCli(['resolve', `${GUN}:v1`], { TAGTRUST_SERVER: 'http://127.0.0.1:1', TAGTRUST_HOME: await tempHome() });
   assertFails(t, result, 9, /cannot (reach|download)/, 'unreachable');
 });
+
+test('a publish over the server body limit exits 11', async (t) => {
+  const small = await startTestServer({ bodyLimit: 4096 });
+  t.teardown(() => small.close());
+  const home = await tempHome();
+  const gun = 'registry.example.com/cli/small';
+  await publisherFor(small.url, home).init(gun);
+  const unchanged = await servedState(small.url, gun);
+  const result = await runCli(['sign', `${gun}:v1`, '--digest', digestOf('a'), '--size', '10', '--media-type', `application/${'x'.repeat(5000)}`], {
+    TAGTRUST_SERVER: small.url,
+    TAGTRUST_HOME: home,
+  });
+  assertFails(t, result, 11, /larger than the server's limit of 4096 bytes/, 'body over the limit');
+  await assertUnchanged(t, small.url, gun, unchanged);
+});
