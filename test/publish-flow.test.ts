@@ -6,11 +6,11 @@ import test from 'ava';
 import { mkdir, readdir, copyFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { describeManifest, NotSignedError } from '@tagtrust/client';
-import { startTestServer } from './helpers/server.js';
+import { describeManifest, NotSignedError, SignatureError } from '@tagtrust/client';
+import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
-import { assertUnchanged, servedState } from './helpers/metadata.js';
+import { assertUnchanged, getTufFile, servedState } from './helpers/metadata.js';
 
 let server: TestServer;
 test.before(async () => {
@@ -105,7 +105,7 @@ async function copyKeys(fromHome: string): Promise<string> {
   return home;
 }
 
-test('concurrent signers on one collection: 20 parallel signs all land', async (t) => {
+test.serial('concurrent signers on one collection: 20 parallel signs all land', async (t) => {
   const gun = 'registry.example.com/flow/concurrent';
   const firstHome = await tempHome();
   await publisherFor(server.url, firstHome).init(gun);
@@ -149,8 +149,12 @@ test('restart the server and everything is still there', async (t) => {
   const pullerHome = await tempHome();
   t.is((await pullerFor(own.url, pullerHome).resolve(`${gun}:v1`)).digest, digestOf('a'));
   const before = await servedState(own.url, gun);
+  const onlineKeys = async () =>
+    Promise.all(['snapshot', 'timestamp'].map(async (role) => (await getTufFile(own.url, gun, `${role}.key`, { authorization: `Bearer ${ADMIN_TOKEN}` })).json));
+  const keysBefore = await onlineKeys();
 
   await own.restart();
+  t.deepEqual(await onlineKeys(), keysBefore);
 
   // Same versions and bytes; no version was added by the restart.
   await assertUnchanged(t, own.url, gun, before);
@@ -166,4 +170,32 @@ test('restart the server and everything is still there', async (t) => {
   t.is((await publisherFor(own.url, publisherHome).sign(`${gun}:v4`, { digest: digestOf('d'), size: 10 })).targetsVersion, 5);
   t.is((await puller.resolve(`${gun}:v4`)).digest, digestOf('d'));
   t.is((await servedState(own.url, gun)).timestamp?.version, 5);
+});
+
+test('first contact trusts the served root with a notice; a given root file is used instead', async (t) => {
+  const gun = 'registry.example.com/flow/pinned';
+  const home = await tempHome();
+  await publisherFor(server.url, home).init(gun);
+  await publisherFor(server.url, home).sign(`${gun}:v1`, { digest: digestOf('a'), size: 10 });
+  const rootFile = join(home, 'root-v1.json');
+  await writeFile(rootFile, (await getTufFile(server.url, gun, '1.root.json')).text);
+
+  const notices: string[] = [];
+  t.is((await pullerFor(server.url, await tempHome(), { warn: (m) => notices.push(m) }).resolve(`${gun}:v1`)).digest, digestOf('a'));
+  t.is(notices.length, 1);
+  t.regex(notices[0]!, /trusting root v1 of registry\.example\.com\/flow\/pinned on first use/);
+
+  const pinnedNotices: string[] = [];
+  const pinned = pullerFor(server.url, await tempHome(), { rootFile, warn: (m) => pinnedNotices.push(m) });
+  t.is((await pinned.resolve(`${gun}:v1`)).digest, digestOf('a'));
+  t.deepEqual(pinnedNotices, []);
+
+  // The root of another collection does not verify this collection's metadata.
+  const otherHome = await tempHome();
+  const other = 'registry.example.com/flow/pinned-other';
+  await publisherFor(server.url, otherHome).init(other);
+  const otherRoot = join(otherHome, 'root-v1.json');
+  await writeFile(otherRoot, (await getTufFile(server.url, other, '1.root.json')).text);
+  const refused = await t.throwsAsync(pullerFor(server.url, await tempHome(), { rootFile: otherRoot }).resolve(`${gun}:v1`), { instanceOf: SignatureError });
+  t.is(refused.code, 'BAD_SIGNATURE');
 });
