@@ -4,7 +4,7 @@
  * tags' digests, starting from root v1 as its trust anchor.
  */
 import test from 'ava';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
@@ -25,8 +25,9 @@ test.after.always(async () => {
 });
 
 /** A tuf-js Updater for a collection, trusting the served root v1. */
-async function tufJsUpdater(gun: string): Promise<{ updater: Updater; metadataDir: string }> {
+async function tufJsUpdater(t: import('ava').ExecutionContext, gun: string): Promise<{ updater: Updater; metadataDir: string }> {
   const metadataDir = await mkdtemp(join(tmpdir(), 'tagtrust-tufjs-'));
+  t.teardown(() => rm(metadataDir, { recursive: true, force: true }));
   const root = await getTufFile(server.url, gun, '1.root.json');
   if (root.status !== 200) throw new Error(`no root v1 for ${gun}`);
   await writeFile(join(metadataDir, 'root.json'), root.text);
@@ -40,7 +41,7 @@ test("tuf-js's Updater reads a signed tag's digest from the served metadata", as
   await publisher.sign(`${gun}:v1`, { digest: digestOf('a'), size: 1234, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
   await publisher.sign(`${gun}:v2`, { digest: digestOf('b'), size: 99 });
 
-  const { updater, metadataDir } = await tufJsUpdater(gun);
+  const { updater, metadataDir } = await tufJsUpdater(t, gun);
   const info = await updater.getTargetInfo(`${gun}:v1`);
   t.truthy(info);
   t.is(info!.path, `${gun}:v1`);
@@ -83,7 +84,7 @@ test('tuf-js follows a root rotation and sees a moved and an unsigned tag', asyn
   await publisher.sign(`${gun}:latest`, { digest: digestOf('c'), size: 20 });
   await publisher.unsign(`${gun}:v1`);
 
-  const { updater, metadataDir } = await tufJsUpdater(gun);
+  const { updater, metadataDir } = await tufJsUpdater(t, gun);
   t.is((await updater.getTargetInfo(`${gun}:latest`))!.hashes.sha256, 'c'.repeat(64));
   t.is(await updater.getTargetInfo(`${gun}:v1`), undefined);
   const trustedRoot = JSON.parse(await readFile(join(metadataDir, 'root.json'), 'utf8')) as Metadata<RootSigned>;
