@@ -69,7 +69,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(commandHelp(command));
     return;
   }
-  if (parsed.positionals.length !== command.positionals) {
+  const count = typeof command.positionals === 'number' ? { min: command.positionals, max: command.positionals } : command.positionals;
+  if (parsed.positionals.length < count.min || parsed.positionals.length > count.max) {
     throw new UsageError(`wrong number of arguments; usage: ${command.usage}`);
   }
   await command.run(parsed.positionals, parsed.values, output);

@@ -33,3 +33,6 @@ export {
   WrongPassphraseError,
 } from '@tagtrust/shared';
 export type { ErrorCode } from '@tagtrust/shared';
+export { expandPatterns, readPublicKeyFile } from './delegations.js';
+export type { DelegationListing, DelegationSpec } from './delegations.js';
+export type { GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';

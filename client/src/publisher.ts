@@ -12,7 +12,9 @@ import { generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
 import {
   DEFAULT_LIFETIMES,
   InvalidInputError,
+  NotFoundError,
   NotSignedError,
+  SubstitutionError,
   UsageError,
   VersionConflictError,
   buildRoot,
@@ -21,16 +23,20 @@ import {
   parseDigest,
   parseGun,
   parseTaggedReference,
+  delegationChain,
+  isDelegatedPath,
   targetName,
 } from '@tagtrust/shared';
-import type { Metadata, TargetFileInfo, TargetsSigned } from '@tagtrust/shared';
+import type { DelegatedRoleInfo, Metadata, RoleKeys, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { DelegationListing, DelegationSpec } from './delegations.js';
+import { checkRoleName, withDelegation, withoutDelegation, withoutDelegationKey } from './delegations.js';
 import { Deadline } from './deadline.js';
 import type { PassphraseProvider } from './keystore.js';
 import { KeyStore, environmentPassphrases } from './keystore.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { ServerApi } from './server-api.js';
-import type { TrustedMetadata } from './tuf/trusted-collection.js';
+import type { CollectionSession } from './tuf/trusted-collection.js';
 import { trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
 
 export interface PublisherOptions extends ClientOptions {
@@ -66,10 +72,32 @@ export interface TagManifest {
 export interface PublishResult {
   reference: string;
   digest?: string;
-  /** The targets version that now holds the change. */
+  /** The role that holds the change: `targets` or a delegated role. */
+  role: string;
+  /** The version of that role that now holds the change. */
   targetsVersion: number;
   /** Publish attempts it took (more than 1 when other publishers got there first). */
   attempts: number;
+}
+
+export interface RoleOptions {
+  /** Sign into this role instead of the top-level targets, e.g. `targets/ci`. */
+  role?: string;
+}
+
+export interface RoleChangeResult {
+  role: string;
+  /** The version of the changed role that now holds the change. */
+  version: number;
+  attempts: number;
+}
+
+export interface GeneratedKey {
+  name: string;
+  keyId: string;
+  publicKey: TufKey;
+  /** Where the encrypted private key is. */
+  keyFile: string;
 }
 
 /** Digest and size of a manifest file, so you sign exactly the bytes you built. */
@@ -160,7 +188,7 @@ export class Publisher {
   }
 
   /** Signs `<gun>:<tag>` -> manifest. A digest in the reference must match `manifest.digest` if both are given. */
-  async sign(reference: string, manifest: Partial<TagManifest> = {}): Promise<PublishResult> {
+  async sign(reference: string, manifest: Partial<TagManifest> = {}, options: RoleOptions = {}): Promise<PublishResult> {
     const parsed = parseTaggedReference(reference);
     const digest = parseDigest(manifest.digest ?? parsed.digest ?? '');
     if (parsed.digest && manifest.digest && parsed.digest !== manifest.digest) {
@@ -176,40 +204,108 @@ export class Publisher {
       hashes: { sha256: digest.slice('sha256:'.length) },
       ...(manifest.mediaType ? { custom: { mediaType: manifest.mediaType } } : {}),
     };
-    const result = await this.changeTargets(parsed.gun, `signing ${name}`, (targets) => ({ ...targets, [name]: entry }));
-    return { reference: name, digest, ...result };
+    const role = options.role ?? 'targets';
+    const result = await this.changeRole(parsed.gun, role, `signing ${name}`, (signed) => ({ ...signed, targets: { ...signed.targets, [name]: entry } }), [name]);
+    return { reference: name, digest, role, targetsVersion: result.version, attempts: result.attempts };
   }
 
   /** Removes the signed mapping of `<gun>:<tag>`. @throws NotSignedError when it is not signed */
-  async unsign(reference: string): Promise<PublishResult> {
+  async unsign(reference: string, options: RoleOptions = {}): Promise<PublishResult> {
     const parsed = parseTaggedReference(reference);
     const name = targetName(parsed.gun, parsed.tag);
-    const result = await this.changeTargets(parsed.gun, `unsigning ${name}`, (targets) => {
-      if (!(name in targets)) throw new NotSignedError(`${name} is not signed, so there is nothing to remove`);
-      const { [name]: _removed, ...rest } = targets;
-      return rest;
+    const role = options.role ?? 'targets';
+    const result = await this.changeRole(parsed.gun, role, `unsigning ${name}`, (signed) => {
+      if (!(name in signed.targets)) throw new NotSignedError(`${name} is not signed by ${role}, so there is nothing to remove`);
+      const { [name]: _removed, ...rest } = signed.targets;
+      return { ...signed, targets: rest };
     });
-    return { reference: name, ...result };
+    return { reference: name, role, targetsVersion: result.version, attempts: result.attempts };
   }
 
-  /** Applies `change` to the latest verified targets, signs and publishes; retries lost races. */
-  private async changeTargets(
+  /**
+   * Delegates `role` (`targets/<name>`, or nested `targets/<a>/<b>`) to the given signers' keys,
+   * threshold and path patterns, or replaces its existing delegation. Signed by the delegator.
+   */
+  async addDelegation(gunInput: string, role: string, spec: DelegationSpec): Promise<RoleChangeResult> {
+    const gun = parseGun(gunInput);
+    const delegator = checkRoleName(role);
+    return this.changeRole(gun, delegator, `delegating ${role} in ${gun}`, (signed) => withDelegation(signed, delegator, role, spec, gun));
+  }
+
+  /** Removes the delegation of `role`: tags it signed stop resolving at once. Signed by the delegator. */
+  async removeDelegation(gunInput: string, role: string): Promise<RoleChangeResult> {
+    const gun = parseGun(gunInput);
+    const delegator = checkRoleName(role);
+    return this.changeRole(gun, delegator, `removing ${role} from ${gun}`, (signed) => withoutDelegation(signed, role));
+  }
+
+  /** Revokes one signer key of `role` (key ID or its prefix). Tags signed only with it stop resolving. */
+  async removeDelegationKey(gunInput: string, role: string, keyId: string): Promise<RoleChangeResult> {
+    const gun = parseGun(gunInput);
+    const delegator = checkRoleName(role);
+    return this.changeRole(gun, delegator, `revoking key ${keyId} of ${role} in ${gun}`, (signed) => withoutDelegationKey(signed, role, keyId));
+  }
+
+  /** The delegated roles of a collection (verified), pre-order. */
+  async listDelegations(gunInput: string): Promise<DelegationListing[]> {
+    const gun = parseGun(gunInput);
+    const deadline = new Deadline(this.options.timeoutMs, `listing the delegations of ${gun}`);
+    try {
+      return await withTrustedCollection(this.context(gun, deadline), async (session) => {
+        const tree = await session.delegations();
+        return tree.views().map(({ role, delegator, info, status }) => ({
+          role,
+          delegator,
+          keyIds: info.keyids,
+          threshold: info.threshold,
+          paths: info.paths ?? [],
+          terminating: info.terminating,
+          state: status.state,
+          version: status.state === 'trusted' ? status.metadata.signed.version : (tree.snapshotEntry(role)?.version ?? 0),
+          tags: status.state === 'trusted' ? Object.keys(status.metadata.signed.targets).length : 0,
+          ...(status.state === 'invalid' ? { problem: status.error.message } : {}),
+        }));
+      });
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** A new signing key for a delegation (kept encrypted in this home); give its public half to the collection owner. */
+  async generateKey(name: string, algorithm?: KeyAlgorithm): Promise<GeneratedKey> {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+      throw new InvalidInputError(`key name "${name}" must be letters, digits, "_", "." and "-" (e.g. ci)`);
+    }
+    const pair = await generateKeyPair(algorithm);
+    const keyFile = await this.keys.add(pair, { role: name, name });
+    return { name, keyId: pair.keyId, publicKey: pair.publicKey, keyFile };
+  }
+
+  /**
+   * Applies `change` to the latest verified metadata of `role`, signs it with this home's key for
+   * the role and publishes; retries lost races.
+   * @param names target names the change signs: checked against the role's delegated paths first
+   */
+  private async changeRole(
     gun: string,
+    role: string,
     what: string,
-    change: (targets: TargetsSigned['targets']) => TargetsSigned['targets'],
-  ): Promise<{ targetsVersion: number; attempts: number }> {
+    change: (signed: TargetsSigned) => TargetsSigned,
+    names: string[] = [],
+  ): Promise<RoleChangeResult> {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline);
       for (let attempt = 1; ; attempt += 1) {
-        const trusted = await withTrustedCollection(
-          { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn },
-          async (session) => session.metadata,
-        );
-        const targets = await this.signTargets(gun, trusted, change);
+        const base = await withTrustedCollection(this.context(gun, deadline), (session) => this.loadRole(session, role, names));
+        const key = await this.keys.unlock(base.keys.keyids, role, gun);
+        const changed = change(base.current);
+        const signed = buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets);
+        if (changed.delegations) signed.delegations = changed.delegations;
+        const metadata = signMetadata(signed, [key]);
         try {
-          await api.publish(gun, { targets });
-          return { targetsVersion: targets.signed.version, attempts: attempt };
+          await api.publish(gun, { [role]: metadata });
+          return { role, version: signed.version, attempts: attempt };
         } catch (err) {
           if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
           await sleep(Math.random() * Math.min(200, 10 * attempt));
@@ -220,17 +316,34 @@ export class Publisher {
     }
   }
 
-  private async signTargets(
-    gun: string,
-    trusted: TrustedMetadata,
-    change: (targets: TargetsSigned['targets']) => TargetsSigned['targets'],
-  ): Promise<Metadata<TargetsSigned>> {
-    const role = trusted.root.signed.roles.targets;
-    const key = await this.keys.unlock(role.keyids, 'targets', gun);
-    const current = trusted.targets.signed;
-    const signed = buildTargets(current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), change(current.targets));
-    if (current.delegations) signed.delegations = current.delegations;
-    return signMetadata(signed, [key]);
+  /** The verified current state of `role` and the keys that sign it. */
+  private async loadRole(session: CollectionSession, role: string, names: string[]): Promise<{ current: TargetsSigned; keys: RoleKeys }> {
+    if (role === 'targets') return { current: session.metadata.targets.signed, keys: session.metadata.root.signed.roles.targets };
+    checkRoleName(role);
+    const tree = await session.delegations();
+    const chain: DelegatedRoleInfo[] = [];
+    for (const name of [...delegationChain(role).slice(1), role]) {
+      const info = tree.trusted(name.slice(0, name.lastIndexOf('/'))) ? tree.delegation(name) : undefined;
+      if (!info) throw new NotFoundError(`${name} is not delegated in ${session.gun}: ask the collection owner to run \`tagtrust delegation add ${session.gun} ${name} ...\``);
+      chain.push(info);
+    }
+    for (const name of names) {
+      const outside = chain.find((info) => !isDelegatedPath(name, info.paths));
+      if (outside) {
+        throw new SubstitutionError(`${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${(outside.paths ?? []).join(', ')})`);
+      }
+    }
+    const status = tree.status(role);
+    const latest = tree.snapshotEntry(role)?.version ?? 0;
+    if (status?.state === 'trusted') return { current: status.metadata.signed, keys: chain[chain.length - 1]! };
+    if (status?.state === 'invalid') {
+      this.options.warn(`${role} v${latest} no longer verifies (${status.error.message}); starting it afresh: re-sign the tags you vouch for`);
+    }
+    return { current: buildTargets(latest, expiresAfter(new Date(), this.targetsLifetimeMs)), keys: chain[chain.length - 1]! };
+  }
+
+  private context(gun: string, deadline: Deadline) {
+    return { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn };
   }
 }
 

@@ -50,6 +50,8 @@ export interface SignedTag {
   digest: string;
   size: number;
   mediaType?: string;
+  /** The role whose signature a lookup of this tag finds: `targets` or a delegated role. */
+  signedBy: string;
 }
 
 export class Puller {
@@ -94,13 +96,17 @@ export class Puller {
     });
   }
 
-  /** Every signed tag of a collection, sorted by tag. */
+  /**
+   * Every signed tag of a collection, sorted by tag: the top-level targets and, through the
+   * delegation tree, every tag a lookup would resolve (TUF order: first role wins, terminating
+   * delegations and paths respected). A tag whose lookup fails verification is left out, with a warning.
+   */
   async list(gunInput: string): Promise<SignedTag[]> {
     const gun = parseGun(gunInput);
     return this.withCollection(gun, `listing ${gun}`, async (session) => {
       const tags: SignedTag[] = [];
-      for (const [name, info] of Object.entries(session.metadata.targets.signed.targets)) {
-        if (!isTargetInCollection(name, gun) || !info.hashes.sha256) continue;
+      const add = (name: string, info: { length: number; hashes: Record<string, string>; custom?: Record<string, unknown> }, signedBy: string) => {
+        if (!isTargetInCollection(name, gun) || !info.hashes.sha256) return;
         const mediaType = info.custom?.mediaType;
         tags.push({
           tag: name.slice(gun.length + 1),
@@ -108,7 +114,27 @@ export class Puller {
           digest: `sha256:${info.hashes.sha256}`,
           size: info.length,
           ...(typeof mediaType === 'string' ? { mediaType } : {}),
+          signedBy,
         });
+      };
+      const top = session.metadata.targets.signed.targets;
+      for (const [name, info] of Object.entries(top)) add(name, info, 'targets');
+      const tree = await session.delegations();
+      const delegatedNames = new Set<string>();
+      for (const view of tree.views()) {
+        if (view.status.state === 'invalid') this.options.warn(`${view.role} of ${gun} fails verification (${view.status.error.message}); its tags are not listed`);
+        if (view.status.state !== 'trusted') continue;
+        for (const name of Object.keys(view.status.metadata.signed.targets)) if (!(name in top)) delegatedNames.add(name);
+      }
+      for (const name of delegatedNames) {
+        let info;
+        try {
+          info = await session.getTargetInfo(name);
+        } catch {
+          continue;
+        }
+        const signedBy = tree.lookupOrder(name).find((role) => tree.trusted(role)?.signed.targets[name]);
+        if (info && signedBy) add(name, info, signedBy);
       }
       return tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
     });

@@ -9,6 +9,9 @@
  * - Snapshot and timestamp are renewed when less than `renewFraction` of their lifetime remains.
  */
 import { NotFoundError, VersionConflictError, isExpired } from '@tagtrust/shared';
+import type { DelegationAuditSink } from './delegation-audit.js';
+import { prepareDelegatedPublish } from './delegated-publish.js';
+import { splitPublishBody } from './delegations-verify.js';
 import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import { CollectionLocks } from './collection-lock.js';
 import type { OnlineKeys } from './online-keys.js';
@@ -25,6 +28,8 @@ export interface RepositoryOptions {
   /** Renew when less than this fraction of a lifetime remains (default 0.5). */
   renewFraction?: number;
   now?: () => Date;
+  /** Receives delegation changes (revocations) after they are committed. */
+  delegationAudit?: DelegationAuditSink;
 }
 
 export class Repository {
@@ -33,6 +38,7 @@ export class Repository {
   private readonly lifetimes: OnlineLifetimes;
   private readonly renewFraction: number;
   private readonly now: () => Date;
+  private readonly delegationAudit?: DelegationAuditSink;
   private readonly locks = new CollectionLocks();
   /** Latest timestamp expiry per collection (ms), so reads can tell cheaply whether to renew. */
   private readonly timestampExpiry = new Map<string, number>();
@@ -43,6 +49,7 @@ export class Repository {
     this.lifetimes = options.lifetimes;
     this.renewFraction = options.renewFraction ?? 0.5;
     this.now = options.now ?? (() => new Date());
+    this.delegationAudit = options.delegationAudit;
   }
 
   /** A metadata file: the latest, or an exact version. Undefined when it does not exist. */
@@ -75,11 +82,13 @@ export class Repository {
         this.onlineKeys.signer(gun, 'snapshot'),
         this.onlineKeys.signer(gun, 'timestamp'),
       ]);
-      const verified = verifyPublish(
-        body,
-        { gun, root, targets, onlineKeyIds: { snapshot: snapshotKey?.keyId, timestamp: timestampKey?.keyId } },
-        now,
-      );
+      const { topLevel, delegated } = splitPublishBody(body);
+      const onlyDelegated = delegated.size > 0 && Object.keys(topLevel).length === 0;
+      if (onlyDelegated && (!root || !targets)) throw new NotFoundError(`collection ${gun} has no root yet: initialise it before delegating`);
+      const verified = onlyDelegated
+        ? { root: root!, newRoot: undefined, newTargets: undefined }
+        : verifyPublish(topLevel, { gun, root, targets, onlineKeyIds: { snapshot: snapshotKey?.keyId, timestamp: timestampKey?.keyId } }, now);
+      const delegatedChange = await prepareDelegatedPublish(this.store, gun, delegated, targets, verified.newTargets ?? targets!, now);
       if (!snapshotKey || !timestampKey) {
         throw new NotFoundError(`collection ${gun} has no online keys: fetch snapshot.key and timestamp.key first`);
       }
@@ -89,6 +98,7 @@ export class Repository {
       if (verified.newTargets) {
         changedTargets.push({ role: 'targets', version: verified.newTargets.signed.version, text: serialise(verified.newTargets) });
       }
+      changedTargets.push(...delegatedChange.files);
       const newSnapshot = signSnapshot(snapshot?.signed, changedTargets, snapshotKey, now, this.lifetimes.snapshot);
       const newTimestamp = signTimestamp(timestamp?.signed.version ?? 0, newSnapshot, timestampKey, now, this.lifetimes.timestamp);
       files.push(...changedTargets, newSnapshot, newTimestamp);
@@ -97,8 +107,10 @@ export class Repository {
         targets: targets?.signed.version ?? 0,
         snapshot: snapshot?.signed.version ?? 0,
         timestamp: timestamp?.signed.version ?? 0,
+        ...delegatedChange.expectedLatest,
       });
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
+      for (const event of delegatedChange.events) await this.delegationAudit?.recordDelegationChange(event);
       return { gun, versions: Object.fromEntries(files.map((f) => [f.role, f.version])) };
     });
   }

@@ -75,3 +75,13 @@ export {
   targetName,
 } from './reference.js';
 export type { ImageReference } from './reference.js';
+export {
+  checkPathPatterns,
+  delegatedRoleNameProblem,
+  delegationChain,
+  delegatorOf,
+  isDelegatedPath,
+  isDelegatedRoleName,
+  matchesPathPattern,
+  pathPatternProblem,
+} from './delegation-paths.js';

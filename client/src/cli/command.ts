@@ -14,7 +14,8 @@ export interface Command {
   summary: string;
   details: string;
   options: Options;
-  positionals: number;
+  /** How many positional arguments: exactly N, or a range (for commands with actions, e.g. `delegation list|add`). */
+  positionals: number | { min: number; max: number };
   run(args: string[], values: Values, out: Output): Promise<void>;
 }
 

@@ -21,6 +21,7 @@ import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
 import { mapTufError } from './error-map.js';
 import { DeadlineFetcher } from './fetcher.js';
+import { TrustedDelegations, loadDelegations } from './trusted-delegations.js';
 
 /** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */
 export const METADATA_LIMITS = {
@@ -42,6 +43,8 @@ export interface CollectionSession {
   metadata: TrustedMetadata;
   /** Looks a target up through the verified delegation tree. */
   getTargetInfo(name: string): Promise<TargetFile | undefined>;
+  /** Every delegated role, downloaded and verified on first call (invalid roles are recorded, not thrown). */
+  delegations(): Promise<TrustedDelegations>;
 }
 
 export interface UpdateContext {
@@ -79,7 +82,15 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
     try {
       await updater.refresh();
       const metadata = await readTrusted(work);
-      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name) });
+      const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
+      let tree: Promise<TrustedDelegations> | undefined;
+      const delegations = () =>
+        (tree ??= (async () => {
+          const trusted = new TrustedDelegations(metadata.snapshot.signed, metadata.targets, new Date());
+          await loadDelegations(trusted, (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max), METADATA_LIMITS.targets);
+          return trusted;
+        })());
+      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations });
     } catch (err) {
       throw mapTufError(err, context.gun, context.deadline, fetcher);
     }

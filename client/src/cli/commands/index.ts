@@ -7,3 +7,6 @@ import { listCommand } from './list.js';
 import { resolveCommand } from './resolve.js';
 
 export const COMMANDS: Command[] = [initCommand, signCommand, unsignCommand, listCommand, resolveCommand];
+import { delegationCommand } from './delegation.js';
+import { keyGenerateCommand } from './key-generate.js';
+COMMANDS.push(delegationCommand, keyGenerateCommand);
