@@ -124,3 +124,28 @@ test('CLI: key generate, delegation add/list/remove, sign --role, list', async (
   const gone = await runCli(['resolve', `${GUN}:dev-7`], ownerEnv);
   t.is(gone.code, 6, gone.stderr);
 });
+
+test('a delegated role that has signed nothing yet reads as empty, not as an error', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const owner = publisherFor(server.url, await tempHome());
+  const signer = publisherFor(server.url, await tempHome());
+  await owner.init(GUN);
+  const a = await signer.generateKey('a');
+  const b = await signer.generateKey('b');
+  await owner.addDelegation(GUN, 'targets/a', { keys: [a.publicKey], paths: ['*'] });
+  await owner.addDelegation(GUN, 'targets/b', { keys: [b.publicKey], paths: ['*'] });
+  const puller = pullerFor(server.url, await tempHome());
+  await t.throwsAsync(puller.resolve(`${GUN}:v5`), { instanceOf: NotSignedError });
+  // targets/a (first in order) is still unpublished; targets/b's tag is found after it.
+  await signer.sign(`${GUN}:v5`, { digest: digestOf('5'), size: 5 }, { role: 'targets/b' });
+  t.is((await puller.resolve(`${GUN}:v5`)).digest, digestOf('5'));
+  t.deepEqual((await puller.list(GUN)).map((tag) => [tag.tag, tag.signedBy]), [['v5', 'targets/b']]);
+  t.deepEqual(
+    (await owner.listDelegations(GUN)).map((d) => [d.role, d.state, d.version]),
+    [
+      ['targets/a', 'unpublished', 0],
+      ['targets/b', 'trusted', 1],
+    ],
+  );
+});

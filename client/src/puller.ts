@@ -12,11 +12,11 @@ import {
   pinnedReference,
   targetName,
 } from '@tagtrust/shared';
-import type { AnySigned } from '@tagtrust/shared';
+import type { AnySigned, TargetFileInfo } from '@tagtrust/shared';
 import { Deadline } from './deadline.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
-import type { TrustedMetadata } from './tuf/trusted-collection.js';
+import type { CollectionSession, TrustedMetadata } from './tuf/trusted-collection.js';
 import { withTrustedCollection } from './tuf/trusted-collection.js';
 
 export interface PullerOptions extends ClientOptions {
@@ -71,7 +71,7 @@ export class Puller {
     const { gun, tag, digest: expected } = parseTaggedReference(reference);
     const name = targetName(gun, tag);
     return this.withCollection(gun, `resolving ${name}`, async (session) => {
-      const info = await session.getTargetInfo(name);
+      const info = await lookupTarget(session, name);
       if (!info) {
         throw new NotSignedError(`${name} is not signed (${gun} targets v${session.metadata.targets.signed.version}): ask its publisher to run \`tagtrust sign\`, or check the tag`);
       }
@@ -129,7 +129,7 @@ export class Puller {
       for (const name of delegatedNames) {
         let info;
         try {
-          info = await session.getTargetInfo(name);
+          info = await lookupTarget(session, name);
         } catch {
           continue;
         }
@@ -161,4 +161,29 @@ function roleStates(metadata: TrustedMetadata): Resolution['metadata'] {
     snapshot: state(metadata.snapshot.signed),
     targets: state(metadata.targets.signed),
   };
+}
+
+type FoundTarget = Omit<TargetFileInfo, 'custom'> & { path: string; custom: Record<string, unknown> };
+
+/**
+ * Looks `name` up through the delegation tree with tuf-js (client workflow 5.6.7). tuf-js aborts
+ * when the walk reaches a delegated role the snapshot does not list, which is the normal state of
+ * a role that was just delegated and has signed nothing yet. Only in that case the answer comes
+ * from the same walk over the verified tree (TrustedDelegations), with unpublished roles empty;
+ * a role that fails verification on the way still fails the lookup.
+ */
+async function lookupTarget(session: CollectionSession, name: string): Promise<FoundTarget | undefined> {
+  try {
+    return await session.getTargetInfo(name);
+  } catch (err) {
+    const tree = await session.delegations();
+    const order = tree.lookupOrder(name);
+    const states = order.map((role) => tree.status(role)?.state);
+    if (!states.includes('unpublished') || states.some((state) => state !== 'trusted' && state !== 'unpublished')) throw err;
+    for (const role of order) {
+      const info = tree.trusted(role)?.signed.targets[name];
+      if (info) return { ...info, path: name, custom: info.custom ?? {} };
+    }
+    return undefined;
+  }
 }
