@@ -36,3 +36,6 @@ export type { ErrorCode } from '@tagtrust/shared';
 export { expandPatterns, readPublicKeyFile } from './delegations.js';
 export type { DelegationListing, DelegationSpec } from './delegations.js';
 export type { GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';
+export { changeLines, describeChange } from './pending.js';
+export type { PendingView, TagChange } from './pending.js';
+export type { ApproveOptions, ApproveResult } from './publisher.js';

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { KeyAlgorithm } from '@tagtrust/keys';
-import { generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
+import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
 import {
   DEFAULT_LIFETIMES,
   InvalidInputError,
@@ -25,9 +25,12 @@ import {
   parseTaggedReference,
   delegationChain,
   isDelegatedPath,
+  isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
-import type { DelegatedRoleInfo, Metadata, RoleKeys, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { DelegatedRoleInfo, Metadata, PendingStatus, RoleKeys, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { PendingView } from './pending.js';
+import { describeChange } from './pending.js';
 import type { DelegationListing, DelegationSpec } from './delegations.js';
 import { checkRoleName, withDelegation, withoutDelegation, withoutDelegationKey } from './delegations.js';
 import { Deadline } from './deadline.js';
@@ -78,6 +81,8 @@ export interface PublishResult {
   targetsVersion: number;
   /** Publish attempts it took (more than 1 when other publishers got there first). */
   attempts: number;
+  /** Set when the role needs more signatures than this home holds: the change awaits approvals. */
+  pending?: PendingStatus;
 }
 
 export interface RoleOptions {
@@ -87,9 +92,26 @@ export interface RoleOptions {
 
 export interface RoleChangeResult {
   role: string;
-  /** The version of the changed role that now holds the change. */
+  /** The version of the changed role that now holds (or, when pending, will hold) the change. */
   version: number;
   attempts: number;
+  /** Set when the change awaits approvals (`tagtrust approve`) instead of being published. */
+  pending?: PendingStatus;
+}
+
+export interface ApproveOptions {
+  /** Which pending change, when the role has several. */
+  id?: string;
+  /** Called with the verified change before signing; throw to refuse. */
+  review?: (view: PendingView) => void | Promise<void>;
+}
+
+export interface ApproveResult {
+  view: PendingView;
+  /** True when this approval met the threshold and the change is published. */
+  published: boolean;
+  signedBy: string[];
+  threshold: number;
 }
 
 export interface GeneratedKey {
@@ -206,7 +228,7 @@ export class Publisher {
     };
     const role = options.role ?? 'targets';
     const result = await this.changeRole(parsed.gun, role, `signing ${name}`, (signed) => ({ ...signed, targets: { ...signed.targets, [name]: entry } }), [name]);
-    return { reference: name, digest, role, targetsVersion: result.version, attempts: result.attempts };
+    return { reference: name, digest, role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
   }
 
   /** Removes the signed mapping of `<gun>:<tag>`. @throws NotSignedError when it is not signed */
@@ -219,7 +241,7 @@ export class Publisher {
       const { [name]: _removed, ...rest } = signed.targets;
       return { ...signed, targets: rest };
     });
-    return { reference: name, role, targetsVersion: result.version, attempts: result.attempts };
+    return { reference: name, role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
   }
 
   /**
@@ -304,6 +326,11 @@ export class Publisher {
         if (changed.delegations) signed.delegations = changed.delegations;
         const metadata = signMetadata(signed, [key]);
         try {
+          if (base.keys.threshold > 1) {
+            // More signatures needed than this home holds: stage it for the other signers.
+            const result = await api.proposePending(gun, role, metadata);
+            return { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) };
+          }
           await api.publish(gun, { [role]: metadata });
           return { role, version: signed.version, attempts: attempt };
         } catch (err) {
@@ -314,6 +341,89 @@ export class Publisher {
     } finally {
       deadline.dispose();
     }
+  }
+
+  /**
+   * The pending changes of a collection, each verified against the current trusted state of its
+   * role and described as the tags it adds, moves and removes.
+   */
+  async listPending(gunInput: string): Promise<PendingView[]> {
+    const gun = parseGun(gunInput);
+    const deadline = new Deadline(this.options.timeoutMs, `listing the pending changes of ${gun}`);
+    try {
+      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const changes = await api.listPending(gun);
+      return await withTrustedCollection(this.context(gun, deadline), async (session) => {
+        const views: PendingView[] = [];
+        for (const change of changes) views.push(await this.viewPending(session, change));
+        return views;
+      });
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * Verifies the pending change of `role` against the trusted current state (it must change exactly
+   * the current version, stay inside the role's paths and this collection), shows it to `review`,
+   * signs it with this home's key for the role and sends the signature. The server publishes it
+   * when the threshold is met.
+   * @throws NotFoundError (no pending change for the role), UsageError (several: pass id),
+   *   VersionConflictError (stale), KeyNotFoundError (no key of the role in this home)
+   */
+  async approve(gunInput: string, role: string, options: ApproveOptions = {}): Promise<ApproveResult> {
+    const gun = parseGun(gunInput);
+    if (role !== 'targets') checkRoleName(role);
+    const deadline = new Deadline(this.options.timeoutMs, `approving ${role} of ${gun}`);
+    try {
+      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const candidates = (await api.listPending(gun)).filter((c) => c.role === role && (options.id === undefined || c.id === options.id));
+      if (candidates.length === 0) {
+        throw new NotFoundError(`${gun} has no pending change to ${role}${options.id ? ` with id ${options.id}` : ''}: run \`tagtrust pending list ${gun}\``);
+      }
+      if (candidates.length > 1) {
+        throw new UsageError(`${gun} has ${candidates.length} pending changes to ${role} (${candidates.map((c) => c.id).join(', ')}): choose one with --id`);
+      }
+      const change = candidates[0]!;
+      const outside = Object.keys(change.metadata.signed.targets).find((name) => !isTargetInCollection(name, gun));
+      if (outside) throw new SubstitutionError(`pending change ${change.id} signs ${outside}, which is not a tag of ${gun}: refusing to approve it`);
+      const { view, keys } = await withTrustedCollection(this.context(gun, deadline), async (session) => ({
+        view: await this.viewPending(session, change),
+        keys: (await this.loadRole(session, role, Object.keys(change.metadata.signed.targets))).keys,
+      }));
+      if (view.state !== 'open') {
+        throw new VersionConflictError(role, change.baseVersion, `pending change ${change.id} to ${role} is ${view.state}: it cannot be published; propose the change again`);
+      }
+      await options.review?.(view);
+      const key = await this.keys.unlock(keys.keyids, role, gun);
+      const signature = addSignature({ signed: change.metadata.signed, signatures: [] }, key).signatures;
+      const result = await api.approvePending(gun, change.id, signature);
+      const status = result.pending;
+      return {
+        view,
+        published: result.published !== undefined,
+        signedBy: status?.signedBy ?? [...new Set([...change.signedBy, key.keyId])],
+        threshold: status?.threshold ?? change.threshold,
+      };
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private async viewPending(session: CollectionSession, change: PendingStatus): Promise<PendingView> {
+    const base = await this.loadRole(session, change.role, []).catch(() => undefined);
+    const stale = !base || base.current.version !== change.metadata.signed.version - 1;
+    const current = base?.current ?? buildTargets(0, change.metadata.signed.expires);
+    return {
+      id: change.id,
+      role: change.role,
+      version: change.metadata.signed.version,
+      state: change.state === 'open' && stale ? 'stale' : change.state,
+      signedBy: change.signedBy,
+      threshold: change.threshold,
+      expires: change.expires,
+      ...describeChange(current, change.metadata.signed),
+    };
   }
 
   /** The verified current state of `role` and the keys that sign it. */

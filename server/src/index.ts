@@ -5,3 +5,7 @@ export type { RepositoryOptions } from './repository.js';
 export { LevelStore } from './storage/level-store.js';
 export { StaleVersionError } from './storage/store.js';
 export type { Change, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
+export { PendingChanges } from './pending/pending-changes.js';
+export type { PendingChangesOptions } from './pending/pending-changes.js';
+export { delegationChanges } from './delegation-audit.js';
+export type { DelegationAuditSink, DelegationEvent, DelegationEventKind } from './delegation-audit.js';

@@ -69,7 +69,7 @@ export class Repository {
    * @throws VersionConflictError when the body is based on an older version (409)
    * @throws the errors of verifyPublish (400), NotFoundError for a collection without online keys
    */
-  publish(gun: string, body: unknown): Promise<PublishResponse> {
+  publish(gun: string, body: unknown, options: { deletePending?: string[] } = {}): Promise<PublishResponse> {
     return this.locks.run(gun, async () => {
       const now = this.now();
       const [root, targets, snapshot, timestamp] = await Promise.all([
@@ -108,7 +108,7 @@ export class Repository {
         snapshot: snapshot?.signed.version ?? 0,
         timestamp: timestamp?.signed.version ?? 0,
         ...delegatedChange.expectedLatest,
-      });
+      }, options.deletePending);
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
       for (const event of delegatedChange.events) await this.delegationAudit?.recordDelegationChange(event);
       return { gun, versions: Object.fromEntries(files.map((f) => [f.role, f.version])) };
@@ -171,9 +171,9 @@ export class Repository {
     return file === undefined ? undefined : (JSON.parse(file.text) as Metadata<T>);
   }
 
-  private async commit(gun: string, files: StoredFile[], expectedLatest: Record<string, number>): Promise<void> {
+  private async commit(gun: string, files: StoredFile[], expectedLatest: Record<string, number>, deletePending?: string[]): Promise<void> {
     try {
-      await this.store.commit({ gun, files, expectedLatest });
+      await this.store.commit({ gun, files, expectedLatest, ...(deletePending ? { deletePending } : {}) });
     } catch (err) {
       if (err instanceof StaleVersionError) {
         throw new VersionConflictError(err.role, err.latest, `${err.role} changed while publishing (now v${err.latest}): fetch the latest and retry`, { cause: err });

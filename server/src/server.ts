@@ -10,6 +10,8 @@ import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { AdminTokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
 import { OnlineKeys } from './online-keys.js';
+import type { DelegationAuditSink } from './delegation-audit.js';
+import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
 import { loadAdminToken, loadMasterKey } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
@@ -24,6 +26,10 @@ export interface ServerConfig {
   timestampLifetime: number;
   /** How often the background renewal runs, in ms. */
   renewInterval: number;
+  /** How long a pending change (awaiting approvals) stays open at most, in ms. */
+  pendingLifetime: number;
+  /** Receives delegation changes (added/removed roles, revoked keys) after they are committed. */
+  delegationAudit?: DelegationAuditSink;
   masterKey?: string;
   adminToken?: string;
   /** Clock; tests pass a controllable one. */
@@ -38,6 +44,7 @@ export const defaultConfig: ServerConfig = {
   snapshotLifetime: DEFAULT_LIFETIMES.snapshot,
   timestampLifetime: DEFAULT_LIFETIMES.timestamp,
   renewInterval: 60_000,
+  pendingLifetime: 7 * 24 * 3600_000,
 };
 
 export interface RunningServer {
@@ -66,8 +73,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     onlineKeys: new OnlineKeys(store, masterKey.value),
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
     now: config.now,
+    delegationAudit: config.delegationAudit,
   });
-  const app = createApp({ repository, authorizer: new AdminTokenAuthorizer(adminToken.value), bodyLimit: config.bodyLimit });
+  const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
+  const app = createApp({ repository, authorizer: new AdminTokenAuthorizer(adminToken.value), bodyLimit: config.bodyLimit, pending });
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
 
   const { host, port } = parseListen(config.listen);

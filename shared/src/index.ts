@@ -85,3 +85,5 @@ export {
   matchesPathPattern,
   pathPatternProblem,
 } from './delegation-paths.js';
+export { pendingBasePath } from './pending-api.js';
+export type { ApproveRequest, PendingChange, PendingResult, PendingStatus, ProposeRequest } from './pending-api.js';

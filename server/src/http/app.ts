@@ -5,7 +5,8 @@
  *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (revalidate: no-cache + ETag)
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
  *   GET  /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   online public key (creating it needs push)
- *   POST /v2/<gun>/_trust/tuf/                    publish signed root and/or targets (push)
+ *   POST /v2/<gun>/_trust/tuf/                    publish signed root, targets and delegated roles (push)
+ *   /v2/<gun>/_trust/pending[/<id>]               staging area for approvals (pending-routes.ts)
  */
 import { createHash } from 'node:crypto';
 import Koa from 'koa';
@@ -16,12 +17,16 @@ import type { Authorizer } from '../auth.js';
 import type { Repository } from '../repository.js';
 import { readJsonBody } from './body.js';
 import { errorMiddleware, notFound } from './errors.js';
+import type { PendingChanges } from '../pending/pending-changes.js';
+import { registerPendingRoutes } from './pending-routes.js';
 
 export interface AppDependencies {
   repository: Repository;
   authorizer: Authorizer;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** The staging area for changes awaiting approvals; without it the pending routes are absent. */
+  pending?: PendingChanges;
 }
 
 const METADATA_FILE = /^(?:([1-9]\d{0,11})\.)?(root|targets|snapshot|timestamp|targets\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*)\.json$/;
@@ -64,6 +69,8 @@ export function createApp(deps: AppDependencies): Koa {
     const body = await readJsonBody(ctx.req, deps.bodyLimit);
     ctx.body = await repository.publish(gun, body);
   });
+
+  if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
 
   const app = new Koa();
   app.use(errorMiddleware);

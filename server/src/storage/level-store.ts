@@ -4,6 +4,7 @@
  * - `latest`:  `<gun>\0<role>` -> latest version (decimal text)
  * - `keys`:    `<gun>\0<role>` -> sealed server key JSON
  * - `collections`: `<gun>` -> ISO time of the first publish
+ * - `pending`: `<gun>\0<id>` -> pending change JSON (staging area)
  * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
  */
 import { Level } from 'level';
@@ -21,6 +22,7 @@ export class LevelStore implements MetadataStore {
   private readonly latest;
   private readonly keys;
   private readonly collections;
+  private readonly pending;
   /** Serialises putServerKeyIfAbsent so two first requests cannot create two keys. */
   private keyWrites: Promise<unknown> = Promise.resolve();
   /** Serialises commits: the version check and the batch write must not interleave (CAS). */
@@ -32,6 +34,7 @@ export class LevelStore implements MetadataStore {
     this.latest = db.sublevel<string, string>('latest', { valueEncoding: 'utf8' });
     this.keys = db.sublevel<string, string>('keys', { valueEncoding: 'utf8' });
     this.collections = db.sublevel<string, string>('collections', { valueEncoding: 'utf8' });
+    this.pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' });
   }
 
   /** Opens (creating if needed) the database at `location`. */
@@ -67,6 +70,7 @@ export class LevelStore implements MetadataStore {
       batch.put(fileKey(change.gun, file.role, file.version), file.text, { sublevel: this.files });
       batch.put(roleKey(change.gun, file.role), String(file.version), { sublevel: this.latest });
     }
+    for (const id of change.deletePending ?? []) batch.del(roleKey(change.gun, id), { sublevel: this.pending });
     if (change.expectedLatest.root === 0) {
       batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
     }
@@ -87,6 +91,22 @@ export class LevelStore implements MetadataStore {
     });
     this.keyWrites = write.catch(() => undefined);
     return write;
+  }
+
+  async putPending(gun: string, id: string, text: string): Promise<void> {
+    await this.pending.put(roleKey(gun, id), text);
+  }
+
+  async getPending(gun: string, id: string): Promise<string | undefined> {
+    return this.pending.get(roleKey(gun, id));
+  }
+
+  async listPending(gun: string): Promise<string[]> {
+    return this.pending.values({ gt: `${gun}${SEP}`, lt: `${gun}\u0001` }).all();
+  }
+
+  async deletePending(gun: string, id: string): Promise<void> {
+    await this.pending.del(roleKey(gun, id));
   }
 
   async *listCollections(): AsyncIterable<string> {

@@ -28,6 +28,8 @@ export interface Change {
   /** Role -> the latest version the change was built on (0: the role has no version yet). */
   expectedLatest: Record<string, number>;
   files: StoredFile[];
+  /** Pending changes (by id) this change publishes: deleted in the same atomic write. */
+  deletePending?: string[];
 }
 
 export class StaleVersionError extends Error {
@@ -52,6 +54,17 @@ export interface MetadataStore {
   getServerKey(gun: string, role: ServerKeyRole): Promise<SealedKey | undefined>;
   /** Stores a sealed server key unless one exists; returns the one stored (the existing one wins). */
   putServerKeyIfAbsent(gun: string, role: ServerKeyRole, key: SealedKey): Promise<SealedKey>;
+  /**
+   * Pending changes: a staging area for changes that wait for more signatures (pending/*.ts).
+   * Each is stored as opaque JSON text under (collection, id).
+   * - `putPending` creates or replaces one; it is not versioned (the caller serialises writes per collection).
+   * - `getPending` returns undefined for a missing id; `listPending` returns a collection's, by id.
+   * - `deletePending` of a missing id is a no-op. `commit` with `deletePending` deletes atomically with the files.
+   */
+  putPending(gun: string, id: string, text: string): Promise<void>;
+  getPending(gun: string, id: string): Promise<string | undefined>;
+  listPending(gun: string): Promise<string[]>;
+  deletePending(gun: string, id: string): Promise<void>;
   /** Names of collections with a published root, in lexical order. */
   listCollections(): AsyncIterable<string>;
   close(): Promise<void>;

@@ -10,3 +10,6 @@ export const COMMANDS: Command[] = [initCommand, signCommand, unsignCommand, lis
 import { delegationCommand } from './delegation.js';
 import { keyGenerateCommand } from './key-generate.js';
 COMMANDS.push(delegationCommand, keyGenerateCommand);
+import { pendingCommand } from './pending.js';
+import { approveCommand } from './approve.js';
+COMMANDS.push(pendingCommand, approveCommand);

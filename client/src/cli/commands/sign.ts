@@ -19,6 +19,12 @@ export const signCommand: Command = {
     const mediaType = (values['media-type'] as string | undefined) ?? ('mediaType' in manifest ? manifest.mediaType : undefined);
     const role = values.role as string | undefined;
     const result = await (await publisher(values)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) }, role ? { role } : {});
+    if (result.pending) {
+      const { pending } = result;
+      out.print(`Proposed ${result.reference} -> ${result.digest} (${result.role} v${result.targetsVersion}, pending ${pending.id}): ${pending.signedBy.length} of ${pending.threshold} signatures`);
+      out.print(`  other signers approve with: tagtrust approve ${pending.gun} ${result.role}`);
+      return;
+    }
     out.print(`Signed ${result.reference} -> ${result.digest} (${result.role} v${result.targetsVersion})`);
   },
 };
