@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { generateKeyPair, signBytes, signMetadata } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
 import { NotSignedError, VersionConflictError } from '@tagtrust/client';
@@ -52,7 +53,7 @@ interface Fixture {
   keys: KeyPair[];
 }
 
-async function releaseRole(t: Parameters<Parameters<typeof test>[1]>[0], config = {}): Promise<Fixture> {
+async function releaseRole(t: ExecutionContext, config = {}): Promise<Fixture> {
   const server = await startTestServer(config);
   t.teardown(() => server.close());
   const owner = publisherFor(server.url, await tempHome());
