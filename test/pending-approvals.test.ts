@@ -120,6 +120,11 @@ test('the client refuses to approve a stale change before signing', async (t) =>
   const refused = await t.throwsAsync(m2!.approve(GUN, 'targets/release', { id: first.pending!.id }));
   t.true(refused instanceof VersionConflictError);
   t.regex(refused!.message, /is stale: it cannot be published; propose the change again/);
+  // Without --id, approve picks the one change that can still be published, not the stale one.
+  const third = await m2!.sign(`${GUN}:v3`, { digest: digestOf('3'), size: 1 }, { role: 'targets/release' });
+  const approved = await m1!.approve(GUN, 'targets/release');
+  t.is(approved.view.id, third.pending!.id);
+  t.true(approved.published);
 });
 
 test('an expired pending change is refused', async (t) => {

@@ -320,6 +320,11 @@ export class Publisher {
       const api = new ServerApi(this.options.server, this.options.token, deadline);
       for (let attempt = 1; ; attempt += 1) {
         const base = await withTrustedCollection(this.context(gun, deadline), (session) => this.loadRole(session, role, names));
+        if (base.invalid && attempt === 1) {
+          this.options.warn(
+            `${role} v${base.current.version} no longer verifies against its current keys (a key was revoked?); starting it afresh as v${base.current.version + 1}: re-sign every tag you vouch for`,
+          );
+        }
         const key = await this.keys.unlock(base.keys.keyids, role, gun);
         const changed = change(base.current);
         const signed = buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets);
@@ -377,7 +382,10 @@ export class Publisher {
     const deadline = new Deadline(this.options.timeoutMs, `approving ${role} of ${gun}`);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline);
-      const candidates = (await api.listPending(gun)).filter((c) => c.role === role && (options.id === undefined || c.id === options.id));
+      const all = (await api.listPending(gun)).filter((c) => c.role === role && (options.id === undefined || c.id === options.id));
+      // Without --id, only changes that can still be published are candidates.
+      const open = all.filter((c) => c.state === 'open');
+      const candidates = options.id === undefined && open.length > 0 ? open : all;
       if (candidates.length === 0) {
         throw new NotFoundError(`${gun} has no pending change to ${role}${options.id ? ` with id ${options.id}` : ''}: run \`tagtrust pending list ${gun}\``);
       }
@@ -427,7 +435,7 @@ export class Publisher {
   }
 
   /** The verified current state of `role` and the keys that sign it. */
-  private async loadRole(session: CollectionSession, role: string, names: string[]): Promise<{ current: TargetsSigned; keys: RoleKeys }> {
+  private async loadRole(session: CollectionSession, role: string, names: string[]): Promise<{ current: TargetsSigned; keys: RoleKeys; invalid?: boolean }> {
     if (role === 'targets') return { current: session.metadata.targets.signed, keys: session.metadata.root.signed.roles.targets };
     checkRoleName(role);
     const tree = await session.delegations();
@@ -446,10 +454,7 @@ export class Publisher {
     const status = tree.status(role);
     const latest = tree.snapshotEntry(role)?.version ?? 0;
     if (status?.state === 'trusted') return { current: status.metadata.signed, keys: chain[chain.length - 1]! };
-    if (status?.state === 'invalid') {
-      this.options.warn(`${role} v${latest} no longer verifies (${status.error.message}); starting it afresh: re-sign the tags you vouch for`);
-    }
-    return { current: buildTargets(latest, expiresAfter(new Date(), this.targetsLifetimeMs)), keys: chain[chain.length - 1]! };
+    return { current: buildTargets(latest, expiresAfter(new Date(), this.targetsLifetimeMs)), keys: chain[chain.length - 1]!, invalid: status?.state === 'invalid' };
   }
 
   private context(gun: string, deadline: Deadline) {

@@ -14,6 +14,7 @@ Options:
   --body-limit BYTES          largest accepted publish body (env TAGTRUST_BODY_LIMIT, default ${defaultConfig.bodyLimit})
   --timestamp-lifetime DUR    lifetime of signed timestamps, e.g. 6h (default ${formatDuration(defaultConfig.timestampLifetime)})
   --snapshot-lifetime DUR     lifetime of signed snapshots, e.g. 7d (default ${formatDuration(defaultConfig.snapshotLifetime)})
+  --pending-lifetime DUR      how long a change awaiting approvals stays open (default ${formatDuration(defaultConfig.pendingLifetime)})
   -h, --help                  show this help
 
 Secrets (never logged):
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       'body-limit': { type: 'string' },
       'timestamp-lifetime': { type: 'string' },
       'snapshot-lifetime': { type: 'string' },
+      'pending-lifetime': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     dataDir: values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir,
     bodyLimit: positiveInteger('--body-limit', values['body-limit'] ?? env.TAGTRUST_BODY_LIMIT, defaultConfig.bodyLimit),
     timestampLifetime: duration('--timestamp-lifetime', values['timestamp-lifetime'], defaultConfig.timestampLifetime),
+    pendingLifetime: duration('--pending-lifetime', values['pending-lifetime'], defaultConfig.pendingLifetime),
     snapshotLifetime: duration('--snapshot-lifetime', values['snapshot-lifetime'], defaultConfig.snapshotLifetime),
     masterKey: env.TAGTRUST_MASTER_KEY,
     adminToken: env.TAGTRUST_ADMIN_TOKEN,
