@@ -100,6 +100,9 @@ test('a stale pending change is refused and dropped', async (t) => {
   t.regex(stale.body.error!.message, /pending change [0-9a-f]{16} is stale: it changes targets\/release v0, but the collection is at v1/);
   t.deepEqual((await call(server, '')).body, []);
   await t.throwsAsync(pullerFor(server.url, await tempHome()).resolve(`${GUN}:v1`), { instanceOf: NotSignedError });
+  // The staging area needs a push token, for reading too.
+  t.is((await fetch(`${server.url}${pendingBasePath(GUN)}`)).status, 401);
+  t.is((await fetch(`${server.url}${pendingBasePath(GUN)}/not-an-id`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status, 404);
   // Proposing a version that is already taken is refused outright.
   const again = await call(server, '', { role: 'targets/release', metadata: release(1, 'v3', [keys[0]!]) });
   t.is(again.status, 409);

@@ -46,5 +46,7 @@ export async function prepareDelegatedPublish(
     expectedLatest[role] = previousVersion;
     events.push(...delegationChanges(gun, role, current.get(role)?.signed, metadata.signed, now));
   }
+  // Delegators read from storage are part of what was verified: the commit fails if one moved.
+  for (const [role, metadata] of current) expectedLatest[role] ??= metadata.signed.version;
   return { files, expectedLatest, events };
 }
