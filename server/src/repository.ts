@@ -7,13 +7,15 @@
  * - While the server holds a collection's timestamp key it never serves an expired timestamp:
  *   reads of `timestamp.json` renew it first when it is inside its renewal window.
  * - Snapshot and timestamp are renewed when less than `renewFraction` of their lifetime remains.
+ * - Delegated roles in a publish are verified against their delegators (delegations-verify.ts) and
+ *   committed in the same atomic write; a publish of an approved pending change deletes it there too.
  */
 import { NotFoundError, VersionConflictError, isExpired } from '@tagtrust/shared';
+import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
+import { CollectionLocks } from './collection-lock.js';
 import type { DelegationAuditSink } from './delegation-audit.js';
 import { prepareDelegatedPublish } from './delegated-publish.js';
 import { splitPublishBody } from './delegations-verify.js';
-import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
-import { CollectionLocks } from './collection-lock.js';
 import type { OnlineKeys } from './online-keys.js';
 import type { OnlineLifetimes } from './online-signing.js';
 import { serialise, signSnapshot, signTimestamp } from './online-signing.js';
