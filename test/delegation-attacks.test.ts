@@ -5,10 +5,15 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { generateKeyPair, signMetadata } from '@tagtrust/keys';
+import { join } from 'node:path';
+import { NotSignedError } from '@tagtrust/client';
+import { LevelStore, startServer } from '@tagtrust/server';
+import { OnlineKeys } from '../server/src/online-keys.js';
+import { signSnapshot, signTimestamp } from '../server/src/online-signing.js';
+import { generateKeyPair, parseMasterKey, signMetadata } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
 import { buildTargets, expiresAfter, tufBasePath } from '@tagtrust/shared';
-import type { Metadata, TargetsSigned } from '@tagtrust/shared';
+import type { AnySigned, Metadata, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { publisherFor, pullerFor, tempHome } from './helpers/client.js';
@@ -182,4 +187,46 @@ test('client_ignores_delegate_tags_outside_paths: a lookup never consults a role
   t.deepEqual(tree.lookupOrder(`${GUN}:dev-1`), ['targets', 'targets/ci']);
   // Out-of-order use is a caller bug, not a verification failure.
   t.throws(() => tree.update('targets/ci/x', Buffer.from('{}')), { name: 'UsageError' });
+});
+
+test('client_ignores_out_of_path_tags_served_by_a_compromised_server', async (t) => {
+  // The server refuses such metadata, so this writes it behind the server's back (as a compromised
+  // server would serve it): targets/ci v2 signs v1.0.0 outside its dev-* paths, listed by a validly
+  // signed snapshot. Pullers must not resolve v1.0.0 through targets/ci.
+  const masterKey = 'ab'.repeat(32);
+  const server = await startTestServer({ masterKey });
+  t.teardown(() => server.close());
+  const owner = publisherFor(server.url, await tempHome());
+  await owner.init(GUN);
+  const ci = await generateKeyPair();
+  await owner.addDelegation(GUN, 'targets/ci', { keys: [ci.publicKey], paths: ['dev-*'] });
+  t.is((await publish(server, { 'targets/ci': role(1, [`${GUN}:dev-1`], [ci]) })).status, 200);
+  const syncedHome = await tempHome();
+  const synced = pullerFor(server.url, syncedHome);
+  t.truthy(await synced.resolve(`${GUN}:dev-1`));
+
+  await server.server.close();
+  const store = await LevelStore.open(join(server.dataDir, 'db'));
+  const onlineKeys = new OnlineKeys(store, parseMasterKey(masterKey));
+  const [snapshotKey, timestampKey] = [await onlineKeys.signer(GUN, 'snapshot'), await onlineKeys.signer(GUN, 'timestamp')];
+  const latest = async <T>(name: string) => JSON.parse((await store.getLatest(GUN, name))!.text) as Metadata<T & AnySigned>;
+  const snapshot = await latest<SnapshotSigned>('snapshot');
+  const timestamp = await latest<TimestampSigned>('timestamp');
+  const evil = { role: 'targets/ci', version: 2, text: JSON.stringify(role(2, [`${GUN}:dev-1`, `${GUN}:v1.0.0`], [ci])) };
+  const newSnapshot = signSnapshot(snapshot.signed as SnapshotSigned, [evil], snapshotKey!, new Date(), DAY);
+  const newTimestamp = signTimestamp(timestamp.signed.version, newSnapshot, timestampKey!, new Date(), DAY);
+  await store.commit({
+    gun: GUN,
+    expectedLatest: { 'targets/ci': 1, snapshot: snapshot.signed.version, timestamp: timestamp.signed.version },
+    files: [evil, newSnapshot, newTimestamp],
+  });
+  await store.close();
+  server.server = await startServer({ listen: '127.0.0.1:0', dataDir: server.dataDir, adminToken: ADMIN_TOKEN, masterKey, log: () => {} });
+  server.url = server.server.url;
+
+  for (const puller of [pullerFor(server.url, await tempHome()), pullerFor(server.url, syncedHome)]) {
+    await t.throwsAsync(puller.resolve(`${GUN}:v1.0.0`), { instanceOf: NotSignedError });
+    t.is((await puller.resolve(`${GUN}:dev-1`)).size, 10);
+    t.deepEqual((await puller.list(GUN)).map((tag) => tag.tag), ['dev-1']);
+  }
 });
