@@ -1,13 +1,15 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { generateKeyPair, signBytes, signMetadata } from '@tagtrust/keys';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decryptKeyFile, generateKeyPair, parseKeyFile, signBytes, signMetadata } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
 import { NotSignedError, VersionConflictError } from '@tagtrust/client';
-import { buildTargets, canonicalBytes, expiresAfter, pendingBasePath } from '@tagtrust/shared';
-import type { Metadata, PendingResult, PendingStatus, TargetsSigned } from '@tagtrust/shared';
+import { buildTargets, canonicalBytes, expiresAfter, pendingBasePath, tufBasePath } from '@tagtrust/shared';
+import type { Metadata, PendingResult, PendingStatus, RootSigned, TargetsSigned } from '@tagtrust/shared';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
-import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
+import { PASSPHRASES, digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 
 const GUN = 'registry.example.com/team/app';
 const DAY = 24 * 3600_000;
@@ -206,4 +208,45 @@ test('CLI: sign into a 2-of-2 role, pending list, approve', async (t) => {
   const resolve = await runCli(['resolve', `${GUN}:v1.0.0`], ownerEnv);
   t.is(resolve.stdout, `${GUN}@${digestOf('a')}\n`, resolve.stderr);
   t.is((await runCli(['approve', GUN, 'targets/release'], bob)).code, 5);
+});
+
+test('top-level targets with threshold 2: signing proposes, a second targets key holder approves', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const ownerHome = await tempHome();
+  const secondHome = await tempHome();
+  const owner = publisherFor(server.url, ownerHome);
+  const second = publisherFor(server.url, secondHome);
+  const init = await owner.init(GUN);
+  const extra = await second.generateKey('targets2');
+
+  // Root v2 makes targets 2-of-2 (owner's targets key + the second key); targets v2 is re-signed by both.
+  const unlock = async (home: string, keyId: string, passphrase: string) =>
+    decryptKeyFile(parseKeyFile(await readFile(join(home, 'keys', `${keyId}.key`), 'utf8'), keyId), passphrase);
+  const rootKey = await unlock(ownerHome, init.rootKeyId, PASSPHRASES.root);
+  const targetsKey = await unlock(ownerHome, init.targetsKeyId, PASSPHRASES.targets);
+  const secondKey = await unlock(secondHome, extra.keyId, PASSPHRASES.targets);
+  const get = async (file: string) => (await (await fetch(`${server.url}${tufBasePath(GUN)}/${file}`)).json()) as Metadata;
+  const root = (await get('root.json')) as Metadata<RootSigned>;
+  const rootV2: RootSigned = structuredClone(root.signed);
+  rootV2.version = 2;
+  rootV2.keys[extra.keyId] = extra.publicKey;
+  rootV2.roles.targets = { keyids: [init.targetsKeyId, extra.keyId], threshold: 2 };
+  const targets = (await get('targets.json')) as Metadata<TargetsSigned>;
+  const targetsV2 = { ...targets.signed, version: 2 };
+  const response = await fetch(`${server.url}${tufBasePath(GUN)}/`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ root: signMetadata(rootV2, [rootKey]), targets: signMetadata(targetsV2, [targetsKey, secondKey]) }),
+  });
+  t.is(response.status, 200, await response.text());
+
+  const proposed = await owner.sign(`${GUN}:v1`, { digest: digestOf('7'), size: 7 });
+  t.like(proposed.pending, { role: 'targets', threshold: 2, signedBy: [init.targetsKeyId] });
+  const puller = pullerFor(server.url, await tempHome());
+  await t.throwsAsync(puller.resolve(`${GUN}:v1`), { instanceOf: NotSignedError });
+  const approved = await second.approve(GUN, 'targets');
+  t.deepEqual(approved.view.tags, [{ kind: 'add', reference: `${GUN}:v1`, to: digestOf('7') }]);
+  t.true(approved.published);
+  t.is((await puller.resolve(`${GUN}:v1`)).digest, digestOf('7'));
 });
