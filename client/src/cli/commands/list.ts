@@ -6,7 +6,7 @@ export const listCommand: Command = {
   name: 'list',
   usage: 'tagtrust list <gun> [--json]',
   summary: 'list the signed tags of a collection (verified)',
-  details: 'Prints TAG, DIGEST and SIZE; --json prints an array of {tag, reference, digest, size, mediaType}.',
+  details: 'Prints TAG, DIGEST and SIZE; --json prints an array of {tag, reference, digest, size, mediaType, signedBy}; signedBy is the role\nwhose signature a lookup finds (targets, or a delegated role such as targets/ci).',
   options: { json: { type: 'boolean' }, 'root-file': { type: 'string' } },
   positionals: 1,
   async run([gun], values, out) {
