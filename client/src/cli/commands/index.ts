@@ -5,5 +5,7 @@ import { signCommand } from './sign.js';
 import { unsignCommand } from './unsign.js';
 import { listCommand } from './list.js';
 import { resolveCommand } from './resolve.js';
+import { verifyCommand } from './verify.js';
+import { trustCommand } from './trust.js';
 
-export const COMMANDS: Command[] = [initCommand, signCommand, unsignCommand, listCommand, resolveCommand];
+export const COMMANDS: Command[] = [initCommand, signCommand, unsignCommand, listCommand, resolveCommand, verifyCommand, trustCommand];
