@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { TagTrustError } from '@tagtrust/client';
-import type { ErrorCode } from '@tagtrust/client';
+import type { ErrorCode, Puller, PullerOptions } from '@tagtrust/client';
 import { trustDirOf } from './paths.js';
 
 type ErrorClass = abstract new (...args: never[]) => TagTrustError;
@@ -56,4 +56,64 @@ export async function leftovers(home: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** Exit codes of the CLI per error code, as docs/exit-codes.md documents them. */
+export const EXIT = {
+  NOT_FOUND: 5,
+  NOT_SIGNED: 6,
+  NETWORK: 9,
+  SERVER: 9,
+  TIMEOUT: 10,
+  TOO_LARGE: 11,
+  ROLLBACK: 20,
+  EXPIRED: 21,
+  BAD_SIGNATURE: 22,
+  MISMATCH: 23,
+  SUBSTITUTION: 24,
+  UNTRUSTED_ROOT: 25,
+  MALFORMED_METADATA: 26,
+  BAD_VERSION: 27,
+} as const;
+
+export interface RefusalExpectation {
+  errorClass: ErrorClass;
+  code: keyof typeof EXIT;
+  message?: RegExp;
+  /** Puller options for the library call. */
+  options?: Partial<PullerOptions>;
+  /** Extra CLI arguments for `tagtrust resolve` (e.g. --max-age). */
+  cliArgs?: string[];
+}
+
+/**
+ * The attack is refused by the library and by `tagtrust resolve` (one-line message, the class's exit
+ * code), and the trusted state is unchanged byte for byte, with no update directory left behind.
+ */
+export async function assertRefusedEverywhere(t: ExecutionContext, fx: AttackFixtureLike, expect: RefusalExpectation): Promise<TagTrustError> {
+  const before = await trustState(fx.home, fx.gun);
+  const err = await assertRefused(t, fx.puller(expect.options).resolve(fx.ref), expect.errorClass, expect.code, expect.message);
+  t.regex(err.message, new RegExp(fx.gun.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')), 'the message names the collection');
+  t.deepEqual(await trustState(fx.home, fx.gun), before, 'library: trusted state unchanged');
+  const cli = await fx.cli(['resolve', fx.ref, ...(expect.cliArgs ?? [])]);
+  t.is(cli.code, EXIT[expect.code], cli.stderr);
+  t.is(cli.stdout, '');
+  t.regex(cli.stderr, /^tagtrust: [^\n]+\n$/, 'one line on stderr');
+  t.deepEqual(await trustState(fx.home, fx.gun), before, 'CLI: trusted state unchanged');
+  t.deepEqual(await leftovers(fx.home), []);
+  return err;
+}
+
+/** After honest metadata is served again, the client resolves `ref` to `digest`. */
+export async function assertRecovers(t: ExecutionContext, fx: AttackFixtureLike, digest: string, options?: Partial<PullerOptions>): Promise<void> {
+  const resolution = await fx.puller(options).resolve(fx.ref);
+  t.is(resolution.digest, digest);
+}
+
+interface AttackFixtureLike {
+  home: string;
+  gun: string;
+  ref: string;
+  puller(options?: Partial<PullerOptions>): Puller;
+  cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
 }
