@@ -45,12 +45,14 @@ export const PULL_OPTIONS = {
   'root-file': { type: 'string' },
   'no-tofu': { type: 'boolean' },
   'max-age': { type: 'string' },
+  'max-root-rotations': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
 export const PULL_HELP = `  --root-file FILE    root to start from for a collection never seen before (instead of trust on first use)
   --no-tofu           refuse collections that are neither pinned nor trusted yet (env TAGTRUST_NO_TOFU=1)
-  --max-age DURATION  refuse a timestamp signed longer ago than this (e.g. 3h, 90m), even if not expired`;
+  --max-age DURATION  refuse a timestamp signed longer ago than this (e.g. 3h, 90m), even if not expired
+  --max-root-rotations N  most new root versions one update accepts (default 256)`;
 
 export const puller = async (values: Values) => {
   const [{ Puller }, { parseDuration }] = await Promise.all([import('../puller.js'), import('@tagtrust/shared')]);
@@ -59,8 +61,11 @@ export const puller = async (values: Values) => {
     maxAgeMs = parseDuration(values['max-age'] as string);
     if (maxAgeMs === undefined) throw new UsageError(`--max-age "${values['max-age']}" must be a duration like 90s, 30m, 3h or 1d`);
   }
+  const rotations = values['max-root-rotations'] as string | undefined;
+  if (rotations !== undefined && !/^\d{1,6}$/.test(rotations)) throw new UsageError(`--max-root-rotations "${rotations}" must be a whole number`);
   return new Puller({
     ...(await clientOptions(values)),
+    ...(rotations === undefined ? {} : { maxRootRotations: Number(rotations) }),
     rootFile: values['root-file'] as string | undefined,
     ...(values['no-tofu'] ? { tofu: false } : {}),
     maxAgeMs,

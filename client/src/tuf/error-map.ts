@@ -188,7 +188,13 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
       }
       if ((m = /^Expected version (\d+), got (\d+)/.exec(message))) {
         const [expected, got] = [Number(m[1]), Number(m[2])];
-        if (got < expected) return rollback(gun, `root (served as ${expected}.root.json)`, String(got), String(expected - 1), error);
+        if (got < expected) {
+          return new RollbackError(
+            `the server offers root v${got} of ${gun} as ${expected}.root.json, but this client already trusts root v${expected - 1}: ` +
+              'refusing a rollback; the server, a mirror or the network replays an old root',
+            cause,
+          );
+        }
         return new BadVersionError(`the server served root v${got} of ${gun} as ${expected}.root.json: the root chain is broken; ask the operator`, cause);
       }
       if ((m = /^Version (\d+) of (.+) does not match snapshot version (\d+)/.exec(message))) {
