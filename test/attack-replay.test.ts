@@ -19,7 +19,7 @@ const REF = `${GUN}:v1`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('replay_of_stale_tag_signature: seen-newer clients refuse it; fresh clients are protected once it expires', async (t) => {
-  const lifetimeMs = 4000;
+  const lifetimeMs = 6000;
   const server = await startTestServer({ timestampLifetime: lifetimeMs });
   const evil = await MaliciousServer.start();
   t.teardown(async () => {

@@ -16,14 +16,14 @@ test('slow_retrieval_drip: one byte every 200 ms', async (t) => {
   const before = await trustState(fx.home, fx.gun);
   const started = Date.now();
   const err = await assertRefused(t, fx.puller({ timeoutMs: 1000 }).resolve(fx.ref), TimeoutError, 'TIMEOUT', /^resolving registry\.example\.com\/team\/app:v1 did not finish within 1s: the server is slow or not answering; retry, or raise --timeout/);
-  t.true(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`);
+  t.true(Date.now() - started < 4000, `gave up after ${Date.now() - started} ms`);
   t.truthy(err);
   t.deepEqual(await trustState(fx.home, fx.gun), before);
   const cliStarted = Date.now();
   const cli = await fx.cli(['resolve', fx.ref, '--timeout', '1']);
   t.is(cli.code, EXIT.TIMEOUT, cli.stderr);
   t.regex(cli.stderr, /did not finish within 1s/);
-  t.true(Date.now() - cliStarted < 6000);
+  t.true(Date.now() - cliStarted < 10_000);
   t.deepEqual(await trustState(fx.home, fx.gun), before);
   fx.evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('a'));
@@ -36,7 +36,7 @@ test('slow_retrieval_never_answers', async (t) => {
   const before = await trustState(fx.home, fx.gun);
   const started = Date.now();
   await assertRefused(t, fx.puller({ timeoutMs: 800 }).resolve(fx.ref), TimeoutError, 'TIMEOUT', /did not finish within 0\.8s/);
-  t.true(Date.now() - started < 3000);
+  t.true(Date.now() - started < 4000);
   t.deepEqual(await trustState(fx.home, fx.gun), before);
   const cli = await fx.cli(['resolve', fx.ref, '--timeout', '0.8']);
   t.is(cli.code, EXIT.TIMEOUT, cli.stderr);
