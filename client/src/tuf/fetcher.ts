@@ -33,12 +33,6 @@ export class DeadlineFetcher extends BaseFetcher {
     super();
   }
 
-  /** The most recent failure this fetcher recorded, if any (kept for callers of the old API). */
-  get lastError(): TagTrustError | undefined {
-    const last = this.hooks.failures?.latest?.error;
-    return last instanceof TagTrustError ? last : undefined;
-  }
-
   override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
     let response: Response;
     try {
