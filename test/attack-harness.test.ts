@@ -12,3 +12,13 @@ test('harness: an honest simulated repository resolves, and publishes new versio
   t.is((await puller().resolve(ref)).digest, digestOf('b'));
   t.deepEqual(await trustedVersions(home, gun), { root: 1, timestamp: 3, snapshot: 3, targets: 3 });
 });
+
+test('harness: delegated targets roles (for later delegation and hashed-bin attack tests)', async (t) => {
+  const { sim, puller, gun } = await attackFixture(t);
+  await sim.addDelegation('releases', [`${gun}:rel-*`]);
+  sim.addTarget('rel-1', digestOf('c'), 100, 'releases');
+  sim.publishTargets('releases');
+  sim.publishTargets();
+  t.is((await puller().resolve(`${gun}:rel-1`)).digest, digestOf('c'));
+  t.is((await puller().resolve(`${gun}:v1`)).digest, digestOf('a'));
+});

@@ -22,6 +22,7 @@ import {
   ServerError,
   SignatureError,
   TagTrustError,
+  TimeoutError,
   UntrustedRootError,
 } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
@@ -140,7 +141,10 @@ function incomingVersion(bytes: unknown): Partial<RoleVersion> | undefined {
  * as is, else the mapped latest failure, else a text rule on the thrown error.
  */
 export function mapTufError(err: unknown, gun: string, deadline: Deadline, log?: FailureLog): TagTrustError {
-  if (deadline.expired) return deadline.error();
+  if (deadline.expired) {
+    const recorded = log?.latest?.error;
+    return recorded instanceof TimeoutError ? recorded : deadline.error();
+  }
   if (err instanceof TagTrustError) return err;
   const failure = log?.latest;
   if (failure) return mapFailure(failure, gun);
@@ -223,14 +227,14 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
       }
       return new SignatureError(
         `${role}${v(incoming?.version)} of ${gun} is not signed by enough of the keys root${v(trusted?.root?.version)} trusts for it${counted ? ` (${counted})` : ''}: ` +
-          'refusing it; the server or network is forging metadata (or serving another collection\'s)',
+          'refusing it; the server or network is forging metadata (or serving another collection\'s). Do not pull; tell the operator',
         cause,
       );
     }
     case 'LengthOrHashMismatchError':
       return new MismatchError(
         `${role}${v(incoming?.version)} of ${gun} does not match the length and hash its parent role lists (${message}): ` +
-          'mix-and-match or corrupted download; refusing it',
+          'mix-and-match or corrupted download; refusing it. Retry; tell the operator if it persists',
         cause,
       );
     case 'RepositoryError':

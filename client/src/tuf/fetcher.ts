@@ -41,7 +41,7 @@ export class DeadlineFetcher extends BaseFetcher {
       throw this.fail(
         url,
         this.deadline.expired
-          ? this.deadline.error()
+          ? this.deadline.error(`waiting for ${fileOf(url)}`)
           : new NetworkError(`cannot download ${url}: ${(err as Error).cause ?? (err as Error).message}; check --server`, { cause: err }),
       );
     }
@@ -67,19 +67,19 @@ export class DeadlineFetcher extends BaseFetcher {
           const file = parseMetadataFile(url);
           throw new TooLargeError(
             `${file ? `${file.role}${file.version === undefined ? '' : ` v${file.version}`}` : url} of ${this.hooks.gun ?? 'the collection'} ` +
-              `is larger than the ${maxLength} bytes allowed for it; stopped reading. The server is misbehaving or malicious (endless data attack)`,
+              `is larger than the ${maxLength} bytes allowed for it; stopped reading. The server is misbehaving or malicious (endless data attack): ` +
+              'do not pull from it; tell the operator',
           );
         }
         chunks.push(value);
       }
     } catch (err) {
       void reader.cancel().catch(() => {});
+      if (this.deadline.expired) throw this.fail(url, this.deadline.error(`downloading ${fileOf(url)}`));
       if (err instanceof TagTrustError) throw this.fail(url, err);
       throw this.fail(
         url,
-        this.deadline.expired
-          ? this.deadline.error()
-          : new NetworkError(`the connection broke while downloading ${url}: ${(err as Error).message}; retry`, { cause: err }),
+        new NetworkError(`the connection broke while downloading ${url}: ${(err as Error).message}; retry`, { cause: err }),
       );
     }
     const bytes = Buffer.concat(chunks);
@@ -96,7 +96,12 @@ export class DeadlineFetcher extends BaseFetcher {
   }
 
   private fail(url: string, err: unknown): unknown {
+    // Recorded so that the error mapping can recover it from tuf-js's text-only wrappers.
     this.hooks.failures?.record({ role: parseMetadataFile(url)?.role ?? url, error: err });
     return err;
   }
+}
+
+function fileOf(url: string): string {
+  return url.slice(url.lastIndexOf('/') + 1);
 }
