@@ -24,7 +24,6 @@ import { NotFoundError, UntrustedRootError, tufBasePath } from '@tagtrust/shared
 import type { Metadata, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
-import type { Pin } from '../trust/pin-policy.js';
 import { checkRootAgainstPin, findPin, parseRootDocument } from '../trust/pin-policy.js';
 import { loadPins } from '../trust/pin-store.js';
 import { FailureLog, mapTufError, watchTrustedSet } from './error-map.js';
