@@ -203,18 +203,18 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
       }
       if ((m = /^Version (\d+) of (.+) does not match snapshot version (\d+)/.exec(message))) {
         return new MismatchError(
-          `${m[2]} v${m[1]} of ${gun} is not the version snapshot${v(trusted?.snapshot?.version)} lists (v${m[3]}): mix-and-match of metadata versions; refusing it`,
+          `${m[2]} v${m[1]} of ${gun} is not the version snapshot${v(trusted?.snapshot?.version)} lists (v${m[3]}): mix-and-match of metadata versions; refusing it; retry, and tell the operator of the server if it persists`,
           cause,
         );
       }
       if (/^Snapshot version doesn't match timestamp/.test(message)) {
         return new MismatchError(
           `snapshot${v(trusted?.snapshot?.version ?? incoming?.version)} of ${gun} is not the version timestamp${v(trusted?.timestamp?.version)} lists` +
-            `${trusted?.listedSnapshot === undefined ? '' : ` (v${trusted.listedSnapshot})`}: mix-and-match of metadata versions; refusing it`,
+            `${trusted?.listedSnapshot === undefined ? '' : ` (v${trusted.listedSnapshot})`}: mix-and-match of metadata versions; refusing it; retry, and tell the operator of the server if it persists`,
           cause,
         );
       }
-      return new BadVersionError(`${role} of ${gun} has an unexpected version (${message}); refusing it`, cause);
+      return new BadVersionError(`${role} of ${gun} has an unexpected version (${message}); refusing it; do not pull, and tell the operator of the server`, cause);
     }
     case 'UnsignedMetadataError': {
       const counted = /was signed by (\d+\/\d+) keys/.exec(message)?.[1];
@@ -241,11 +241,11 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
       if ((m = /^Missing file (.+) in new snapshot/.exec(message))) {
         return new RollbackError(`snapshot${v(incoming?.version)} of ${gun} no longer lists ${m[1]}, which snapshot${v(trusted?.snapshot?.version)} listed: refusing a rollback`, cause);
       }
-      return new MalformedMetadataError(`${role}${v(incoming?.version)} of ${gun} is not acceptable metadata (${message}); refusing it`, cause);
+      return new MalformedMetadataError(`${role}${v(incoming?.version)} of ${gun} is not acceptable metadata (${message}); refusing it; do not pull, and tell the operator of the server`, cause);
     case 'ValueError':
     case 'TypeError':
     case 'SyntaxError':
-      return new MalformedMetadataError(`${role} of ${gun} is not valid TUF metadata (${message}); refusing it`, cause);
+      return new MalformedMetadataError(`${role} of ${gun} is not valid TUF metadata (${message}); refusing it; do not pull, and tell the operator of the server`, cause);
     default:
       return mapByText(error, gun);
   }

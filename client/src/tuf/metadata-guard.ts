@@ -75,13 +75,13 @@ export class MetadataGuard {
     try {
       json = parseStrictJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
     } catch (err) {
-      throw new MalformedMetadataError(`${what} is not valid JSON (${(err as Error).message}): refusing it; the server or the network sent corrupt or crafted metadata`, { cause: err });
+      throw new MalformedMetadataError(`${what} is not valid JSON (${(err as Error).message}): refusing it; the server or the network sent corrupt or crafted metadata; do not pull, and tell the operator of the server`, { cause: err });
     }
     let metadata: Metadata;
     try {
       metadata = validateMetadata(json, metadataType(file.role), file.role);
     } catch (err) {
-      throw new MalformedMetadataError(`${what}: ${(err as Error).message}; refusing it (the server or the network sent invalid metadata)`, { cause: err });
+      throw new MalformedMetadataError(`${what}: ${(err as Error).message}; refusing it (the server or the network sent invalid metadata); do not pull, and tell the operator of the server`, { cause: err });
     }
     if (file.role === 'root') {
       this.checkRootChainLength(metadata.signed.version);
@@ -138,7 +138,7 @@ export function checkRootKeyIds(root: Metadata<RootSigned>, gun: string): void {
     if (keyIdOf(key) !== keyId) {
       throw new MalformedMetadataError(
         `root v${root.signed.version} of ${gun} lists a key under ID ${keyId.slice(0, 8)}, which is not that key's ID: ` +
-          'a key listed under a foreign or second ID could fake a signature threshold or a pin; refusing it',
+          'a key listed under a foreign or second ID could fake a signature threshold or a pin; refusing it; do not pull, and tell the operator of the server',
       );
     }
   }
@@ -149,7 +149,7 @@ function checkTargetNames(targets: TrustedMetadata['targets']['signed'], role: s
     if (!isTargetInCollection(name, gun)) {
       throw new SubstitutionError(
         `${role} v${targets.version} served for ${gun} signs "${name.slice(0, 200)}", which is not a tag of ${gun}: ` +
-          'the server or the network substituted another collection\'s metadata; refusing it',
+          'the server or the network substituted another collection\'s metadata; refusing it; do not pull, and check --server',
       );
     }
   }
