@@ -15,7 +15,7 @@ test('harness: an honest simulated repository resolves, and publishes new versio
 
 test('harness: delegated targets roles (for later delegation and hashed-bin attack tests)', async (t) => {
   const { sim, puller, gun } = await attackFixture(t);
-  await sim.addDelegation('releases', [`${gun}:rel-*`]);
+  await sim.addDelegation('releases', { paths: [`${gun}:rel-*`] });
   sim.addTarget('rel-1', digestOf('c'), 100, 'releases');
   sim.publishTargets('releases');
   sim.publishTargets();

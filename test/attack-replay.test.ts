@@ -8,11 +8,11 @@
  */
 import test from 'ava';
 import { ExpiredMetadataError, RollbackError } from '@tagtrust/client';
-import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
+import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import { MaliciousServer } from './harness/malicious-server.js';
 import { captureCollection } from './harness/real-collection.js';
-import { assertRefused, trustState } from './harness/attack.js';
+import { EXIT, assertRefused, trustState } from './harness/attack.js';
 
 const GUN = 'registry.example.com/team/app';
 const REF = `${GUN}:v1`;
@@ -39,17 +39,23 @@ test('replay_of_stale_tag_signature: seen-newer clients refuse it; fresh clients
   evil.serve(GUN, staleSet);
   const before = await trustState(seenHome, GUN);
   await assertRefused(t, pullerFor(evil.url, seenHome).resolve(REF), RollbackError, 'ROLLBACK', /offers timestamp v\d+ of .*, older than v\d+ which this client already trusts/);
-  t.deepEqual(await trustState(seenHome, GUN), before);
-
   // The window: a fresh client accepts the complete older set while its timestamp is valid...
   const freshHome = await tempHome();
   t.is((await pullerFor(evil.url, freshHome).resolve(REF)).digest, digestOf('a'));
+  // (the CLI of the client that saw the newer set refuses it as well)
+  const seenCli = await runCli(['resolve', REF], { TAGTRUST_SERVER: evil.url, TAGTRUST_HOME: seenHome });
+  t.is(seenCli.code, EXIT.ROLLBACK, seenCli.stderr);
+  t.deepEqual(await trustState(seenHome, GUN), before);
   // ...unless its maxAge is shorter than the replayed timestamp's age.
   await sleep(Math.max(0, 1100 - (Date.now() - capturedAt)));
   await assertRefused(t, pullerFor(evil.url, await tempHome(), { maxAgeMs: 1000 }).resolve(REF), ExpiredMetadataError, 'EXPIRED', /longer ago than your max age/);
   // Once the old timestamp expires, fresh clients refuse the set.
   await sleep(Math.max(0, lifetimeMs + 200 - (Date.now() - capturedAt)));
-  await assertRefused(t, pullerFor(evil.url, await tempHome()).resolve(REF), ExpiredMetadataError, 'EXPIRED', /^timestamp v\d+ of .* expired at /);
+  const lateHome = await tempHome();
+  await assertRefused(t, pullerFor(evil.url, lateHome).resolve(REF), ExpiredMetadataError, 'EXPIRED', /^timestamp v\d+ of .* expired at /);
+  const lateCli = await runCli(['resolve', REF], { TAGTRUST_SERVER: evil.url, TAGTRUST_HOME: lateHome });
+  t.is(lateCli.code, EXIT.EXPIRED, lateCli.stderr);
+  t.deepEqual(await trustState(lateHome, GUN), {});
   // The client fooled during the window moves on as soon as it reaches the honest server.
   t.is((await pullerFor(server.url, freshHome).resolve(REF)).digest, digestOf('b'));
 });

@@ -133,15 +133,24 @@ export class RepositorySimulator {
     this.updateSnapshot();
   }
 
-  /** Delegates `paths` from `delegator` to a new role with a new key; commit with publishTargets(name). */
-  async addDelegation(name: string, paths: string[], delegator = 'targets', options: Partial<DelegatedRoleInfo> = {}): Promise<KeyPair> {
+  /**
+   * Delegates targets matching `match` (glob `paths`, or `path_hash_prefixes` for hashed bins) from
+   * `delegator` to a new role with a new key; commit it with publishTargets(name), then the delegator.
+   */
+  async addDelegation(
+    name: string,
+    match: { paths: string[] } | { path_hash_prefixes: string[] },
+    delegator = 'targets',
+    options: { terminating?: boolean; threshold?: number } = {},
+  ): Promise<KeyPair> {
     const key = await generateKeyPair('ed25519');
     this.signers.set(name, [key]);
     const parent = this.signedOf(delegator) as TargetsSigned;
     parent.delegations ??= { keys: {}, roles: [] };
     parent.delegations.keys[key.keyId] = key.publicKey;
-    parent.delegations.roles.push({ name, keyids: [key.keyId], threshold: 1, terminating: false, paths, ...options });
-    this.delegates.set(name, { ...buildTargets(0, this.expiry('targets')) });
+    const role: DelegatedRoleInfo = { name, keyids: [key.keyId], threshold: options.threshold ?? 1, terminating: options.terminating ?? false, ...match };
+    parent.delegations.roles.push(role);
+    this.delegates.set(name, buildTargets(0, this.expiry('targets')));
     return key;
   }
 
