@@ -6,12 +6,11 @@ import test from 'ava';
 import { SignatureError, SubstitutionError } from '@tagtrust/client';
 import { signMetadata } from '@tagtrust/keys';
 import { buildTargets, expiresAfter } from '@tagtrust/shared';
-import type { Metadata, RootSigned } from '@tagtrust/shared';
-import { PASSPHRASES, digestOf, publisherFor, tempHome } from './helpers/client.js';
-import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
+import { digestOf, publisherFor, tempHome } from './helpers/client.js';
+import { apiError, assertUnchanged, collectionKeys, publishRaw, servedState } from './helpers/metadata.js';
+import { startTestServer } from './helpers/server.js';
 import { attackFixture } from './harness/fixture.js';
 import { RepositorySimulator } from './harness/repository-simulator.js';
-import { stealPublisherKey } from './harness/real-collection.js';
 import { assertRecovers, assertRefusedEverywhere } from './harness/attack.js';
 
 const Y = 'registry.example.com/other/app';
@@ -64,23 +63,17 @@ test('server_refuses_targets_of_another_collection', async (t) => {
   const X = 'registry.example.com/team/app';
   const home = await tempHome();
   await publisherFor(server.url, home).init(X);
-  const root = (await (await fetch(`${server.url}/v2/${X}/_trust/tuf/1.root.json`)).json()) as Metadata<RootSigned>;
-  const targetsKey = await stealPublisherKey(home, root, 'targets', PASSPHRASES.targets);
+  const { targets: targetsKey } = await collectionKeys(home, X);
+  const before = await servedState(server.url, X);
   for (const name of [`${Y}:1.5`, `${X}/sub:1.5`, `${X}x:1.5`, `${X}:1.5@sha256:${'e'.repeat(64)}`]) {
     const targets = signMetadata(
       buildTargets(2, expiresAfter(new Date(), 3600_000), { [name]: { length: 10, hashes: { sha256: 'e'.repeat(64) } } }),
       [targetsKey],
     );
-    const response = await fetch(`${server.url}/v2/${X}/_trust/tuf/`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ targets }),
-    });
-    t.is(response.status, 400, name);
-    const body = (await response.json()) as { error: { code: string; message: string } };
-    t.is(body.error.code, 'SUBSTITUTION', name);
-    t.regex(body.error.message, /is not a tag of collection registry\.example\.com\/team\/app/);
+    const result = await publishRaw(server.url, X, { targets });
+    t.is(result.status, 400, name);
+    t.is(apiError(result).code, 'SUBSTITUTION', name);
+    t.regex(apiError(result).message, /is not a tag of collection registry\.example\.com\/team\/app/);
   }
-  const latest = (await (await fetch(`${server.url}/v2/${X}/_trust/tuf/timestamp.json`)).json()) as { signed: { version: number } };
-  t.is(latest.signed.version, 1, 'nothing was stored');
+  await assertUnchanged(t, server.url, X, before);
 });

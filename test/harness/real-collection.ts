@@ -3,16 +3,16 @@
  * - `captureCollection`: every file a client would download now, as exact bytes, to replay later
  *   through a MaliciousServer;
  * - `stealOnlineKeys`: the server's snapshot and timestamp private keys, unsealed from its level
- *   database with the master key in its data dir (the server is stopped meanwhile and restarted);
- * - `stealPublisherKey`: a publisher's private key from its home, decrypted with its passphrase.
+ *   database with the master key in its data dir (the server is stopped meanwhile and restarted).
+ * A publisher's keys come from test/helpers/metadata.ts (`collectionKeys`).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decryptKeyFile, parseKeyFile, parseMasterKey } from '@tagtrust/keys';
+import { parseMasterKey } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
 import { LevelStore, OnlineKeys } from '@tagtrust/server';
 import { tufBasePath } from '@tagtrust/shared';
-import type { Metadata, RootSigned, SnapshotSigned, TimestampSigned } from '@tagtrust/shared';
+import type { Metadata, SnapshotSigned, TimestampSigned } from '@tagtrust/shared';
 import type { TestServer } from '../helpers/server.js';
 
 async function get(url: string): Promise<Buffer | undefined> {
@@ -64,15 +64,4 @@ export async function stealOnlineKeys(server: TestServer, gun: string): Promise<
     await store.close();
     await server.restart();
   }
-}
-
-/** A publisher's private key for `role` of the collection whose root is `root`, from its home. */
-export async function stealPublisherKey(home: string, root: Metadata<RootSigned>, role: 'root' | 'targets', passphrase: string): Promise<KeyPair> {
-  const files = await readdir(join(home, 'keys'));
-  for (const keyId of root.signed.roles[role].keyids) {
-    if (!files.includes(`${keyId}.key`)) continue;
-    const path = join(home, 'keys', `${keyId}.key`);
-    return decryptKeyFile(parseKeyFile(await readFile(path, 'utf8'), path), passphrase);
-  }
-  throw new Error(`no ${role} key in ${home}`);
 }
