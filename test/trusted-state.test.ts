@@ -37,3 +37,27 @@ test('trusted_state_committed_only_on_success', async (t) => {
   t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('a'));
   t.deepEqual(await trustedVersions(home, gun), { root: 2, timestamp: 4, snapshot: 4, targets: 4 });
 });
+
+test('concurrent_updates_never_regress_the_trusted_state', async (t) => {
+  const fx = await attackFixture(t);
+  const { sim, evil, home, gun } = fx;
+  // Client A starts an update to timestamp v3 and is held on its targets download...
+  sim.addTarget('v1', digestOf('b'), 100);
+  sim.publishTargets();
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  evil.override(gun, `${sim.targets.version}.targets.json`, { after: held, bytes: sim.fetch(`${sim.targets.version}.targets.json`)! });
+  const slow = fx.puller().resolve(fx.ref);
+  while (!evil.requested(gun).includes(`${sim.targets.version}.targets.json`)) await new Promise((resolve) => setTimeout(resolve, 10));
+  // ...while client B, in the same home, updates to timestamp v4 and commits.
+  sim.addTarget('v1', digestOf('c'), 100);
+  sim.publishTargets();
+  t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('c'));
+  t.deepEqual(await trustedVersions(home, gun), { root: 1, timestamp: 4, snapshot: 4, targets: 4 });
+  // A finishes last: its older state must not replace B's newer one.
+  release();
+  t.is((await slow).digest, digestOf('b'));
+  t.deepEqual(await trustedVersions(home, gun), { root: 1, timestamp: 4, snapshot: 4, targets: 4 });
+  evil.clearOverrides();
+  t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('c'));
+});

@@ -2,7 +2,8 @@
  * A malicious tagtrust server / registry / network for attack tests: node:http on 127.0.0.1 with an
  * ephemeral port, serving `/v2/<gun>/_trust/tuf/<file>` from a source per collection (usually a
  * RepositorySimulator or a captured real collection), with per-file overrides that replace the
- * answer: other bytes, an HTTP status, a drip feed, a hang, or an endless body.
+ * answer: other bytes, an HTTP status, a drip feed, a hang, an answer held until the test releases
+ * it, or an endless body.
  *
  *     const evil = await MaliciousServer.start();
  *     evil.serve(sim.gun, (file) => sim.fetch(file));
@@ -22,6 +23,7 @@ export type Reply =
   | { status: number }
   | { drip: Buffer; intervalMs: number }
   | { hang: true }
+  | { after: Promise<unknown>; bytes: Buffer }
   | { endless: true; chunkSize?: number };
 
 export type Source = (file: string) => Buffer | undefined;
@@ -102,6 +104,15 @@ export class MaliciousServer {
     }
     if ('status' in reply) return this.status(res, record, reply.status);
     if ('hang' in reply) return; // never answer; the client's deadline must end it
+    if ('after' in reply) {
+      // Answer once the test releases it (to interleave concurrent clients).
+      void reply.after.then(() => {
+        record.bytesSent = reply.bytes.length;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': reply.bytes.length });
+        res.end(reply.bytes);
+      });
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     if ('drip' in reply) return this.drip(res, record, reply.drip, reply.intervalMs);
     this.endless(res, record, Buffer.alloc(reply.chunkSize ?? 64 * 1024, 0x20));

@@ -5,8 +5,9 @@
  * Rules:
  * - The trusted state of a collection lives in `trust/<gun>/` under TAGTRUST_HOME. tuf-js reads it
  *   as its rollback baseline and writes files non-atomically, so each update works on a private copy;
- *   on success every file is moved back with an atomic rename, on failure (any error, including the
- *   caller's) the copy is discarded and the trusted state is exactly what it was.
+ *   on success every file is moved back with an atomic rename (never over a newer version another
+ *   process committed meanwhile), on failure (any error, including the caller's) the copy is
+ *   discarded and the trusted state is exactly what it was.
  * - Every downloaded file passes the MetadataGuard (strict JSON, valid metadata, own key IDs, root
  *   chain limit, target names of this collection) before tuf-js verifies it, and the final state
  *   passes `checkTrusted` (maxAge) before it is committed.
@@ -123,10 +124,33 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
     } catch (err) {
       throw mapTufError(err, context.gun, context.deadline, failures);
     }
-    for (const name of await readdir(work)) await rename(join(work, name), join(dir, name));
+    await commit(work, dir);
     return result;
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves the verified files of `work` into `dir` with atomic renames, never replacing a file with an
+ * older version of it: another process updating the same collection may have committed a newer state
+ * meanwhile, and the trusted state is the rollback baseline. After a root rotation every file is
+ * taken (a key rotation may legitimately lower timestamp or snapshot versions, spec 5.3.11).
+ */
+async function commit(work: string, dir: string): Promise<void> {
+  const version = async (path: string): Promise<number> => {
+    try {
+      return (JSON.parse(await readFile(path, 'utf8')) as Metadata).signed.version;
+    } catch {
+      return 0;
+    }
+  };
+  const names = await readdir(work);
+  const rootRotated = (await version(join(work, 'root.json'))) > (await version(join(dir, 'root.json')));
+  for (const name of names) {
+    if (rootRotated || (await version(join(work, name))) >= (await version(join(dir, name)))) {
+      await rename(join(work, name), join(dir, name));
+    }
   }
 }
 
