@@ -2,10 +2,12 @@
  * The puller API: resolve a tag to the digest its publishers signed, after full TUF verification
  * (root -> timestamp -> snapshot -> targets) against this client's persisted trusted state.
  */
+import { createHash } from 'node:crypto';
 import {
   MismatchError,
   NotSignedError,
   SubstitutionError,
+  UsageError,
   isTargetInCollection,
   parseGun,
   parseTaggedReference,
@@ -16,12 +18,25 @@ import type { AnySigned, TargetFileInfo } from '@tagtrust/shared';
 import { Deadline } from './deadline.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
-import type { CollectionSession, TrustedMetadata } from './tuf/trusted-collection.js';
+import type { CollectionSession, TrustPolicy, TrustedMetadata } from './tuf/trusted-collection.js';
 import { withTrustedCollection } from './tuf/trusted-collection.js';
 
 export interface PullerOptions extends ClientOptions {
   /** Root to trust for a collection this client has never seen, instead of trust on first use. */
   rootFile?: string;
+  /**
+   * Trust the server's root on first contact with an unpinned collection (default true; false when
+   * TAGTRUST_NO_TOFU=1). When false, such collections are refused with UntrustedRootError.
+   */
+  tofu?: boolean;
+  /**
+   * Refuse metadata whose timestamp was signed longer ago than this (ms), even if it has not expired:
+   * a freeze window tighter than the server's timestamp lifetime. Must be at least the server's
+   * re-signing interval (half the timestamp lifetime by default: 3 h). Default: expiry only.
+   */
+  maxAgeMs?: number;
+  /** Most new root versions one update walks before refusing the chain (default 256). */
+  maxRootRotations?: number;
 }
 
 export interface RoleState {
@@ -57,10 +72,21 @@ export interface SignedTag {
 export class Puller {
   private readonly options: ResolvedOptions;
   private readonly rootFile?: string;
+  private readonly policy: TrustPolicy;
 
   constructor(options: PullerOptions = {}) {
     this.options = resolveOptions(options);
     this.rootFile = options.rootFile;
+    if (options.maxAgeMs !== undefined && !(options.maxAgeMs > 0)) throw new UsageError(`maxAge must be a positive number of milliseconds, got ${options.maxAgeMs}`);
+    const rotations = options.maxRootRotations;
+    if (rotations !== undefined && !(Number.isSafeInteger(rotations) && rotations >= 0)) {
+      throw new UsageError(`maxRootRotations must be a non-negative integer, got ${rotations}`);
+    }
+    this.policy = {
+      tofu: options.tofu ?? process.env.TAGTRUST_NO_TOFU !== '1',
+      maxAgeMs: options.maxAgeMs,
+      maxRootRotations: rotations,
+    };
   }
 
   /**
@@ -94,6 +120,17 @@ export class Puller {
         metadata: roleStates(session.metadata),
       };
     });
+  }
+
+  /**
+   * Resolves `reference` and checks that `manifest` (the bytes a registry served for it) is exactly
+   * what the tag is signed for.
+   * @throws MismatchError when the bytes do not hash to the signed digest or differ in length
+   */
+  async verify(reference: string, manifest: Uint8Array): Promise<Resolution> {
+    const resolution = await this.resolve(reference);
+    verifyManifestBytes(resolution, manifest);
+    return resolution;
   }
 
   /**
@@ -144,12 +181,26 @@ export class Puller {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       return await withTrustedCollection(
-        { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, rootFile: this.rootFile },
+        { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, rootFile: this.rootFile, policy: this.policy },
         use,
       );
     } finally {
       deadline.dispose();
     }
+  }
+}
+
+/**
+ * Checks manifest bytes against a verified resolution (no network).
+ * @throws MismatchError naming both digests and sizes
+ */
+export function verifyManifestBytes(resolution: Pick<Resolution, 'reference' | 'digest' | 'size'>, manifest: Uint8Array): void {
+  const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+  if (digest !== resolution.digest || manifest.byteLength !== resolution.size) {
+    throw new MismatchError(
+      `the manifest you have (${digest}, ${manifest.byteLength} bytes) is not what ${resolution.reference} is signed for ` +
+        `(${resolution.digest}, ${resolution.size} bytes): do not use it; the registry, a proxy or a cache served other content`,
+    );
   }
 }
 

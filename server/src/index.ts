@@ -9,3 +9,4 @@ export { PendingChanges } from './pending/pending-changes.js';
 export type { PendingChangesOptions } from './pending/pending-changes.js';
 export { delegationChanges } from './delegation-audit.js';
 export type { DelegationAuditSink, DelegationEvent, DelegationEventKind } from './delegation-audit.js';
+export { OnlineKeys } from './online-keys.js';

@@ -27,7 +27,7 @@ export {
   rethrowAs,
 } from './errors.js';
 export type { ErrorCode, ErrorOptions } from './errors.js';
-export { SPEC_VERSION, TOP_LEVEL_ROLES } from './tuf-types.js';
+export { SPEC_VERSION, TIMESTAMP_SIGNED_AT, TOP_LEVEL_ROLES } from './tuf-types.js';
 export type {
   AnySigned,
   DelegatedRoleInfo,

@@ -26,7 +26,7 @@ export const delegationCommand: Command = {
     terminating: { type: 'boolean' },
     json: { type: 'boolean' },
   },
-  positionals: { min: 2, max: 3 },
+  positionals: [2, 3],
   async run([action, gun, role], values, out) {
     const p = await publisher(values);
     if (action === 'list') {

@@ -5,11 +5,23 @@ import { signCommand } from './sign.js';
 import { unsignCommand } from './unsign.js';
 import { listCommand } from './list.js';
 import { resolveCommand } from './resolve.js';
-
-export const COMMANDS: Command[] = [initCommand, signCommand, unsignCommand, listCommand, resolveCommand];
+import { verifyCommand } from './verify.js';
+import { trustCommand } from './trust.js';
 import { delegationCommand } from './delegation.js';
 import { keyGenerateCommand } from './key-generate.js';
-COMMANDS.push(delegationCommand, keyGenerateCommand);
 import { pendingCommand } from './pending.js';
 import { approveCommand } from './approve.js';
-COMMANDS.push(pendingCommand, approveCommand);
+
+export const COMMANDS: Command[] = [
+  initCommand,
+  signCommand,
+  unsignCommand,
+  listCommand,
+  resolveCommand,
+  verifyCommand,
+  trustCommand,
+  delegationCommand,
+  pendingCommand,
+  approveCommand,
+  keyGenerateCommand,
+];
