@@ -1,7 +1,11 @@
 export { startServer, defaultConfig } from './server.js';
 export type { RunningServer, ServerConfig } from './server.js';
 export { Repository } from './repository.js';
-export type { RepositoryOptions } from './repository.js';
+export type { ChangefeedPage, CollectionSummary, RepositoryOptions } from './repository.js';
+export { TokenAuthorizer, parseScope, scopesAllow, tokenSha256 } from './auth.js';
+export type { Authorizer, Caller, Permission, TokenAuthorizerOptions } from './auth.js';
+export { Tokens } from './tokens.js';
+export type { CreatedToken, TokenInfo } from './tokens.js';
 export { LevelStore } from './storage/level-store.js';
-export { StaleVersionError } from './storage/store.js';
-export type { Change, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
+export { StaleKeyError, StaleVersionError, TokenExistsError } from './storage/store.js';
+export type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';
