@@ -5,5 +5,9 @@ import { signCommand } from './sign.js';
 import { unsignCommand } from './unsign.js';
 import { listCommand } from './list.js';
 import { resolveCommand } from './resolve.js';
+import { keyCommand } from './key.js';
+import { rootCommand } from './root.js';
+import { historyCommand } from './history.js';
 
 export const COMMANDS: Command[] = [initCommand, signCommand, unsignCommand, listCommand, resolveCommand];
+COMMANDS.push(keyCommand, rootCommand, historyCommand);
