@@ -145,7 +145,7 @@ test('tagtrust-server token create|list|revoke manage tokens through the admin e
 
   const forbidden = await runServerCli(['token', 'list'], { ...env, TAGTRUST_ADMIN_TOKEN: create.stdout.trim() });
   t.is(forbidden.code, 1);
-  t.regex(forbidden.stderr, /^tagtrust-server: listing tokens failed: token ci-team-a may not do admin requests/);
+  t.regex(forbidden.stderr, /^tagtrust-server: listing tokens failed: token ci-team-a has no scope for an admin request/);
   t.false(forbidden.stderr.includes(create.stdout.trim()));
 
   const fromDataDir = await runServerCli(['token', 'list', '--data', server.dataDir], { TAGTRUST_SERVER: server.url });

@@ -94,7 +94,7 @@ export class TokenAuthorizer implements Authorizer {
     const token = await this.store.getTokenBySha256(digest.toString('hex'));
     if (!token) throw new UnauthorizedError(`the token is not valid for ${what}: it is unknown or revoked; ask the operator for a token`);
     if (!scopesAllow(token.scopes, permission)) {
-      throw new ForbiddenError(`token ${token.name} may not do ${what}: its scopes are ${token.scopes.join(' ') || 'none'}`);
+      throw new ForbiddenError(`token ${token.name} has no scope for ${what}: its scopes are ${token.scopes.join(' ') || 'none'}`);
     }
     return { name: token.name };
   }
@@ -107,6 +107,6 @@ function describe(permission: Permission): string {
     case 'pull':
       return `reading ${permission.gun}`;
     case 'admin':
-      return 'admin requests';
+      return 'an admin request';
   }
 }
