@@ -1,7 +1,7 @@
 import test from 'ava';
 import { mkdir, readFile, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata as TufMetadata } from '@tufjs/models';
+import { MetadataKind, Metadata as TufMetadata } from '@tufjs/models';
 import { decryptKeyFile, parseKeyFile, signMetadata } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
 import { buildTargets } from '@tagtrust/shared';
@@ -25,7 +25,7 @@ async function privateKey(home: string, keyId: string, passphrase: string): Prom
 /** What a tuf-js client decides: does `trusted` root accept `metadata` for `role`? */
 function tufAccepts(trusted: Metadata<RootSigned>, role: string, metadata: Metadata): boolean {
   try {
-    TufMetadata.fromJSON('root', structuredClone(trusted) as never).verifyDelegate(role, TufMetadata.fromJSON(role as never, structuredClone(metadata) as never));
+    TufMetadata.fromJSON(MetadataKind.Root, structuredClone(trusted) as never).verifyDelegate(role, TufMetadata.fromJSON(role as never, structuredClone(metadata) as never));
     return true;
   } catch {
     return false;

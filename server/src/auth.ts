@@ -92,7 +92,7 @@ export class TokenAuthorizer implements Authorizer {
     const digest = createHash('sha256').update(match[1]!).digest();
     if (timingSafeEqual(digest, this.adminDigest)) return { name: 'admin' };
     const token = await this.store.getTokenBySha256(digest.toString('hex'));
-    if (!token) throw new UnauthorizedError(`the token is not valid for ${what}: it is unknown or revoked; ask the operator for a token`);
+    if (!token) throw new UnauthorizedError(`the token is not valid for ${what}: it is unknown or revoked; check TAGTRUST_TOKEN or ask the operator for a token`);
     if (!scopesAllow(token.scopes, permission)) {
       throw new ForbiddenError(`token ${token.name} has no scope for ${what}: its scopes are ${token.scopes.join(' ') || 'none'}`);
     }
