@@ -2,7 +2,7 @@ export { Puller } from './puller.js';
 export type { PullerOptions, Resolution, RoleState, SignedTag } from './puller.js';
 export { Publisher, describeManifest } from './publisher.js';
 export type { InitOptions, InitResult, PublishResult, PublisherOptions, TagManifest } from './publisher.js';
-export type { RootChangeOptions, RootChangeResult, RotatableRole } from './publisher.js';
+export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 export { ROOT_PROPOSAL_FORMAT, loadRootProposal, proposalStatus } from './root-proposal.js';
 export type { ProposalStatus, RootProposal, ThresholdStatus } from './root-proposal.js';
 export { readHistory } from './history.js';
