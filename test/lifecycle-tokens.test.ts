@@ -35,6 +35,7 @@ test('a push token for team-a/* publishes to team-a and is refused on every team
     ['GET', '/_admin/tokens'],
     ['POST', '/_admin/tokens', { name: 'escalate', scopes: ['admin'] }],
     ['DELETE', '/_admin/tokens/ci-team-a'],
+    ['GET', '/_admin/changefeed'],
   ];
   for (const [method, path, body] of endpoints) {
     const result = await api(server.url, method, path, teamA, body);
@@ -95,6 +96,13 @@ test('tokens are named, shown once, stored hashed and revocable', async (t) => {
   t.is((await api(server.url, 'DELETE', '/_admin/tokens/ci', ADMIN_TOKEN)).status, 404);
   const revoked = await t.throwsAsync(publisherFor(server.url, await tempHome(), { token: secret }).init('registry.example.com/other/app'));
   t.true(revoked instanceof UnauthorizedError);
+  // Token changes are in the server's audit trail, without secrets or digests.
+  const trail = await api(server.url, 'GET', '/_admin/changefeed', ADMIN_TOKEN);
+  t.deepEqual(trail.body.records.map((r: any) => [r.seq, r.actor, r.action, r.token]), [
+    [1, 'admin', 'create-token', { name: 'ci', scopes: ['push:registry.example.com/**'] }],
+    [2, 'admin', 'revoke-token', { name: 'ci' }],
+  ]);
+  t.false(JSON.stringify(trail.body).includes(secret));
 
   // The database holds only the digest, never the secret.
   await server.server.close();
@@ -159,6 +167,9 @@ test('tagtrust-server token create|list|revoke manage tokens through the admin e
   const again = await runServerCli(['token', 'revoke', 'ci-team-a'], env);
   t.is(again.code, 1);
   t.regex(again.stderr, /no token named ci-team-a/);
+  const history = await runServerCli(['token', 'history'], env);
+  t.is(history.code, 0, history.stderr);
+  t.regex(history.stdout, /^ {3}1 {2}\S+Z {2}admin {2}create-token ci-team-a \(push:registry\.example\.com\/team-a\/\* pull:registry\.example\.com\/\*\*\)\n {3}2 {2}\S+Z {2}admin {2}revoke-token ci-team-a\n$/);
   const usage = await runServerCli(['token', 'create', '--name', 'x'], env);
   t.is(usage.code, 2);
 });

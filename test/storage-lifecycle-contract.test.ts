@@ -6,7 +6,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LevelStore, StaleKeyError, StaleVersionError, TokenExistsError } from '@tagtrust/server';
+import { LevelStore, SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from '@tagtrust/server';
 import type { AuditEntry, MetadataStore } from '@tagtrust/server';
 import { generateKeyPair, generateMasterKey, sealKeyPair } from '@tagtrust/keys';
 
@@ -100,13 +100,16 @@ test('deleteCollection removes files, keys and listing but keeps the audit trail
 test('tokens: unique names, looked up by digest, deleted by name', async (t) => {
   const store = await openStore(t);
   const token = { name: 'ci', scopes: ['push:a/*'], sha256: 'a'.repeat(64), created: '2026-01-01T00:00:00.000Z' };
-  await store.putToken(token);
-  await t.throwsAsync(store.putToken({ ...token, sha256: 'b'.repeat(64) }), { instanceOf: TokenExistsError });
+  await store.putToken(token, entry('create-token', 'admin'));
+  await t.throwsAsync(store.putToken({ ...token, sha256: 'b'.repeat(64) }, entry('create-token', 'admin')), { instanceOf: TokenExistsError });
   t.is(await store.getTokenBySha256('b'.repeat(64)), undefined, 'the refused token was not stored');
   t.deepEqual(await store.getTokenBySha256('a'.repeat(64)), token);
-  await store.putToken({ ...token, name: 'admin-2', sha256: 'c'.repeat(64) });
+  await store.putToken({ ...token, name: 'admin-2', sha256: 'c'.repeat(64) }, entry('create-token', 'admin'));
   t.deepEqual((await store.listTokens()).map((x) => x.name), ['admin-2', 'ci']);
-  t.true(await store.deleteToken('ci'));
-  t.false(await store.deleteToken('ci'));
+  t.true(await store.deleteToken('ci', entry('revoke-token', 'admin')));
+  t.false(await store.deleteToken('ci', entry('revoke-token', 'admin')));
   t.is(await store.getTokenBySha256('a'.repeat(64)), undefined);
+  // Each accepted token change is in the server trail; refused ones are not.
+  t.deepEqual((await store.listAudit(SERVER_AUDIT, 0, 10)).map((r) => [r.seq, r.action]), [[1, 'create-token'], [2, 'create-token'], [3, 'revoke-token']]);
+  t.deepEqual(await store.listAudit(GUN, 0, 10), []);
 });

@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NetworkError, UsageError, errorFromApi, formatDuration } from '@tagtrust/shared';
 import type { CollectionSummary } from './repository.js';
+import type { AuditRecord } from './storage/store.js';
 import type { CreatedToken, TokenInfo } from './tokens.js';
 
 export const ADMIN_HELP = `Admin commands (talk to a running server; need the admin token):
   tagtrust-server token create --name NAME --scope SCOPE [--scope SCOPE...] [--json]
   tagtrust-server token list [--json]
   tagtrust-server token revoke NAME
+  tagtrust-server token history [--json]       who created and revoked which tokens
   tagtrust-server collections list [--json]
   tagtrust-server collections delete GUN
 
@@ -75,6 +77,23 @@ export async function runAdminCommand(argv: string[], env: NodeJS.ProcessEnv, ou
     expect(1);
     await call('DELETE', `/_admin/tokens/${encodeURIComponent(rest[0]!)}`, `revoking token ${rest[0]}`);
     output.out(`Revoked token ${rest[0]}`);
+    return;
+  }
+  if (group === 'token' && action === 'history') {
+    expect(0);
+    const records: AuditRecord[] = [];
+    for (let after = 0; ; ) {
+      const page = await call<{ records: AuditRecord[]; next?: number }>('GET', `/_admin/changefeed?after=${after}&limit=1000`, 'reading the token history');
+      records.push(...page.records);
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+    if (values.json) return print(records);
+    if (records.length === 0) return output.out('No token changes recorded');
+    for (const r of records) {
+      const scopes = r.token?.scopes ? ` (${r.token.scopes.join(' ')})` : '';
+      output.out(`${String(r.seq).padStart(4)}  ${r.time}  ${r.actor}  ${r.action} ${r.token?.name ?? '?'}${scopes}`);
+    }
     return;
   }
   if (group === 'collections' && action === 'list') {

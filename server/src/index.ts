@@ -7,5 +7,5 @@ export type { Authorizer, Caller, Permission, TokenAuthorizerOptions } from './a
 export { Tokens } from './tokens.js';
 export type { CreatedToken, TokenInfo } from './tokens.js';
 export { LevelStore } from './storage/level-store.js';
-export { StaleKeyError, StaleVersionError, TokenExistsError } from './storage/store.js';
+export { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './storage/store.js';
 export type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';

@@ -11,6 +11,7 @@
  *   GET  /v2/<gun>/_trust/changefeed?after=N&limit=M     audit trail, paged
  *   GET  /_admin/collections                      collections with each role's expiry (admin)
  *   GET  /_admin/tokens, POST /_admin/tokens, DELETE /_admin/tokens/<name>   tokens (admin)
+ *   GET  /_admin/changefeed?after=N&limit=M       server audit trail: token changes (admin)
  * Reads (GET of metadata and the changefeed) need a pull scope only when the operator requires it.
  * Authorisation runs before anything is looked up.
  */
@@ -112,17 +113,25 @@ export function createApp(deps: AppDependencies): Koa {
   });
 
   router.post('/_admin/tokens', async (ctx) => {
-    await authorize(ctx, { action: 'admin' });
+    const caller = await authorize(ctx, { action: 'admin' });
     const body = (await readJsonBody(ctx.req, 64 * 1024)) as { name?: unknown; scopes?: unknown } | null;
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 201;
-    ctx.body = await tokens.create(body?.name, body?.scopes);
+    ctx.body = await tokens.create(body?.name, body?.scopes, caller.name);
   });
 
   router.delete('/_admin/tokens/:name', async (ctx) => {
-    await authorize(ctx, { action: 'admin' });
-    await tokens.revoke(ctx.params.name ?? '');
+    const caller = await authorize(ctx, { action: 'admin' });
+    await tokens.revoke(ctx.params.name ?? '', caller.name);
     ctx.body = { name: ctx.params.name, revoked: true };
+  });
+
+  router.get('/_admin/changefeed', async (ctx) => {
+    await authorize(ctx, { action: 'admin' });
+    const after = queryInteger(ctx.query.after, 'after', 0, 0);
+    const limit = queryInteger(ctx.query.limit, 'limit', 100, 1, 1000);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await tokens.changefeed(after, limit);
   });
 
   const app = new Koa();

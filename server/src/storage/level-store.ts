@@ -7,6 +7,7 @@
  * - `collections`: `<gun>` -> ISO time of the first publish
  * - `audit`:   `<gun>\0<seq, 12 digits>` -> audit record JSON (append-only)
  * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
+ *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
  * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
  * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
  * time per collection (per token table) through `exclusive`, so two writers in this process cannot
@@ -15,7 +16,7 @@
 import { Level } from 'level';
 import type { SealedKey } from '@tagtrust/keys';
 import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
-import { StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
+import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { CollectionLocks } from '../collection-lock.js';
 
 const SEP = '\u0000';
@@ -151,12 +152,13 @@ export class LevelStore implements MetadataStore {
     return records;
   }
 
-  putToken(token: TokenRecord): Promise<void> {
+  putToken(token: TokenRecord, audit: AuditEntry): Promise<void> {
     return this.exclusive(TOKENS, async () => {
       if ((await this.tokens.get(token.name)) !== undefined) throw new TokenExistsError(token.name);
       const batch = this.db.batch();
       batch.put(token.name, JSON.stringify(token), { sublevel: this.tokens });
       batch.put(token.sha256, token.name, { sublevel: this.tokenHashes });
+      await this.appendAudit(batch, SERVER_AUDIT, audit);
       await batch.write();
     });
   }
@@ -174,13 +176,14 @@ export class LevelStore implements MetadataStore {
     return tokens;
   }
 
-  deleteToken(name: string): Promise<boolean> {
+  deleteToken(name: string, audit: AuditEntry): Promise<boolean> {
     return this.exclusive(TOKENS, async () => {
       const text = await this.tokens.get(name);
       if (text === undefined) return false;
       const batch = this.db.batch();
       batch.del(name, { sublevel: this.tokens });
       batch.del((JSON.parse(text) as TokenRecord).sha256, { sublevel: this.tokenHashes });
+      await this.appendAudit(batch, SERVER_AUDIT, audit);
       await batch.write();
       return true;
     });

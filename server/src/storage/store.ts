@@ -16,7 +16,8 @@
  * - Server keys: each (collection, snapshot|timestamp) has at most one active and one pending key.
  *   A pending key becomes active only through `commit` (`activateKeys`), which deletes the old
  *   active key in the same batch.
- * - Tokens are stored by the sha256 of their secret; the secret itself is never stored.
+ * - Tokens are stored by the sha256 of their secret; the secret itself is never stored. Token
+ *   changes are recorded in the server's own audit trail, under the empty GUN `SERVER_AUDIT`.
  */
 import type { SealedKey } from '@tagtrust/keys';
 
@@ -58,7 +59,7 @@ export interface AuditEntry {
   time: string;
   /** Name of the token that made the change (`admin` for the bootstrap admin token). */
   actor: string;
-  action: 'publish' | 'rotate-key' | 'delete';
+  action: 'publish' | 'rotate-key' | 'delete' | 'create-token' | 'revoke-token';
   /** Role -> version, for every role the change wrote. */
   versions?: Record<string, number>;
   /** Tag changes of a targets publish. */
@@ -67,7 +68,12 @@ export interface AuditEntry {
   keys?: { pending?: Partial<Record<ServerKeyRole, string>>; activated?: Partial<Record<ServerKeyRole, string>> };
   /** Publisher roles whose keys the change replaced (from a new root): role -> new key IDs. */
   rootKeyChanges?: Record<string, string[]>;
+  /** The token a create-token/revoke-token change is about (never its secret or digest). */
+  token?: { name: string; scopes?: string[] };
 }
+
+/** The "GUN" of the server-wide audit trail (token changes); no collection has an empty name. */
+export const SERVER_AUDIT = '';
 
 export interface AuditRecord extends AuditEntry {
   gun: string;
@@ -143,14 +149,20 @@ export interface MetadataStore {
   deleteCollection(gun: string, audit: AuditEntry): Promise<boolean>;
   /** Up to `limit` audit records of a collection with seq > `after`, oldest first. */
   listAudit(gun: string, after: number, limit: number): Promise<AuditRecord[]>;
-  /** Stores a new token. @throws TokenExistsError when the name is taken (writing nothing) */
-  putToken(token: TokenRecord): Promise<void>;
+  /**
+   * Stores a new token and appends `audit` to the server trail, in one batch.
+   * @throws TokenExistsError when the name is taken (writing nothing)
+   */
+  putToken(token: TokenRecord, audit: AuditEntry): Promise<void>;
   /** The token whose secret has this sha256 (hex), or undefined. */
   getTokenBySha256(sha256: string): Promise<TokenRecord | undefined>;
   /** Every token, by name. */
   listTokens(): Promise<TokenRecord[]>;
-  /** Deletes a token by name. @returns false when there is no such token */
-  deleteToken(name: string): Promise<boolean>;
+  /**
+   * Deletes a token by name and appends `audit` to the server trail, in one batch.
+   * @returns false (writing nothing) when there is no such token
+   */
+  deleteToken(name: string, audit: AuditEntry): Promise<boolean>;
   /** Names of collections with a published root, in lexical order. */
   listCollections(): AsyncIterable<string>;
   close(): Promise<void>;
