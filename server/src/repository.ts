@@ -169,9 +169,11 @@ export class Repository {
       if (!(await this.store.getLatest(gun, 'root')) || !(await this.store.getServerKey(gun, role))) {
         throw new NotFoundError(`collection ${gun} has no published root, so there is no ${role} key to rotate: initialise it with \`tagtrust init ${gun}\``);
       }
+      const replaced = await this.store.getPendingServerKey(gun, role);
       const sealed = await this.onlineKeys.createPending(gun, role);
       const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'rotate-key', keys: { pending: { [role]: sealed.keyid } } };
       await this.store.putPendingServerKey(gun, role, sealed, audit);
+      if (replaced) this.onlineKeys.forget(gun, role, replaced.keyid);
       return { keyId: sealed.keyid, key: sealed.public };
     });
   }
