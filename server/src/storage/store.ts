@@ -1,6 +1,7 @@
 /**
  * The storage contract behind tagtrust-server. Every backend implements it and passes the same
- * contract tests (test/storage-contract.test.ts).
+ * contract tests (test/storage-contract.test.ts; the audit, pending-key, deletion and token methods in
+ * test/storage-lifecycle-contract.test.ts).
  *
  * Rules:
  * - Metadata is stored as the exact bytes served to clients, per (collection, role, version).
