@@ -69,7 +69,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(commandHelp(command));
     return;
   }
-  if (parsed.positionals.length !== command.positionals) {
+  const [min, max] = typeof command.positionals === 'number' ? [command.positionals, command.positionals] : command.positionals;
+  if (parsed.positionals.length < min || parsed.positionals.length > max) {
     throw new UsageError(`wrong number of arguments; usage: ${command.usage}`);
   }
   await command.run(parsed.positionals, parsed.values, output);

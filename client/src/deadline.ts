@@ -19,8 +19,11 @@ export class Deadline {
     return this.signal.aborted;
   }
 
-  error(): TimeoutError {
-    return new TimeoutError(`${this.what} did not finish within ${this.timeoutMs / 1000}s: the server is slow or not answering; retry, or raise --timeout`);
+  /** @param during what was in flight when the deadline passed, e.g. `downloading timestamp.json` */
+  error(during?: string): TimeoutError {
+    return new TimeoutError(
+      `${this.what} did not finish within ${this.timeoutMs / 1000}s${during ? ` (${during})` : ''}: the server is slow or not answering (slow-retrieval attack or overload); retry, or raise --timeout`,
+    );
   }
 
   dispose(): void {

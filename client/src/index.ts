@@ -1,4 +1,4 @@
-export { Puller } from './puller.js';
+export { Puller, verifyManifestBytes } from './puller.js';
 export type { PullerOptions, Resolution, RoleState, SignedTag } from './puller.js';
 export { Publisher, describeManifest } from './publisher.js';
 export type { InitOptions, InitResult, PublishResult, PublisherOptions, TagManifest } from './publisher.js';
@@ -11,6 +11,13 @@ export { environmentPassphrases, passphraseEnvName } from './keystore.js';
 export type { PassphraseProvider, PassphraseRequest } from './keystore.js';
 export type { ClientOptions } from './options.js';
 export { DEFAULT_TIMEOUT_MS } from './options.js';
+export { DEFAULT_MAX_ROOT_ROTATIONS, METADATA_LIMITS } from './tuf/trusted-collection.js';
+export type { TrustPolicy } from './tuf/trusted-collection.js';
+export { findPin, parsePinPattern, pinMatches } from './trust/pin-policy.js';
+export type { Pin } from './trust/pin-policy.js';
+export { loadPins, pinsPath, savePin } from './trust/pin-store.js';
+export { forgetCollection, pinCollection, showTrust } from './trust/trust-admin.js';
+export type { PinRequest, TrustReport, TrustedCollectionInfo } from './trust/trust-admin.js';
 export {
   BadVersionError,
   ExpiredMetadataError,
@@ -38,3 +45,9 @@ export {
   WrongPassphraseError,
 } from '@tagtrust/shared';
 export type { ErrorCode } from '@tagtrust/shared';
+export { expandPatterns, readPublicKeyFile } from './delegations.js';
+export type { DelegationListing, DelegationSpec } from './delegations.js';
+export type { GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';
+export { changeLines, describeChange } from './pending.js';
+export type { PendingView, TagChange } from './pending.js';
+export type { ApproveOptions, ApproveResult } from './publisher.js';

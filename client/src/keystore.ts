@@ -90,7 +90,8 @@ export class KeyStore {
         continue;
       }
       const file = parseKeyFile(text, path);
-      const passphrase = await this.passphrases({ purpose: 'unlock', role, gun, keyId });
+      // A named signer key (`tagtrust key generate --name ci`) is unlocked with its own name's passphrase.
+      const passphrase = await this.passphrases({ purpose: 'unlock', role: file.name ?? role, gun, keyId });
       const pair = await decryptKeyFile(file, passphrase);
       this.unlocked.set(keyId, pair);
       return pair;

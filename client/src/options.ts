@@ -29,6 +29,11 @@ export interface ResolvedOptions {
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The home directory: the option, else TAGTRUST_HOME, else ~/.tagtrust. */
+export function resolveHome(home?: string): string {
+  return resolve(home ?? process.env.TAGTRUST_HOME ?? join(homedir(), '.tagtrust'));
+}
+
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const server = options.server ?? process.env.TAGTRUST_SERVER;
   if (!server) throw new UsageError('no server URL: pass --server URL or set TAGTRUST_SERVER (e.g. http://127.0.0.1:4443)');
@@ -43,7 +48,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (!(timeoutMs > 0)) throw new UsageError(`timeout must be a positive number of milliseconds, got ${timeoutMs}`);
   return {
     server: url.toString().replace(/\/+$/, ''),
-    home: resolve(options.home ?? process.env.TAGTRUST_HOME ?? join(homedir(), '.tagtrust')),
+    home: resolveHome(options.home),
     token: options.token ?? process.env.TAGTRUST_TOKEN,
     timeoutMs,
     warn: options.warn ?? ((message) => process.stderr.write(`tagtrust: ${message}\n`)),

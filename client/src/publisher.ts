@@ -9,11 +9,13 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { KeyAlgorithm } from '@tagtrust/keys';
-import { generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
+import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
 import {
   DEFAULT_LIFETIMES,
   InvalidInputError,
+  NotFoundError,
   NotSignedError,
+  SubstitutionError,
   UsageError,
   VersionConflictError,
   buildRoot,
@@ -22,9 +24,16 @@ import {
   parseDigest,
   parseGun,
   parseTaggedReference,
+  delegationChain,
+  isDelegatedPath,
+  isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
-import type { Metadata, TargetFileInfo, TargetsSigned } from '@tagtrust/shared';
+import type { DelegatedRoleInfo, Metadata, PendingStatus, RoleKeys, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { PendingView } from './pending.js';
+import { describeChange } from './pending.js';
+import type { DelegationListing, DelegationSpec } from './delegations.js';
+import { checkRoleName, withDelegation, withoutDelegation, withoutDelegationKey } from './delegations.js';
 import { Deadline } from './deadline.js';
 import type { PassphraseProvider } from './keystore.js';
 import { KeyStore, environmentPassphrases } from './keystore.js';
@@ -34,6 +43,7 @@ import { ServerApi } from './server-api.js';
 import { RootChanges } from './root-changes.js';
 import type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 import type { TrustedMetadata } from './tuf/trusted-collection.js';
+import type { CollectionSession } from './tuf/trusted-collection.js';
 import { trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
 
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
@@ -78,10 +88,51 @@ export interface TagManifest {
 export interface PublishResult {
   reference: string;
   digest?: string;
-  /** The targets version that now holds the change. */
+  /** The role that holds the change: `targets` or a delegated role. */
+  role: string;
+  /** The version of that role that now holds the change. */
   targetsVersion: number;
   /** Publish attempts it took (more than 1 when other publishers got there first). */
   attempts: number;
+  /** Set when the role needs more signatures than this home holds: the change awaits approvals. */
+  pending?: PendingStatus;
+}
+
+export interface RoleOptions {
+  /** Sign into this role instead of the top-level targets, e.g. `targets/ci`. */
+  role?: string;
+}
+
+export interface RoleChangeResult {
+  role: string;
+  /** The version of the changed role that now holds (or, when pending, will hold) the change. */
+  version: number;
+  attempts: number;
+  /** Set when the change awaits approvals (`tagtrust approve`) instead of being published. */
+  pending?: PendingStatus;
+}
+
+export interface ApproveOptions {
+  /** Which pending change, when the role has several. */
+  id?: string;
+  /** Called with the verified change before signing; throw to refuse. */
+  review?: (view: PendingView) => void | Promise<void>;
+}
+
+export interface ApproveResult {
+  view: PendingView;
+  /** True when this approval met the threshold and the change is published. */
+  published: boolean;
+  signedBy: string[];
+  threshold: number;
+}
+
+export interface GeneratedKey {
+  name: string;
+  keyId: string;
+  publicKey: TufKey;
+  /** Where the encrypted private key is. */
+  keyFile: string;
 }
 
 /** Digest and size of a manifest file, so you sign exactly the bytes you built. */
@@ -181,7 +232,7 @@ export class Publisher {
   }
 
   /** Signs `<gun>:<tag>` -> manifest. A digest in the reference must match `manifest.digest` if both are given. */
-  async sign(reference: string, manifest: Partial<TagManifest> = {}): Promise<PublishResult> {
+  async sign(reference: string, manifest: Partial<TagManifest> = {}, options: RoleOptions = {}): Promise<PublishResult> {
     const parsed = parseTaggedReference(reference);
     const digest = parseDigest(manifest.digest ?? parsed.digest ?? '');
     if (parsed.digest && manifest.digest && parsed.digest !== manifest.digest) {
@@ -197,20 +248,22 @@ export class Publisher {
       hashes: { sha256: digest.slice('sha256:'.length) },
       ...(manifest.mediaType ? { custom: { mediaType: manifest.mediaType } } : {}),
     };
-    const result = await this.changeTargets(parsed.gun, `signing ${name}`, (targets) => ({ ...targets, [name]: entry }));
-    return { reference: name, digest, ...result };
+    const role = options.role ?? 'targets';
+    const result = await this.changeRole(parsed.gun, role, `signing ${name}`, (signed) => ({ ...signed, targets: { ...signed.targets, [name]: entry } }), [name]);
+    return { reference: name, digest, role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
   }
 
   /** Removes the signed mapping of `<gun>:<tag>`. @throws NotSignedError when it is not signed */
-  async unsign(reference: string): Promise<PublishResult> {
+  async unsign(reference: string, options: RoleOptions = {}): Promise<PublishResult> {
     const parsed = parseTaggedReference(reference);
     const name = targetName(parsed.gun, parsed.tag);
-    const result = await this.changeTargets(parsed.gun, `unsigning ${name}`, (targets) => {
-      if (!(name in targets)) throw new NotSignedError(`${name} is not signed, so there is nothing to remove`);
-      const { [name]: _removed, ...rest } = targets;
-      return rest;
+    const role = options.role ?? 'targets';
+    const result = await this.changeRole(parsed.gun, role, `unsigning ${name}`, (signed) => {
+      if (!(name in signed.targets)) throw new NotSignedError(`${name} is not signed by ${role}, so there is nothing to remove`);
+      const { [name]: _removed, ...rest } = signed.targets;
+      return { ...signed, targets: rest };
     });
-    return { reference: name, ...result };
+    return { reference: name, role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
   }
 
   /** Rotates a role's key and publishes root N+1 (see RootChanges.rotateKey). */
@@ -233,24 +286,100 @@ export class Publisher {
     return this.rootChanges.publishRootProposal(file);
   }
 
-  /** Applies `change` to the latest verified targets, signs and publishes; retries lost races. */
-  private async changeTargets(
+  /**
+   * Delegates `role` (`targets/<name>`, or nested `targets/<a>/<b>`) to the given signers' keys,
+   * threshold and path patterns, or replaces its existing delegation. Signed by the delegator.
+   */
+  async addDelegation(gunInput: string, role: string, spec: DelegationSpec): Promise<RoleChangeResult> {
+    const gun = parseGun(gunInput);
+    const delegator = checkRoleName(role);
+    return this.changeRole(gun, delegator, `delegating ${role} in ${gun}`, (signed) => withDelegation(signed, delegator, role, spec, gun));
+  }
+
+  /** Removes the delegation of `role`: tags it signed stop resolving at once. Signed by the delegator. */
+  async removeDelegation(gunInput: string, role: string): Promise<RoleChangeResult> {
+    const gun = parseGun(gunInput);
+    const delegator = checkRoleName(role);
+    return this.changeRole(gun, delegator, `removing ${role} from ${gun}`, (signed) => withoutDelegation(signed, role));
+  }
+
+  /** Revokes one signer key of `role` (key ID or its prefix). Tags signed only with it stop resolving. */
+  async removeDelegationKey(gunInput: string, role: string, keyId: string): Promise<RoleChangeResult> {
+    const gun = parseGun(gunInput);
+    const delegator = checkRoleName(role);
+    return this.changeRole(gun, delegator, `revoking key ${keyId} of ${role} in ${gun}`, (signed) => withoutDelegationKey(signed, role, keyId));
+  }
+
+  /** The delegated roles of a collection (verified), pre-order. */
+  async listDelegations(gunInput: string): Promise<DelegationListing[]> {
+    const gun = parseGun(gunInput);
+    const deadline = new Deadline(this.options.timeoutMs, `listing the delegations of ${gun}`);
+    try {
+      return await withTrustedCollection(this.context(gun, deadline), async (session) => {
+        const tree = await session.delegations();
+        return tree.views().map(({ role, delegator, info, status }) => ({
+          role,
+          delegator,
+          keyIds: info.keyids,
+          threshold: info.threshold,
+          paths: info.paths ?? [],
+          terminating: info.terminating,
+          state: status.state,
+          version: status.state === 'trusted' ? status.metadata.signed.version : (tree.snapshotEntry(role)?.version ?? 0),
+          tags: status.state === 'trusted' ? Object.keys(status.metadata.signed.targets).length : 0,
+          ...(status.state === 'invalid' ? { problem: status.error.message } : {}),
+        }));
+      });
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** A new signing key for a delegation (kept encrypted in this home); give its public half to the collection owner. */
+  async generateKey(name: string, algorithm?: KeyAlgorithm): Promise<GeneratedKey> {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+      throw new InvalidInputError(`key name "${name}" must be letters, digits, "_", "." and "-" (e.g. ci)`);
+    }
+    const pair = await generateKeyPair(algorithm);
+    const keyFile = await this.keys.add(pair, { role: name, name });
+    return { name, keyId: pair.keyId, publicKey: pair.publicKey, keyFile };
+  }
+
+  /**
+   * Applies `change` to the latest verified metadata of `role`, signs it with this home's key for
+   * the role and publishes; retries lost races.
+   * @param names target names the change signs: checked against the role's delegated paths first
+   */
+  private async changeRole(
     gun: string,
+    role: string,
     what: string,
-    change: (targets: TargetsSigned['targets']) => TargetsSigned['targets'],
-  ): Promise<{ targetsVersion: number; attempts: number }> {
+    change: (signed: TargetsSigned) => TargetsSigned,
+    names: string[] = [],
+  ): Promise<RoleChangeResult> {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline);
       for (let attempt = 1; ; attempt += 1) {
-        const trusted = await withTrustedCollection(
-          { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn },
-          async (session) => session.metadata,
-        );
-        const targets = await this.signTargets(gun, trusted, change);
+        const base = await withTrustedCollection(this.context(gun, deadline), (session) => this.loadRole(session, role, names));
+        if (base.invalid && attempt === 1) {
+          this.options.warn(
+            `${role} v${base.current.version} no longer verifies against its current keys (a key was revoked?); starting it afresh as v${base.current.version + 1}: re-sign every tag you vouch for`,
+          );
+        }
+        const key = await this.keys.unlock(base.keys.keyids, role, gun);
+        const changed = change(base.current);
+        const signed = buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets);
+        if (changed.delegations) signed.delegations = changed.delegations;
+        const metadata = signMetadata(signed, [key]);
         try {
-          await api.publish(gun, { targets });
-          return { targetsVersion: targets.signed.version, attempts: attempt };
+          if (base.keys.threshold > 1) {
+            // More signatures needed than this home holds: stage it for the other signers.
+            const result = await api.proposePending(gun, role, metadata);
+            return { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) };
+          }
+          await api.publish(gun, { [role]: metadata });
+          return { role, version: signed.version, attempts: attempt };
         } catch (err) {
           if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
           await sleep(Math.random() * Math.min(200, 10 * attempt));
@@ -261,17 +390,117 @@ export class Publisher {
     }
   }
 
-  private async signTargets(
-    gun: string,
-    trusted: TrustedMetadata,
-    change: (targets: TargetsSigned['targets']) => TargetsSigned['targets'],
-  ): Promise<Metadata<TargetsSigned>> {
-    const role = trusted.root.signed.roles.targets;
-    const key = await this.keys.unlock(role.keyids, 'targets', gun);
-    const current = trusted.targets.signed;
-    const signed = buildTargets(current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), change(current.targets));
-    if (current.delegations) signed.delegations = current.delegations;
-    return signMetadata(signed, [key]);
+  /**
+   * The pending changes of a collection, each verified against the current trusted state of its
+   * role and described as the tags it adds, moves and removes.
+   */
+  async listPending(gunInput: string): Promise<PendingView[]> {
+    const gun = parseGun(gunInput);
+    const deadline = new Deadline(this.options.timeoutMs, `listing the pending changes of ${gun}`);
+    try {
+      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const changes = await api.listPending(gun);
+      return await withTrustedCollection(this.context(gun, deadline), async (session) => {
+        const views: PendingView[] = [];
+        for (const change of changes) views.push(await this.viewPending(session, change));
+        return views;
+      });
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * Verifies the pending change of `role` against the trusted current state (it must change exactly
+   * the current version, stay inside the role's paths and this collection), shows it to `review`,
+   * signs it with this home's key for the role and sends the signature. The server publishes it
+   * when the threshold is met.
+   * @throws NotFoundError (no pending change for the role), UsageError (several: pass id),
+   *   VersionConflictError (stale), KeyNotFoundError (no key of the role in this home)
+   */
+  async approve(gunInput: string, role: string, options: ApproveOptions = {}): Promise<ApproveResult> {
+    const gun = parseGun(gunInput);
+    if (role !== 'targets') checkRoleName(role);
+    const deadline = new Deadline(this.options.timeoutMs, `approving ${role} of ${gun}`);
+    try {
+      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const all = (await api.listPending(gun)).filter((c) => c.role === role && (options.id === undefined || c.id === options.id));
+      // Without --id, only changes that can still be published are candidates.
+      const open = all.filter((c) => c.state === 'open');
+      const candidates = options.id === undefined && open.length > 0 ? open : all;
+      if (candidates.length === 0) {
+        throw new NotFoundError(`${gun} has no pending change to ${role}${options.id ? ` with id ${options.id}` : ''}: run \`tagtrust pending list ${gun}\``);
+      }
+      if (candidates.length > 1) {
+        throw new UsageError(`${gun} has ${candidates.length} pending changes to ${role} (${candidates.map((c) => c.id).join(', ')}): choose one with --id`);
+      }
+      const change = candidates[0]!;
+      const outside = Object.keys(change.metadata.signed.targets).find((name) => !isTargetInCollection(name, gun));
+      if (outside) throw new SubstitutionError(`pending change ${change.id} signs ${outside}, which is not a tag of ${gun}: refusing to approve it`);
+      const { view, keys } = await withTrustedCollection(this.context(gun, deadline), async (session) => ({
+        view: await this.viewPending(session, change),
+        keys: (await this.loadRole(session, role, Object.keys(change.metadata.signed.targets))).keys,
+      }));
+      if (view.state !== 'open') {
+        throw new VersionConflictError(role, change.baseVersion, `pending change ${change.id} to ${role} is ${view.state}: it cannot be published; propose the change again`);
+      }
+      await options.review?.(view);
+      const key = await this.keys.unlock(keys.keyids, role, gun);
+      const signature = addSignature({ signed: change.metadata.signed, signatures: [] }, key).signatures;
+      const result = await api.approvePending(gun, change.id, signature);
+      const status = result.pending;
+      return {
+        view,
+        published: result.published !== undefined,
+        signedBy: status?.signedBy ?? [...new Set([...change.signedBy, key.keyId])],
+        threshold: status?.threshold ?? change.threshold,
+      };
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private async viewPending(session: CollectionSession, change: PendingStatus): Promise<PendingView> {
+    const base = await this.loadRole(session, change.role, []).catch(() => undefined);
+    const stale = !base || base.current.version !== change.metadata.signed.version - 1;
+    const current = base?.current ?? buildTargets(0, change.metadata.signed.expires);
+    return {
+      id: change.id,
+      role: change.role,
+      version: change.metadata.signed.version,
+      state: change.state === 'open' && stale ? 'stale' : change.state,
+      signedBy: change.signedBy,
+      threshold: change.threshold,
+      expires: change.expires,
+      ...describeChange(current, change.metadata.signed),
+    };
+  }
+
+  /** The verified current state of `role` and the keys that sign it. */
+  private async loadRole(session: CollectionSession, role: string, names: string[]): Promise<{ current: TargetsSigned; keys: RoleKeys; invalid?: boolean }> {
+    if (role === 'targets') return { current: session.metadata.targets.signed, keys: session.metadata.root.signed.roles.targets };
+    checkRoleName(role);
+    const tree = await session.delegations();
+    const chain: DelegatedRoleInfo[] = [];
+    for (const name of [...delegationChain(role).slice(1), role]) {
+      const info = tree.trusted(name.slice(0, name.lastIndexOf('/'))) ? tree.delegation(name) : undefined;
+      if (!info) throw new NotFoundError(`${name} is not delegated in ${session.gun}: ask the collection owner to run \`tagtrust delegation add ${session.gun} ${name} ...\``);
+      chain.push(info);
+    }
+    for (const name of names) {
+      const outside = chain.find((info) => !isDelegatedPath(name, info.paths));
+      if (outside) {
+        throw new SubstitutionError(`${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${(outside.paths ?? []).join(', ')})`);
+      }
+    }
+    const status = tree.status(role);
+    const latest = tree.snapshotEntry(role)?.version ?? 0;
+    if (status?.state === 'trusted') return { current: status.metadata.signed, keys: chain[chain.length - 1]! };
+    return { current: buildTargets(latest, expiresAfter(new Date(), this.targetsLifetimeMs)), keys: chain[chain.length - 1]!, invalid: status?.state === 'invalid' };
+  }
+
+  private context(gun: string, deadline: Deadline) {
+    return { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn };
   }
 }
 

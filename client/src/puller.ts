@@ -2,26 +2,41 @@
  * The puller API: resolve a tag to the digest its publishers signed, after full TUF verification
  * (root -> timestamp -> snapshot -> targets) against this client's persisted trusted state.
  */
+import { createHash } from 'node:crypto';
 import {
   MismatchError,
   NotSignedError,
   SubstitutionError,
+  UsageError,
   isTargetInCollection,
   parseGun,
   parseTaggedReference,
   pinnedReference,
   targetName,
 } from '@tagtrust/shared';
-import type { AnySigned } from '@tagtrust/shared';
+import type { AnySigned, TargetFileInfo } from '@tagtrust/shared';
 import { Deadline } from './deadline.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
-import type { TrustedMetadata } from './tuf/trusted-collection.js';
+import type { CollectionSession, TrustPolicy, TrustedMetadata } from './tuf/trusted-collection.js';
 import { withTrustedCollection } from './tuf/trusted-collection.js';
 
 export interface PullerOptions extends ClientOptions {
   /** Root to trust for a collection this client has never seen, instead of trust on first use. */
   rootFile?: string;
+  /**
+   * Trust the server's root on first contact with an unpinned collection (default true; false when
+   * TAGTRUST_NO_TOFU=1). When false, such collections are refused with UntrustedRootError.
+   */
+  tofu?: boolean;
+  /**
+   * Refuse metadata whose timestamp was signed longer ago than this (ms), even if it has not expired:
+   * a freeze window tighter than the server's timestamp lifetime. Must be at least the server's
+   * re-signing interval (half the timestamp lifetime by default: 3 h). Default: expiry only.
+   */
+  maxAgeMs?: number;
+  /** Most new root versions one update walks before refusing the chain (default 256). */
+  maxRootRotations?: number;
 }
 
 export interface RoleState {
@@ -50,15 +65,28 @@ export interface SignedTag {
   digest: string;
   size: number;
   mediaType?: string;
+  /** The role whose signature a lookup of this tag finds: `targets` or a delegated role. */
+  signedBy: string;
 }
 
 export class Puller {
   private readonly options: ResolvedOptions;
   private readonly rootFile?: string;
+  private readonly policy: TrustPolicy;
 
   constructor(options: PullerOptions = {}) {
     this.options = resolveOptions(options);
     this.rootFile = options.rootFile;
+    if (options.maxAgeMs !== undefined && !(options.maxAgeMs > 0)) throw new UsageError(`maxAge must be a positive number of milliseconds, got ${options.maxAgeMs}`);
+    const rotations = options.maxRootRotations;
+    if (rotations !== undefined && !(Number.isSafeInteger(rotations) && rotations >= 0)) {
+      throw new UsageError(`maxRootRotations must be a non-negative integer, got ${rotations}`);
+    }
+    this.policy = {
+      tofu: options.tofu ?? process.env.TAGTRUST_NO_TOFU !== '1',
+      maxAgeMs: options.maxAgeMs,
+      maxRootRotations: rotations,
+    };
   }
 
   /**
@@ -69,7 +97,7 @@ export class Puller {
     const { gun, tag, digest: expected } = parseTaggedReference(reference);
     const name = targetName(gun, tag);
     return this.withCollection(gun, `resolving ${name}`, async (session) => {
-      const info = await session.getTargetInfo(name);
+      const info = await lookupTarget(session, name);
       if (!info) {
         throw new NotSignedError(`${name} is not signed (${gun} targets v${session.metadata.targets.signed.version}): ask its publisher to run \`tagtrust sign\`, or check the tag`);
       }
@@ -94,13 +122,28 @@ export class Puller {
     });
   }
 
-  /** Every signed tag of a collection, sorted by tag. */
+  /**
+   * Resolves `reference` and checks that `manifest` (the bytes a registry served for it) is exactly
+   * what the tag is signed for.
+   * @throws MismatchError when the bytes do not hash to the signed digest or differ in length
+   */
+  async verify(reference: string, manifest: Uint8Array): Promise<Resolution> {
+    const resolution = await this.resolve(reference);
+    verifyManifestBytes(resolution, manifest);
+    return resolution;
+  }
+
+  /**
+   * Every signed tag of a collection, sorted by tag: the top-level targets and, through the
+   * delegation tree, every tag a lookup would resolve (TUF order: first role wins, terminating
+   * delegations and paths respected). A tag whose lookup fails verification is left out, with a warning.
+   */
   async list(gunInput: string): Promise<SignedTag[]> {
     const gun = parseGun(gunInput);
     return this.withCollection(gun, `listing ${gun}`, async (session) => {
       const tags: SignedTag[] = [];
-      for (const [name, info] of Object.entries(session.metadata.targets.signed.targets)) {
-        if (!isTargetInCollection(name, gun) || !info.hashes.sha256) continue;
+      const add = (name: string, info: { length: number; hashes: Record<string, string>; custom?: Record<string, unknown> }, signedBy: string) => {
+        if (!isTargetInCollection(name, gun) || !info.hashes.sha256) return;
         const mediaType = info.custom?.mediaType;
         tags.push({
           tag: name.slice(gun.length + 1),
@@ -108,7 +151,27 @@ export class Puller {
           digest: `sha256:${info.hashes.sha256}`,
           size: info.length,
           ...(typeof mediaType === 'string' ? { mediaType } : {}),
+          signedBy,
         });
+      };
+      const top = session.metadata.targets.signed.targets;
+      for (const [name, info] of Object.entries(top)) add(name, info, 'targets');
+      const tree = await session.delegations();
+      const delegatedNames = new Set<string>();
+      for (const view of tree.views()) {
+        if (view.status.state === 'invalid') this.options.warn(`${view.role} of ${gun} fails verification (${view.status.error.message}); its tags are not listed`);
+        if (view.status.state !== 'trusted') continue;
+        for (const name of Object.keys(view.status.metadata.signed.targets)) if (!(name in top)) delegatedNames.add(name);
+      }
+      for (const name of delegatedNames) {
+        let info;
+        try {
+          info = await lookupTarget(session, name);
+        } catch {
+          continue;
+        }
+        const signedBy = tree.lookupOrder(name).find((role) => tree.trusted(role)?.signed.targets[name]);
+        if (info && signedBy) add(name, info, signedBy);
       }
       return tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
     });
@@ -118,12 +181,26 @@ export class Puller {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       return await withTrustedCollection(
-        { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, rootFile: this.rootFile },
+        { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, rootFile: this.rootFile, policy: this.policy },
         use,
       );
     } finally {
       deadline.dispose();
     }
+  }
+}
+
+/**
+ * Checks manifest bytes against a verified resolution (no network).
+ * @throws MismatchError naming both digests and sizes
+ */
+export function verifyManifestBytes(resolution: Pick<Resolution, 'reference' | 'digest' | 'size'>, manifest: Uint8Array): void {
+  const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+  if (digest !== resolution.digest || manifest.byteLength !== resolution.size) {
+    throw new MismatchError(
+      `the manifest you have (${digest}, ${manifest.byteLength} bytes) is not what ${resolution.reference} is signed for ` +
+        `(${resolution.digest}, ${resolution.size} bytes): do not use it; the registry, a proxy or a cache served other content`,
+    );
   }
 }
 
@@ -135,4 +212,29 @@ function roleStates(metadata: TrustedMetadata): Resolution['metadata'] {
     snapshot: state(metadata.snapshot.signed),
     targets: state(metadata.targets.signed),
   };
+}
+
+type FoundTarget = Omit<TargetFileInfo, 'custom'> & { path: string; custom: Record<string, unknown> };
+
+/**
+ * Looks `name` up through the delegation tree with tuf-js (client workflow 5.6.7). tuf-js aborts
+ * when the walk reaches a delegated role the snapshot does not list, which is the normal state of
+ * a role that was just delegated and has signed nothing yet. Only in that case the answer comes
+ * from the same walk over the verified tree (TrustedDelegations), with unpublished roles empty;
+ * a role that fails verification on the way still fails the lookup.
+ */
+async function lookupTarget(session: CollectionSession, name: string): Promise<FoundTarget | undefined> {
+  try {
+    return await session.getTargetInfo(name);
+  } catch (err) {
+    const tree = await session.delegations();
+    const order = tree.lookupOrder(name);
+    const states = order.map((role) => tree.status(role)?.state);
+    if (!states.includes('unpublished') || states.some((state) => state !== 'trusted' && state !== 'unpublished')) throw err;
+    for (const role of order) {
+      const info = tree.trusted(role)?.signed.targets[name];
+      if (info) return { ...info, path: name, custom: info.custom ?? {} };
+    }
+    return undefined;
+  }
 }

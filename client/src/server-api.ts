@@ -3,8 +3,8 @@
  * publishing, and the audit changefeed.
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
-import { NetworkError, ServerError, tufBasePath, errorFromApi } from '@tagtrust/shared';
-import type { PublishRequest, PublishResponse, TufKey } from '@tagtrust/shared';
+import { NetworkError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
+import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey } from '@tagtrust/shared';
 
 /** One accepted change, as the server's changefeed reports it. */
 export interface ChangeRecord {
@@ -18,6 +18,8 @@ export interface ChangeRecord {
   tags?: { tag: string; change: 'added' | 'moved' | 'removed'; from?: string; to?: string }[];
   keys?: { pending?: Record<string, string>; activated?: Record<string, string> };
   rootKeyChanges?: Record<string, string[]>;
+  /** Delegation changes of the publish: roles added/removed, keys revoked, thresholds, paths. */
+  delegations?: { delegator: string; delegatorVersion: number; role: string; kind: string; keyIds?: string[]; threshold?: number; paths?: string[] }[];
 }
 
 export interface ChangefeedPage {
@@ -49,6 +51,19 @@ export class ServerApi {
 
   publish(gun: string, body: PublishRequest): Promise<PublishResponse> {
     return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body);
+  }
+
+  /** Stages the next version of a role for more signatures (published at once if it has enough). */
+  proposePending(gun: string, role: string, metadata: Metadata<TargetsSigned>): Promise<PendingResult> {
+    return this.request<PendingResult>('POST', pendingBasePath(gun), `proposing a change to ${role} of ${gun}`, { role, metadata });
+  }
+
+  listPending(gun: string): Promise<PendingStatus[]> {
+    return this.request<PendingStatus[]>('GET', pendingBasePath(gun), `listing the pending changes of ${gun}`);
+  }
+
+  approvePending(gun: string, id: string, signatures: Signature[]): Promise<PendingResult> {
+    return this.request<PendingResult>('POST', `${pendingBasePath(gun)}/${id}`, `approving pending change ${id} of ${gun}`, { signatures });
   }
 
   private async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {

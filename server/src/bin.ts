@@ -18,6 +18,7 @@ Options:
   --snapshot-lifetime DUR     lifetime of signed snapshots, e.g. 7d (default ${formatDuration(defaultConfig.snapshotLifetime)})
   --require-pull-token        reads need a token with a pull:, push: or admin scope
                               (env TAGTRUST_REQUIRE_PULL_TOKEN=1; default: reads are public)
+  --pending-lifetime DUR      how long a change awaiting approvals stays open (default ${formatDuration(defaultConfig.pendingLifetime)})
   -h, --help                  show this help
 
 Secrets (never logged):
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
       'timestamp-lifetime': { type: 'string' },
       'snapshot-lifetime': { type: 'string' },
       'require-pull-token': { type: 'boolean' },
+      'pending-lifetime': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
     dataDir: values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir,
     bodyLimit: positiveInteger('--body-limit', values['body-limit'] ?? env.TAGTRUST_BODY_LIMIT, defaultConfig.bodyLimit),
     timestampLifetime: duration('--timestamp-lifetime', values['timestamp-lifetime'], defaultConfig.timestampLifetime),
+    pendingLifetime: duration('--pending-lifetime', values['pending-lifetime'], defaultConfig.pendingLifetime),
     snapshotLifetime: duration('--snapshot-lifetime', values['snapshot-lifetime'], defaultConfig.snapshotLifetime),
     masterKey: env.TAGTRUST_MASTER_KEY,
     adminToken: env.TAGTRUST_ADMIN_TOKEN,

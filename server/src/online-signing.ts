@@ -43,6 +43,7 @@ export function signSnapshot(
 /** A new timestamp listing the given snapshot file. */
 export function signTimestamp(previousVersion: number, snapshot: StoredFile, keys: KeyPair[], now: Date, lifetimeMs: number): StoredFile {
   const version = previousVersion + 1;
-  const signed = buildTimestamp(version, expiresAfter(now, lifetimeMs), describeFile(Buffer.from(snapshot.text), snapshot.version));
+  // The signing time lets pullers refuse timestamps older than their maxAge (freeze attacks).
+  const signed = buildTimestamp(version, expiresAfter(now, lifetimeMs), describeFile(Buffer.from(snapshot.text), snapshot.version), now);
   return { role: 'timestamp', version, text: serialise(signMetadata(signed, keys)) };
 }

@@ -10,7 +10,8 @@
  * - A new root is signed by its own root threshold and, when it replaces a root, by the old root's
  *   threshold too (spec 5.3.4). It uses consistent snapshots and lists the server's online keys
  *   for snapshot and timestamp with threshold 1, since the server signs those roles alone. During a
- *   rotation the root may list the pending key instead (the publish then switches to it).
+ *   rotation the root may list the pending key instead (the publish then switches to it). Every key
+ *   ID is the key's own sha256 key ID, so no key can be listed twice to fake a threshold.
  * - Targets are signed by the threshold of the trusted root's targets role (the new root's, when one
  *   is published with it). If a new root changes the targets keys, targets re-signed with the new
  *   keys must come in the same request, so the collection never serves targets its root rejects.
@@ -30,7 +31,7 @@ import {
   validateMetadata,
 } from '@tagtrust/shared';
 import type { Metadata, RootSigned, TargetsSigned } from '@tagtrust/shared';
-import { verifyRoleSignatures } from '@tagtrust/keys';
+import { keyIdOf, verifyRoleSignatures } from '@tagtrust/keys';
 
 export interface CollectionState {
   gun: string;
@@ -113,6 +114,12 @@ function verifyRoot(newRoot: Metadata<RootSigned>, state: CollectionState, now: 
       verifyRoleSignatures(newRoot, 'root', state.root.signed.roles.root, state.root.signed.keys);
     } catch (err) {
       throw new UntrustedRootError(`root v${signed.version} is not signed by the current root keys (v${state.root.signed.version}): sign it with the old root key as well as the new one`, { cause: err });
+    }
+  }
+  // Key IDs must be the keys' own IDs: a key listed under two IDs would count twice towards a threshold.
+  for (const [keyId, key] of Object.entries(signed.keys)) {
+    if (keyIdOf(key) !== keyId) {
+      throw new InvalidInputError(`root v${signed.version} lists a key under ID ${keyId.slice(0, 8)}, which is not the key's sha256 key ID: compute key IDs from the keys`);
     }
   }
   verifyRoleSignatures(newRoot, 'root', signed.roles.root, signed.keys);

@@ -14,12 +14,16 @@
  *   deletes the old one atomically, and its snapshot/timestamp carry signatures by both keys, so
  *   clients in the middle of an update under the old root still accept them. Afterwards only the
  *   new key signs.
+ * - Delegated roles in a publish are verified against their delegators (delegations-verify.ts) and
+ *   committed in the same atomic write; a publish of an approved pending change deletes it there too.
  */
 import { InvalidInputError, NotFoundError, VersionConflictError, isExpired } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TufKey } from '@tagtrust/shared';
 import type { KeyPair } from '@tagtrust/keys';
 import { rootKeyChanges, tagChanges } from './audit.js';
 import { CollectionLocks } from './collection-lock.js';
+import { prepareDelegatedPublish } from './delegated-publish.js';
+import { splitPublishBody } from './delegations-verify.js';
 import type { OnlineKeys } from './online-keys.js';
 import type { OnlineLifetimes } from './online-signing.js';
 import { serialise, signSnapshot, signTimestamp } from './online-signing.js';
@@ -90,7 +94,7 @@ export class Repository {
    * @throws the errors of verifyPublish (400), NotFoundError for a collection without online keys
    * @param actor the token name recorded in the audit trail
    */
-  publish(gun: string, body: unknown, actor: string): Promise<PublishResponse> {
+  publish(gun: string, body: unknown, actor: string, options: { deletePending?: string[] } = {}): Promise<PublishResponse> {
     return this.locks.run(gun, async () => {
       const now = this.now();
       const [root, targets, snapshot, timestamp] = await Promise.all([
@@ -105,17 +109,23 @@ export class Repository {
         this.onlineKeys.pendingSigner(gun, 'snapshot'),
         this.onlineKeys.pendingSigner(gun, 'timestamp'),
       ]);
-      const verified = verifyPublish(
-        body,
-        {
-          gun,
-          root,
-          targets,
-          onlineKeyIds: { snapshot: snapshotKey?.keyId, timestamp: timestampKey?.keyId },
-          pendingKeyIds: { snapshot: pendingSnapshot?.keyId, timestamp: pendingTimestamp?.keyId },
-        },
-        now,
-      );
+      const { topLevel, delegated } = splitPublishBody(body);
+      const onlyDelegated = delegated.size > 0 && Object.keys(topLevel).length === 0;
+      if (onlyDelegated && (!root || !targets)) throw new NotFoundError(`collection ${gun} has no root yet: initialise it before delegating`);
+      const verified = onlyDelegated
+        ? { root: root!, newRoot: undefined, newTargets: undefined }
+        : verifyPublish(
+            topLevel,
+            {
+              gun,
+              root,
+              targets,
+              onlineKeyIds: { snapshot: snapshotKey?.keyId, timestamp: timestampKey?.keyId },
+              pendingKeyIds: { snapshot: pendingSnapshot?.keyId, timestamp: pendingTimestamp?.keyId },
+            },
+            now,
+          );
+      const delegatedChange = await prepareDelegatedPublish(this.store, gun, delegated, targets, verified.newTargets ?? targets!, now);
       if (!snapshotKey || !timestampKey) {
         throw new NotFoundError(`collection ${gun} has no online keys: fetch snapshot.key and timestamp.key first`);
       }
@@ -137,6 +147,7 @@ export class Repository {
       if (verified.newTargets) {
         changedTargets.push({ role: 'targets', version: verified.newTargets.signed.version, text: serialise(verified.newTargets) });
       }
+      changedTargets.push(...delegatedChange.files);
       const newSnapshot = signSnapshot(snapshot?.signed, changedTargets, signers.snapshot, now, this.lifetimes.snapshot);
       const newTimestamp = signTimestamp(timestamp?.signed.version ?? 0, newSnapshot, signers.timestamp, now, this.lifetimes.timestamp);
       files.push(...changedTargets, newSnapshot, newTimestamp);
@@ -146,12 +157,14 @@ export class Repository {
       const keyChanges = verified.newRoot && rootKeyChanges(root?.signed, verified.newRoot.signed);
       if (keyChanges) audit.rootKeyChanges = keyChanges;
       if (Object.keys(activateKeys).length > 0) audit.keys = { activated: activateKeys };
+      if (delegatedChange.events.length > 0) audit.delegations = delegatedChange.events;
       await this.commit(gun, files, {
         root: root?.signed.version ?? 0,
         targets: targets?.signed.version ?? 0,
         snapshot: snapshot?.signed.version ?? 0,
         timestamp: timestamp?.signed.version ?? 0,
-      }, { audit, activateKeys });
+        ...delegatedChange.expectedLatest,
+      }, { audit, activateKeys, ...(options.deletePending ? { deletePending: options.deletePending } : {}) });
       for (const role of Object.keys(activateKeys) as ServerKeyRole[]) this.onlineKeys.forget(gun, role, active[role].keyId);
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
       return { gun, versions };
@@ -277,7 +290,7 @@ export class Repository {
     gun: string,
     files: StoredFile[],
     expectedLatest: Record<string, number>,
-    extra: { audit?: AuditEntry; activateKeys?: Partial<Record<ServerKeyRole, string>> } = {},
+    extra: { audit?: AuditEntry; activateKeys?: Partial<Record<ServerKeyRole, string>>; deletePending?: string[] } = {},
   ): Promise<void> {
     try {
       await this.store.commit({ gun, files, expectedLatest, ...extra });

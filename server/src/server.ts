@@ -10,6 +10,7 @@ import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { TokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
 import { OnlineKeys } from './online-keys.js';
+import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
 import { loadAdminToken, loadMasterKey } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
@@ -25,6 +26,8 @@ export interface ServerConfig {
   timestampLifetime: number;
   /** How often the background renewal runs, in ms. */
   renewInterval: number;
+  /** How long a pending change (awaiting approvals) stays open at most, in ms. */
+  pendingLifetime: number;
   masterKey?: string;
   adminToken?: string;
   /** When true, reads need a token with a pull (or push, or admin) scope for the collection. */
@@ -41,6 +44,7 @@ export const defaultConfig: ServerConfig = {
   snapshotLifetime: DEFAULT_LIFETIMES.snapshot,
   timestampLifetime: DEFAULT_LIFETIMES.timestamp,
   renewInterval: 60_000,
+  pendingLifetime: 7 * 24 * 3600_000,
 };
 
 export interface RunningServer {
@@ -80,7 +84,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   });
   const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
-  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit });
+  const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
+  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending });
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
 
   const { host, port } = parseListen(config.listen);

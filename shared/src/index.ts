@@ -27,7 +27,7 @@ export {
   rethrowAs,
 } from './errors.js';
 export type { ErrorCode, ErrorOptions } from './errors.js';
-export { SPEC_VERSION, TOP_LEVEL_ROLES } from './tuf-types.js';
+export { SPEC_VERSION, TIMESTAMP_SIGNED_AT, TOP_LEVEL_ROLES } from './tuf-types.js';
 export type {
   AnySigned,
   DelegatedRoleInfo,
@@ -75,3 +75,15 @@ export {
   targetName,
 } from './reference.js';
 export type { ImageReference } from './reference.js';
+export {
+  checkPathPatterns,
+  delegatedRoleNameProblem,
+  delegationChain,
+  delegatorOf,
+  isDelegatedPath,
+  isDelegatedRoleName,
+  matchesPathPattern,
+  pathPatternProblem,
+} from './delegation-paths.js';
+export { pendingBasePath } from './pending-api.js';
+export type { ApproveRequest, PendingChange, PendingResult, PendingStatus, ProposeRequest } from './pending-api.js';

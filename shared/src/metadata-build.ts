@@ -12,7 +12,7 @@ import type {
   TopLevelRoleName,
   TufKey,
 } from './tuf-types.js';
-import { SPEC_VERSION } from './tuf-types.js';
+import { SPEC_VERSION, TIMESTAMP_SIGNED_AT } from './tuf-types.js';
 
 /** Default lifetimes, in milliseconds. */
 export const DEFAULT_LIFETIMES: Readonly<Record<TopLevelRoleName, number>> = {
@@ -64,8 +64,11 @@ export function buildSnapshot(version: number, expires: string, meta: Record<str
   return { _type: 'snapshot', spec_version: SPEC_VERSION, version, expires, meta };
 }
 
-export function buildTimestamp(version: number, expires: string, snapshot: MetaFileInfo): TimestampSigned {
-  return { _type: 'timestamp', spec_version: SPEC_VERSION, version, expires, meta: { 'snapshot.json': snapshot } };
+/** A timestamp; `signedAt` (the signing time) lets pullers enforce a max age (TIMESTAMP_SIGNED_AT). */
+export function buildTimestamp(version: number, expires: string, snapshot: MetaFileInfo, signedAt?: Date): TimestampSigned {
+  const signed: TimestampSigned = { _type: 'timestamp', spec_version: SPEC_VERSION, version, expires, meta: { 'snapshot.json': snapshot } };
+  if (signedAt) signed[TIMESTAMP_SIGNED_AT] = expiresAfter(signedAt, 0);
+  return signed;
 }
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;

@@ -24,7 +24,7 @@ import type {
   TimestampSigned,
   TufKey,
 } from './tuf-types.js';
-import { TOP_LEVEL_ROLES } from './tuf-types.js';
+import { TIMESTAMP_SIGNED_AT, TOP_LEVEL_ROLES } from './tuf-types.js';
 
 type SignedByType = {
   root: RootSigned;
@@ -137,6 +137,11 @@ const VALIDATORS: Record<MetadataType, (c: Checker, signed: Record<string, unkno
     const names = Object.keys(meta);
     if (names.length !== 1 || names[0] !== 'snapshot.json') c.fail('signed.meta', 'must list exactly snapshot.json');
     validateMetaFile(c, meta['snapshot.json'], 'signed.meta["snapshot.json"]');
+    const signedAt = signed[TIMESTAMP_SIGNED_AT];
+    if (signedAt !== undefined) {
+      const text = c.string(signedAt, `signed["${TIMESTAMP_SIGNED_AT}"]`);
+      if (!EXPIRES.test(text) || Number.isNaN(Date.parse(text))) c.fail(`signed["${TIMESTAMP_SIGNED_AT}"]`, `"${text}" is not a UTC time`);
+    }
   },
 };
 

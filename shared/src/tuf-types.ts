@@ -75,8 +75,16 @@ export interface SnapshotSigned extends SignedBase<'snapshot'> {
   meta: Record<string, MetaFileInfo>;
 }
 
+/**
+ * Signed field (an extension: TUF 1.0 allows extra fields and verifies them with the rest) in which the
+ * server records when it signed a timestamp, so pullers can enforce a `maxAge` tighter than the expiry.
+ */
+export const TIMESTAMP_SIGNED_AT = 'x-tagtrust-signed-at';
+
 export interface TimestampSigned extends SignedBase<'timestamp'> {
   meta: { 'snapshot.json': MetaFileInfo };
+  /** When the server signed this timestamp (UTC, whole seconds); see TIMESTAMP_SIGNED_AT. */
+  'x-tagtrust-signed-at'?: string;
 }
 
 export type AnySigned = RootSigned | TargetsSigned | SnapshotSigned | TimestampSigned;

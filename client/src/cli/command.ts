@@ -14,7 +14,8 @@ export interface Command {
   summary: string;
   details: string;
   options: Options;
-  positionals: number;
+  /** How many positional arguments: exactly N, or [min, max]. */
+  positionals: number | [number, number];
   run(args: string[], values: Values, out: Output): Promise<void>;
 }
 
@@ -39,9 +40,36 @@ export const publisher = async (values: Values) => {
   return new Publisher({ ...(await clientOptions(values)), passphrases: terminalPassphrases });
 };
 
+/** Options of the commands that verify metadata (resolve, list, verify). */
+export const PULL_OPTIONS = {
+  'root-file': { type: 'string' },
+  'no-tofu': { type: 'boolean' },
+  'max-age': { type: 'string' },
+  'max-root-rotations': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const PULL_HELP = `  --root-file FILE    root to start from for a collection never seen before (instead of trust on first use)
+  --no-tofu           refuse collections that are neither pinned nor trusted yet (env TAGTRUST_NO_TOFU=1)
+  --max-age DURATION  refuse a timestamp signed longer ago than this (e.g. 3h, 90m), even if not expired
+  --max-root-rotations N  most new root versions one update accepts (default 256)`;
+
 export const puller = async (values: Values) => {
-  const { Puller } = await import('../puller.js');
-  return new Puller({ ...(await clientOptions(values)), rootFile: values['root-file'] as string | undefined });
+  const [{ Puller }, { parseDuration }] = await Promise.all([import('../puller.js'), import('@tagtrust/shared')]);
+  let maxAgeMs: number | undefined;
+  if (values['max-age'] !== undefined) {
+    maxAgeMs = parseDuration(values['max-age'] as string);
+    if (maxAgeMs === undefined) throw new UsageError(`--max-age "${values['max-age']}" must be a duration like 90s, 30m, 3h or 1d`);
+  }
+  const rotations = values['max-root-rotations'] as string | undefined;
+  if (rotations !== undefined && !/^\d{1,6}$/.test(rotations)) throw new UsageError(`--max-root-rotations "${rotations}" must be a whole number`);
+  return new Puller({
+    ...(await clientOptions(values)),
+    ...(rotations === undefined ? {} : { maxRootRotations: Number(rotations) }),
+    rootFile: values['root-file'] as string | undefined,
+    ...(values['no-tofu'] ? { tofu: false } : {}),
+    maxAgeMs,
+  });
 };
 
 

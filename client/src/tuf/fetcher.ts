@@ -1,18 +1,35 @@
 /**
- * The fetcher tuf-js downloads metadata through. Every request shares the operation's deadline
- * (so a server that drips bytes or never answers ends in a TimeoutError) and reuses connections.
- * tuf-js wraps some errors in text-only RuntimeErrors, so the typed error of the last failed
- * download is kept in `lastError` for the error mapping to recover.
+ * The fetcher tuf-js downloads metadata through.
+ * - Every request shares the operation's deadline, so a server that drips bytes or never answers
+ *   ends in a TimeoutError.
+ * - A body is read chunk by chunk up to the cap tuf-js passes (the length the parent role lists, or
+ *   the role's size limit); past the cap the download is cancelled and the connection dropped, so
+ *   an endless body is never read whole (TooLargeError).
+ * - Each complete file goes through `inspect` (the MetadataGuard) before tuf-js parses it.
+ * - tuf-js wraps some errors in text-only RuntimeErrors, so every failure is also recorded in the
+ *   FailureLog, from which the error mapping recovers the typed error.
  */
 import { BaseFetcher } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
-import { NetworkError, TagTrustError } from '@tagtrust/shared';
+import { NetworkError, TagTrustError, TooLargeError } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
+import type { FailureLog } from './error-map.js';
+import type { MetadataFile } from './metadata-guard.js';
+import { parseMetadataFile } from './metadata-guard.js';
+
+export interface FetchHooks {
+  /** Checks a downloaded metadata file; throws a TagTrustError to refuse it. */
+  inspect?: (file: MetadataFile, bytes: Buffer) => void;
+  failures?: FailureLog;
+  /** Collection name for messages. */
+  gun?: string;
+}
 
 export class DeadlineFetcher extends BaseFetcher {
-  lastError?: TagTrustError;
-
-  constructor(private readonly deadline: Deadline) {
+  constructor(
+    private readonly deadline: Deadline,
+    private readonly hooks: FetchHooks = {},
+  ) {
     super();
   }
 
@@ -21,15 +38,70 @@ export class DeadlineFetcher extends BaseFetcher {
     try {
       response = await fetch(url, { signal: this.deadline.signal });
     } catch (err) {
-      this.lastError = this.deadline.expired
-        ? this.deadline.error()
-        : new NetworkError(`cannot download ${url}: ${(err as Error).cause ?? (err as Error).message}; check --server`, { cause: err });
-      throw this.lastError;
+      throw this.fail(
+        url,
+        this.deadline.expired
+          ? this.deadline.error(`waiting for ${fileOf(url)}`)
+          : new NetworkError(`cannot download ${url}: ${(err as Error).cause ?? (err as Error).message}; check --server`, { cause: err }),
+      );
     }
     if (!response.ok || !response.body) {
-      await response.body?.cancel();
-      throw new DownloadHTTPError(`HTTP ${response.status} for ${url}`, response.status);
+      await response.body?.cancel().catch(() => {});
+      throw this.fail(url, new DownloadHTTPError(`HTTP ${response.status} for ${url}`, response.status));
     }
     return response.body as ReadableStream<Uint8Array<ArrayBuffer>>;
   }
+
+  /** Downloads at most `maxLength` bytes of `url`, then inspects them. */
+  override async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    const body = await this.fetch(url);
+    const reader = body.getReader();
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        received += value.byteLength;
+        if (received > maxLength) {
+          const file = parseMetadataFile(url);
+          throw new TooLargeError(
+            `${file ? `${file.role}${file.version === undefined ? '' : ` v${file.version}`}` : url} of ${this.hooks.gun ?? 'the collection'} ` +
+              `is larger than the ${maxLength} bytes allowed for it; stopped reading. The server is misbehaving or malicious (endless data attack): ` +
+              'do not pull from it; tell the operator',
+          );
+        }
+        chunks.push(value);
+      }
+    } catch (err) {
+      void reader.cancel().catch(() => {});
+      if (this.deadline.expired) throw this.fail(url, this.deadline.error(`downloading ${fileOf(url)}`));
+      if (err instanceof TagTrustError) throw this.fail(url, err);
+      throw this.fail(
+        url,
+        new NetworkError(`the connection broke while downloading ${url}: ${(err as Error).message}; retry`, { cause: err }),
+      );
+    }
+    const bytes = Buffer.concat(chunks);
+    const file = parseMetadataFile(url);
+    if (file && this.hooks.inspect) {
+      try {
+        this.hooks.inspect(file, bytes);
+      } catch (err) {
+        throw this.fail(url, err);
+      }
+    }
+    this.hooks.failures?.clear();
+    return bytes;
+  }
+
+  private fail(url: string, err: unknown): unknown {
+    // Recorded so that the error mapping can recover it from tuf-js's text-only wrappers.
+    this.hooks.failures?.record({ role: parseMetadataFile(url)?.role ?? url, error: err });
+    return err;
+  }
+}
+
+function fileOf(url: string): string {
+  return url.slice(url.lastIndexOf('/') + 1);
 }

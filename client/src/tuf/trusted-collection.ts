@@ -5,22 +5,32 @@
  * Rules:
  * - The trusted state of a collection lives in `trust/<gun>/` under TAGTRUST_HOME. tuf-js reads it
  *   as its rollback baseline and writes files non-atomically, so each update works on a private copy;
- *   on success every file is moved back with an atomic rename, on failure the copy is discarded and
- *   the trusted state is exactly what it was.
- * - Without a trusted root: a root given by the caller (`rootFile`) is used, otherwise the server's
- *   current root is trusted on first use (TOFU) and a notice says so.
+ *   on success every file is moved back with an atomic rename (never over a newer version another
+ *   process committed meanwhile), on failure (any error, including the caller's) the copy is
+ *   discarded and the trusted state is exactly what it was.
+ * - Every downloaded file passes the MetadataGuard (strict JSON, valid metadata, own key IDs, root
+ *   chain limit, target names of this collection) before tuf-js verifies it, and the final state
+ *   passes `checkTrusted` (maxAge) before it is committed.
+ * - Without a trusted root, the first root is, in order: the caller's `rootFile`, the root pinned for
+ *   the collection, or the server's `root.json` (trust on first use, said in a notice). A pin by root
+ *   key ID must be met by whichever root is used. With `tofu: false`, an unpinned collection without
+ *   a root file is refused.
  */
 import { copyFile, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import type { TargetFile } from 'tuf-js';
-import { verifyRoleSignatures, writeFileAtomic } from '@tagtrust/keys';
-import { NotFoundError, TooLargeError, UntrustedRootError, tufBasePath, validateMetadata } from '@tagtrust/shared';
+import { writeFileAtomic } from '@tagtrust/keys';
+import { NotFoundError, UntrustedRootError, tufBasePath } from '@tagtrust/shared';
 import type { Metadata, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
-import { mapTufError } from './error-map.js';
+import { checkRootAgainstPin, findPin, parseRootDocument } from '../trust/pin-policy.js';
+import { loadPins } from '../trust/pin-store.js';
+import { FailureLog, mapTufError, watchTrustedSet } from './error-map.js';
 import { DeadlineFetcher } from './fetcher.js';
+import { MetadataGuard } from './metadata-guard.js';
+import { TrustedDelegations, loadDelegations } from './trusted-delegations.js';
 
 /** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */
 export const METADATA_LIMITS = {
@@ -29,6 +39,19 @@ export const METADATA_LIMITS = {
   snapshot: 2_000_000,
   targets: 5_000_000,
 };
+
+/** Most new root versions one update walks by default (spec 5.3.3; as python-tuf and tuf-js). */
+export const DEFAULT_MAX_ROOT_ROTATIONS = 256;
+
+/** The puller's trust policy for one update. */
+export interface TrustPolicy {
+  /** Trust a first root from the server when nothing is pinned (default true). */
+  tofu?: boolean;
+  /** Refuse a timestamp signed longer ago than this, in ms (default: expiry only). */
+  maxAgeMs?: number;
+  /** Most new roots one update accepts (default 256). */
+  maxRootRotations?: number;
+}
 
 export interface TrustedMetadata {
   root: Metadata<RootSigned>;
@@ -42,6 +65,8 @@ export interface CollectionSession {
   metadata: TrustedMetadata;
   /** Looks a target up through the verified delegation tree. */
   getTargetInfo(name: string): Promise<TargetFile | undefined>;
+  /** Every delegated role, downloaded and verified on first call (invalid roles are recorded, not thrown). */
+  delegations(): Promise<TrustedDelegations>;
 }
 
 export interface UpdateContext {
@@ -52,6 +77,7 @@ export interface UpdateContext {
   warn: (message: string) => void;
   /** A root document to trust when the collection has no trusted state yet (instead of TOFU). */
   rootFile?: string;
+  policy?: TrustPolicy;
 }
 
 /** Refreshes the collection, runs `use` on the verified session, then commits the new trusted state. */
@@ -59,34 +85,83 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
   const dir = trustDir(context.home, context.gun);
   await ensurePrivateDir(dir);
   const work = await mkdtemp(join(dir, '..', '.update-'));
-  const fetcher = new DeadlineFetcher(context.deadline);
+  const failures = new FailureLog();
   try {
     const existing = (await readdir(dir)).filter((name) => name.endsWith('.json'));
     await Promise.all(existing.map((name) => copyFile(join(dir, name), join(work, name))));
-    if (!existing.includes('root.json')) await bootstrapRoot(context, work, fetcher);
-    const updater = new Updater({
-      metadataDir: work,
-      metadataBaseUrl: `${context.server}${tufBasePath(context.gun)}`,
-      fetcher,
-      config: {
-        rootMaxLength: METADATA_LIMITS.root,
-        timestampMaxLength: METADATA_LIMITS.timestamp,
-        snapshotMaxLength: METADATA_LIMITS.snapshot,
-        targetsMaxLength: METADATA_LIMITS.targets,
-      },
+    const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures });
+    if (!existing.includes('root.json')) await bootstrapRoot(context, work, bootstrapFetcher);
+    const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
+    const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
+    const guard = new MetadataGuard({
+      gun: context.gun,
+      trustedRootVersion: trustedRoot.signed.version,
+      maxRootRotations,
+      maxAgeMs: context.policy?.maxAgeMs,
+    });
+    const fetcher = new DeadlineFetcher(context.deadline, {
+      gun: context.gun,
+      failures,
+      inspect: (file, bytes) => guard.checkDownload(file, bytes),
     });
     let result: T;
     try {
+      const updater = new Updater({
+        metadataDir: work,
+        metadataBaseUrl: `${context.server}${tufBasePath(context.gun)}`,
+        fetcher,
+        config: {
+          // One more than the limit, so that a longer chain reaches the guard and is refused.
+          maxRootRotations: maxRootRotations + 1,
+          rootMaxLength: METADATA_LIMITS.root,
+          timestampMaxLength: METADATA_LIMITS.timestamp,
+          snapshotMaxLength: METADATA_LIMITS.snapshot,
+          targetsMaxLength: METADATA_LIMITS.targets,
+        },
+      });
+      watchTrustedSet(updater, failures);
       await updater.refresh();
       const metadata = await readTrusted(work);
-      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name) });
+      guard.checkTrusted(metadata, new Date());
+      const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
+      let tree: Promise<TrustedDelegations> | undefined;
+      const delegations = () =>
+        (tree ??= (async () => {
+          const trusted = new TrustedDelegations(metadata.snapshot.signed, metadata.targets, new Date());
+          await loadDelegations(trusted, (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max), METADATA_LIMITS.targets);
+          return trusted;
+        })());
+      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations });
     } catch (err) {
-      throw mapTufError(err, context.gun, context.deadline, fetcher);
+      throw mapTufError(err, context.gun, context.deadline, failures);
     }
-    for (const name of await readdir(work)) await rename(join(work, name), join(dir, name));
+    await commit(work, dir);
     return result;
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves the verified files of `work` into `dir` with atomic renames, never replacing a file with an
+ * older version of it: another process updating the same collection may have committed a newer state
+ * meanwhile, and the trusted state is the rollback baseline. After a root rotation every file is
+ * taken (a key rotation may legitimately lower timestamp or snapshot versions, spec 5.3.11).
+ */
+async function commit(work: string, dir: string): Promise<void> {
+  const version = async (path: string): Promise<number> => {
+    try {
+      return (JSON.parse(await readFile(path, 'utf8')) as Metadata).signed.version;
+    } catch {
+      return 0;
+    }
+  };
+  const names = await readdir(work);
+  const rootRotated = (await version(join(work, 'root.json'))) > (await version(join(dir, 'root.json')));
+  for (const name of names) {
+    if (rootRotated || (await version(join(work, name))) >= (await version(join(dir, name)))) {
+      await rename(join(work, name), join(dir, name));
+    }
   }
 }
 
@@ -105,6 +180,7 @@ async function readTrusted(dir: string): Promise<TrustedMetadata> {
 }
 
 async function bootstrapRoot(context: UpdateContext, work: string, fetcher: DeadlineFetcher): Promise<void> {
+  const pin = findPin(await loadPins(context.home), context.gun);
   let text: string;
   let source: string;
   if (context.rootFile) {
@@ -112,18 +188,22 @@ async function bootstrapRoot(context: UpdateContext, work: string, fetcher: Dead
     text = await readFile(context.rootFile, 'utf8').catch((err: Error) => {
       throw new UntrustedRootError(`cannot read root file ${context.rootFile}: ${err.message}`);
     });
+  } else if (pin?.root) {
+    source = `the pin for ${pin.pattern}`;
+    text = JSON.stringify(pin.root);
   } else {
+    if (!pin && context.policy?.tofu === false) {
+      throw new UntrustedRootError(
+        `${context.gun} is not pinned and trust on first use is off (--no-tofu / TAGTRUST_NO_TOFU): ` +
+          `pin its root with \`tagtrust trust pin ${context.gun} --root-file FILE\` or --root-keyid ID, or pass --root-file`,
+      );
+    }
     source = `${context.server}${tufBasePath(context.gun)}/root.json`;
     text = await downloadRoot(source, context, fetcher);
   }
-  let root: Metadata<RootSigned>;
-  try {
-    root = validateMetadata(JSON.parse(text), 'root');
-    verifyRoleSignatures(root, 'root', root.signed.roles.root, root.signed.keys);
-  } catch (err) {
-    throw new UntrustedRootError(`the root of ${context.gun} from ${source} is not a valid self-signed root: ${(err as Error).message}`, { cause: err });
-  }
-  if (!context.rootFile) {
+  const root = parseRootDocument(text, source, context.gun);
+  if (pin) checkRootAgainstPin(root, pin, context.gun, source);
+  if (!context.rootFile && !pin) {
     const keyIds = root.signed.roles.root.keyids.map((id) => id.slice(0, 8)).join(', ');
     context.warn(
       `trusting root v${root.signed.version} of ${context.gun} on first use (root keys ${keyIds}); pin it with \`tagtrust trust pin\` or --root-file to avoid trust on first use`,
@@ -140,7 +220,7 @@ async function downloadRoot(url: string, context: UpdateContext, fetcher: Deadli
     if (status === 404) {
       throw new NotFoundError(`collection ${context.gun} does not exist on ${context.server}: check the name, or create it with \`tagtrust init ${context.gun}\``);
     }
-    if (/Max length/.test(String(err))) throw new TooLargeError(`the root of ${context.gun} is larger than ${METADATA_LIMITS.root} bytes; refusing it`);
-    throw mapTufError(err, context.gun, context.deadline, fetcher);
+    throw mapTufError(err, context.gun, context.deadline);
   }
 }
+

@@ -6,7 +6,8 @@
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
  *   GET  /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   online public key (creating it needs push)
  *   POST /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   start a rotation: new pending key (admin)
- *   POST /v2/<gun>/_trust/tuf/                    publish signed root and/or targets (push)
+ *   POST /v2/<gun>/_trust/tuf/                    publish signed root, targets and delegated roles (push)
+ *   /v2/<gun>/_trust/pending[/<id>]               staging area for approvals (pending-routes.ts)
  *   DELETE /v2/<gun>/_trust/tuf/                  delete a collection (admin)
  *   GET  /v2/<gun>/_trust/changefeed?after=N&limit=M     audit trail, paged
  *   GET  /_admin/collections                      collections with each role's expiry (admin)
@@ -25,6 +26,8 @@ import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
 import { readJsonBody } from './body.js';
 import { errorMiddleware, notFound } from './errors.js';
+import type { PendingChanges } from '../pending/pending-changes.js';
+import { registerPendingRoutes } from './pending-routes.js';
 
 export interface AppDependencies {
   repository: Repository;
@@ -32,6 +35,8 @@ export interface AppDependencies {
   tokens: Tokens;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** The staging area for changes awaiting approvals; without it the pending routes are absent. */
+  pending?: PendingChanges;
 }
 
 const METADATA_FILE = /^(?:([1-9]\d{0,11})\.)?(root|targets|snapshot|timestamp|targets\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*)\.json$/;
@@ -133,6 +138,8 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = await tokens.changefeed(after, limit);
   });
+
+  if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
 
   const app = new Koa();
   app.use(errorMiddleware);

@@ -8,6 +8,7 @@
  * - `audit`:   `<gun>\0<seq, 12 digits>` -> audit record JSON (append-only)
  * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
  *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
+ * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
  * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
  * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
  * time per collection (per token table) through `exclusive`, so two writers in this process cannot
@@ -39,6 +40,7 @@ export class LevelStore implements MetadataStore {
   private readonly keys;
   private readonly pending;
   private readonly collections;
+  private readonly staged;
   private readonly audit;
   private readonly tokens;
   private readonly tokenHashes;
@@ -52,6 +54,7 @@ export class LevelStore implements MetadataStore {
     this.keys = sub('keys');
     this.pending = sub('pending');
     this.collections = sub('collections');
+    this.staged = sub('staged');
     this.audit = sub('audit');
     this.tokens = sub('tokens');
     this.tokenHashes = sub('tokenHashes');
@@ -91,6 +94,7 @@ export class LevelStore implements MetadataStore {
         batch.put(fileKey(change.gun, file.role, file.version), file.text, { sublevel: this.files });
         batch.put(roleKey(change.gun, file.role), String(file.version), { sublevel: this.latest });
       }
+      for (const id of change.deletePending ?? []) batch.del(roleKey(change.gun, id), { sublevel: this.staged });
       if (change.expectedLatest.root === 0) {
         batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
       }
@@ -133,6 +137,7 @@ export class LevelStore implements MetadataStore {
       const batch = this.db.batch();
       for await (const key of this.files.keys(collectionRange(gun))) batch.del(key, { sublevel: this.files });
       for await (const key of this.latest.keys(collectionRange(gun))) batch.del(key, { sublevel: this.latest });
+      for await (const key of this.staged.keys(collectionRange(gun))) batch.del(key, { sublevel: this.staged });
       for (const role of SERVER_ROLES) {
         batch.del(roleKey(gun, role), { sublevel: this.keys });
         batch.del(roleKey(gun, role), { sublevel: this.pending });
@@ -187,6 +192,22 @@ export class LevelStore implements MetadataStore {
       await batch.write();
       return true;
     });
+  }
+
+  async putPending(gun: string, id: string, text: string): Promise<void> {
+    await this.staged.put(roleKey(gun, id), text);
+  }
+
+  async getPending(gun: string, id: string): Promise<string | undefined> {
+    return this.staged.get(roleKey(gun, id));
+  }
+
+  async listPending(gun: string): Promise<string[]> {
+    return this.staged.values({ gt: `${gun}${SEP}`, lt: `${gun}\u0001` }).all();
+  }
+
+  async deletePending(gun: string, id: string): Promise<void> {
+    await this.staged.del(roleKey(gun, id));
   }
 
   async *listCollections(): AsyncIterable<string> {

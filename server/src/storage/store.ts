@@ -21,6 +21,7 @@
  *   changes are recorded in the server's own audit trail, under the empty GUN `SERVER_AUDIT`.
  */
 import type { SealedKey } from '@tagtrust/keys';
+import type { DelegationEvent } from '../delegation-changes.js';
 
 export interface StoredFile {
   role: string;
@@ -44,6 +45,8 @@ export interface Change {
   activateKeys?: Partial<Record<ServerKeyRole, string>>;
   /** The audit entry recording this change; renewals of snapshot/timestamp have none. */
   audit?: AuditEntry;
+  /** Pending changes (by id) this change publishes: deleted in the same atomic write. */
+  deletePending?: string[];
 }
 
 /** A tag whose signed digest changed. `from`/`to` are `sha256:<hex>`; absent for added/removed. */
@@ -69,6 +72,8 @@ export interface AuditEntry {
   keys?: { pending?: Partial<Record<ServerKeyRole, string>>; activated?: Partial<Record<ServerKeyRole, string>> };
   /** Publisher roles whose keys the change replaced (from a new root): role -> new key IDs. */
   rootKeyChanges?: Record<string, string[]>;
+  /** Changes to delegations (roles added/removed, keys revoked, thresholds, paths) this publish made. */
+  delegations?: DelegationEvent[];
   /** The token a create-token/revoke-token change is about (never its secret or digest). */
   token?: { name: string; scopes?: string[] };
 }
@@ -143,7 +148,7 @@ export interface MetadataStore {
    */
   putPendingServerKey(gun: string, role: ServerKeyRole, key: SealedKey, audit: AuditEntry): Promise<void>;
   /**
-   * Deletes every file, latest pointer, key (active and pending) and the listing of a collection and
+   * Deletes every file, latest pointer, key (active and pending), staged change and the listing of a collection and
    * appends `audit`, in one batch. The audit trail stays. @returns false (writing nothing) when the
    * collection has no root.
    */
@@ -164,6 +169,17 @@ export interface MetadataStore {
    * @returns false (writing nothing) when there is no such token
    */
   deleteToken(name: string, audit: AuditEntry): Promise<boolean>;
+  /**
+   * Pending changes: a staging area for changes that wait for more signatures (pending/*.ts).
+   * Each is stored as opaque JSON text under (collection, id).
+   * - `putPending` creates or replaces one; it is not versioned (the caller serialises writes per collection).
+   * - `getPending` returns undefined for a missing id; `listPending` returns a collection's, by id.
+   * - `deletePending` of a missing id is a no-op. `commit` with `deletePending` deletes atomically with the files.
+   */
+  putPending(gun: string, id: string, text: string): Promise<void>;
+  getPending(gun: string, id: string): Promise<string | undefined>;
+  listPending(gun: string): Promise<string[]>;
+  deletePending(gun: string, id: string): Promise<void>;
   /** Names of collections with a published root, in lexical order. */
   listCollections(): AsyncIterable<string>;
   close(): Promise<void>;

@@ -25,6 +25,10 @@ export const historyCommand: Command = {
       for (const [role, ids] of Object.entries(r.rootKeyChanges ?? {})) parts.push(`${role} keys now ${ids.map((id) => id.slice(0, 8)).join(',')}`);
       for (const [role, id] of Object.entries(r.keys?.pending ?? {})) parts.push(`new pending ${role} key ${id.slice(0, 8)}`);
       for (const [role, id] of Object.entries(r.keys?.activated ?? {})) parts.push(`${role} key ${id.slice(0, 8)} active`);
+      for (const d of r.delegations ?? []) {
+        const keys = d.keyIds ? ` keys ${d.keyIds.map((id) => id.slice(0, 8)).join(',')}` : '';
+        parts.push(`${d.delegator} v${d.delegatorVersion}: ${d.role} ${d.kind}${keys}`);
+      }
       out.print(`${String(r.seq).padStart(4)}  ${r.time}  ${r.actor}  ${parts.join('; ')}`);
     }
   },

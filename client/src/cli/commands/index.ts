@@ -5,9 +5,27 @@ import { signCommand } from './sign.js';
 import { unsignCommand } from './unsign.js';
 import { listCommand } from './list.js';
 import { resolveCommand } from './resolve.js';
+import { verifyCommand } from './verify.js';
+import { trustCommand } from './trust.js';
+import { delegationCommand } from './delegation.js';
+import { pendingCommand } from './pending.js';
+import { approveCommand } from './approve.js';
 import { keyCommand } from './key.js';
 import { rootCommand } from './root.js';
 import { historyCommand } from './history.js';
 
-export const COMMANDS: Command[] = [initCommand, signCommand, unsignCommand, listCommand, resolveCommand];
-COMMANDS.push(keyCommand, rootCommand, historyCommand);
+export const COMMANDS: Command[] = [
+  initCommand,
+  signCommand,
+  unsignCommand,
+  listCommand,
+  resolveCommand,
+  verifyCommand,
+  trustCommand,
+  delegationCommand,
+  pendingCommand,
+  approveCommand,
+  keyCommand,
+  rootCommand,
+  historyCommand,
+];

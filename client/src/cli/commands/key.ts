@@ -1,25 +1,41 @@
-/** `tagtrust key rotate` */
+/** `tagtrust key rotate` and `tagtrust key generate` */
 import { UsageError } from '@tagtrust/shared';
 import type { Command, Output } from '../command.js';
 import { integerOption, publisher } from '../command.js';
+import { KEY_GENERATE_USAGE, runKeyGenerate } from './key-generate.js';
 
 const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 type Role = (typeof ROLES)[number];
 
 export const keyCommand: Command = {
   name: 'key',
-  usage: 'tagtrust key rotate <gun> root|targets|snapshot|timestamp [--out FILE] [--replace KEYID] [--root-threshold T]',
-  summary: 'rotate a key: publish root N+1 listing the new key (signed by the old and the new root keys)',
+  usage: `tagtrust key rotate <gun> root|targets|snapshot|timestamp [--out FILE] [--replace KEYID] [--root-threshold T]\n       ${KEY_GENERATE_USAGE}`,
+  summary: "rotate a key (root N+1 listing the new key), or generate a delegation signer's key pair",
   details: [
+    'rotate:',
     'snapshot|timestamp: the server creates a new key and keeps signing with the old one until this root is',
     'published, then switches and destroys the old key (needs an admin token). root|targets: a new key is',
     'created in this home; targets are re-signed with it. --replace picks which root key to replace.',
     'With a root threshold above what this home holds, --out FILE writes a proposal for `tagtrust root sign`.',
+    'generate:',
+    'A signer key for delegations, kept encrypted in TAGTRUST_HOME/keys (passphrase from TAGTRUST_<NAME>_PASSPHRASE',
+    'or a prompt); the public key goes to --out (default NAME.pub) for `tagtrust delegation add --key`.',
   ].join('\n'),
-  options: { out: { type: 'string' }, replace: { type: 'string' }, 'root-threshold': { type: 'string' } },
-  positionals: 3,
+  options: {
+    out: { type: 'string' },
+    replace: { type: 'string' },
+    'root-threshold': { type: 'string' },
+    name: { type: 'string' },
+    'key-type': { type: 'string' },
+  },
+  positionals: [1, 3],
   async run([action, gun, role], values, out) {
+    if (action === 'generate') {
+      if (gun !== undefined) throw new UsageError(`key generate takes no arguments; usage: ${KEY_GENERATE_USAGE}`);
+      return runKeyGenerate(values, out);
+    }
     if (action !== 'rotate') throw new UsageError(`unknown key action "${action}"; usage: ${keyCommand.usage}`);
+    if (gun === undefined || role === undefined) throw new UsageError(`key rotate needs a collection and a role; usage: ${keyCommand.usage}`);
     if (!ROLES.includes(role as Role)) throw new UsageError(`unknown role "${role}": choose root, targets, snapshot or timestamp`);
     const options = {
       replaceKeyId: values.replace as string | undefined,

@@ -1,13 +1,15 @@
 /** `tagtrust list` */
 import type { Command } from '../command.js';
-import { puller } from '../command.js';
+import { PULL_HELP, PULL_OPTIONS, puller } from '../command.js';
 
 export const listCommand: Command = {
   name: 'list',
-  usage: 'tagtrust list <gun> [--json]',
+  usage: 'tagtrust list <gun> [--json] [--root-file FILE] [--no-tofu] [--max-age DURATION]',
   summary: 'list the signed tags of a collection (verified)',
-  details: 'Prints TAG, DIGEST and SIZE; --json prints an array of {tag, reference, digest, size, mediaType}.',
-  options: { json: { type: 'boolean' }, 'root-file': { type: 'string' } },
+  details: `Prints TAG, DIGEST and SIZE; --json prints an array of {tag, reference, digest, size, mediaType, signedBy}; signedBy is the role
+whose signature a lookup finds (targets, or a delegated role such as targets/ci).
+${PULL_HELP}`,
+  options: PULL_OPTIONS,
   positionals: 1,
   async run([gun], values, out) {
     const tags = await (await puller(values)).list(gun!);

@@ -5,10 +5,10 @@ import { publisher } from '../command.js';
 
 export const signCommand: Command = {
   name: 'sign',
-  usage: 'tagtrust sign <gun>:<tag>[@sha256:<hex>] (--digest sha256:<hex> --size <bytes> | --manifest FILE) [--media-type TYPE]',
+  usage: 'tagtrust sign <gun>:<tag>[@sha256:<hex>] (--digest sha256:<hex> --size <bytes> | --manifest FILE) [--media-type TYPE] [--role targets/NAME]',
   summary: 'sign a tag -> manifest digest mapping and publish it',
-  details: '--manifest computes digest and size from the manifest file you built, so you sign exactly those bytes.',
-  options: { digest: { type: 'string' }, size: { type: 'string' }, manifest: { type: 'string' }, 'media-type': { type: 'string' } },
+  details: '--manifest computes digest and size from the manifest file you built, so you sign exactly those bytes.\n--role signs into a delegated role with this home\'s key for it (the tag must match the role\'s paths).',
+  options: { digest: { type: 'string' }, size: { type: 'string' }, manifest: { type: 'string' }, 'media-type': { type: 'string' }, role: { type: 'string' } },
   positionals: 1,
   async run([reference], values, out) {
     const { describeManifest } = await import('../../publisher.js');
@@ -17,8 +17,15 @@ export const signCommand: Command = {
       ? await describeManifest(values.manifest as string)
       : { digest: values.digest as string | undefined, size: values.size === undefined ? undefined : parseSize(values.size as string) };
     const mediaType = (values['media-type'] as string | undefined) ?? ('mediaType' in manifest ? manifest.mediaType : undefined);
-    const result = await (await publisher(values)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) });
-    out.print(`Signed ${result.reference} -> ${result.digest} (targets v${result.targetsVersion})`);
+    const role = values.role as string | undefined;
+    const result = await (await publisher(values)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) }, role ? { role } : {});
+    if (result.pending) {
+      const { pending } = result;
+      out.print(`Proposed ${result.reference} -> ${result.digest} (${result.role} v${result.targetsVersion}, pending ${pending.id}): ${pending.signedBy.length} of ${pending.threshold} signatures`);
+      out.print(`  other signers approve with: tagtrust approve ${pending.gun} ${result.role}`);
+      return;
+    }
+    out.print(`Signed ${result.reference} -> ${result.digest} (${result.role} v${result.targetsVersion})`);
   },
 };
 

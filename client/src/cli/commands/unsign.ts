@@ -4,13 +4,14 @@ import { publisher } from '../command.js';
 
 export const unsignCommand: Command = {
   name: 'unsign',
-  usage: 'tagtrust unsign <gun>:<tag>',
+  usage: 'tagtrust unsign <gun>:<tag> [--role targets/NAME]',
   summary: 'remove a signed tag',
   details: 'Pullers then get "not signed" for the tag.',
-  options: {},
+  options: { role: { type: 'string' } },
   positionals: 1,
   async run([reference], values, out) {
-    const result = await (await publisher(values)).unsign(reference!);
-    out.print(`Removed ${result.reference} (targets v${result.targetsVersion})`);
+    const role = values.role as string | undefined;
+    const result = await (await publisher(values)).unsign(reference!, role ? { role } : {});
+    out.print(`Removed ${result.reference} (${result.role} v${result.targetsVersion})`);
   },
 };

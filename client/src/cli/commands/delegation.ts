@@ -1,0 +1,68 @@
+/** `tagtrust delegation add|remove|list` */
+import { UsageError } from '@tagtrust/shared';
+import type { Command } from '../command.js';
+import { publisher } from '../command.js';
+
+const USAGE = [
+  'tagtrust delegation add <gun> <role> --key PUBFILE... [--threshold N] --paths PATTERN... [--terminating]',
+  '       tagtrust delegation remove <gun> <role> [--key KEYID]',
+  '       tagtrust delegation list <gun> [--json]',
+].join('\n');
+
+export const delegationCommand: Command = {
+  name: 'delegation',
+  usage: USAGE,
+  summary: 'delegate tags to other signers (targets/<name> roles with keys, a threshold and path patterns)',
+  details: [
+    'add: PUBFILE is a public key written by `tagtrust key generate`; repeat --key and --paths. A pattern is a',
+    'full reference glob (registry.example.com/team/app:dev-*) or a tag glob (dev-*) of this collection; * and ?',
+    'match within one "/" segment. Signed with the delegator\'s key (targets, or the parent of a nested role).',
+    'remove: drops the role, or with --key only that signer key; tags it signed stop resolving at once.',
+  ].join('\n'),
+  options: {
+    key: { type: 'string', multiple: true },
+    threshold: { type: 'string' },
+    paths: { type: 'string', multiple: true },
+    terminating: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  positionals: [2, 3],
+  async run([action, gun, role], values, out) {
+    const p = await publisher(values);
+    if (action === 'list') {
+      if (role !== undefined) throw new UsageError(`delegation list takes only <gun>; usage: ${USAGE}`);
+      const roles = await p.listDelegations(gun!);
+      if (values.json) return out.json(roles);
+      if (roles.length === 0) return out.print(`No delegations in ${gun}`);
+      for (const r of roles) {
+        const state = r.state === 'trusted' ? `v${r.version}, ${r.tags} tag${r.tags === 1 ? '' : 's'}` : r.state === 'unpublished' ? 'nothing signed yet' : `INVALID v${r.version}: ${r.problem}`;
+        out.print(`${r.role}  threshold ${r.threshold} of ${r.keyIds.length}${r.terminating ? ', terminating' : ''}  (${state})`);
+        out.print(`  keys:  ${r.keyIds.map((id) => id.slice(0, 8)).join(' ')}`);
+        out.print(`  paths: ${r.paths.join(' ')}`);
+      }
+      return;
+    }
+    if (role === undefined) throw new UsageError(`delegation ${action} needs <gun> <role>; usage: ${USAGE}`);
+    if (action === 'add') {
+      const keyFiles = (values.key as unknown as string[] | undefined) ?? [];
+      const paths = (values.paths as unknown as string[] | undefined) ?? [];
+      if (keyFiles.length === 0) throw new UsageError('delegation add needs at least one --key PUBFILE');
+      if (paths.length === 0) throw new UsageError('delegation add needs at least one --paths PATTERN');
+      const threshold = values.threshold === undefined ? 1 : Number(values.threshold);
+      if (!/^\d+$/.test(String(values.threshold ?? '1')) || threshold < 1) throw new UsageError(`--threshold "${values.threshold}" must be a positive whole number`);
+      const { readPublicKeyFile } = await import('../../delegations.js');
+      const keys = await Promise.all(keyFiles.map((file) => readPublicKeyFile(file)));
+      const result = await p.addDelegation(gun!, role, { keys, threshold, paths, terminating: values.terminating === true });
+      out.print(`Delegated ${role} in ${gun}: ${threshold} of ${keys.length} key${keys.length === 1 ? '' : 's'} (${result.role} v${result.version})`);
+      return;
+    }
+    if (action === 'remove') {
+      const keys = (values.key as unknown as string[] | undefined) ?? [];
+      if (keys.length > 1) throw new UsageError('delegation remove --key takes one key ID');
+      const result = keys[0] === undefined ? await p.removeDelegation(gun!, role) : await p.removeDelegationKey(gun!, role, keys[0]);
+      out.print(keys[0] === undefined ? `Removed ${role} from ${gun} (${result.role} v${result.version})` : `Revoked key ${keys[0]} of ${role} in ${gun} (${result.role} v${result.version})`);
+      return;
+    }
+    throw new UsageError(`unknown delegation action "${action}": use add, remove or list; usage: ${USAGE}`);
+  },
+};

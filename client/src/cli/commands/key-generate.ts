@@ -1,0 +1,27 @@
+/**
+ * `tagtrust key generate --name NAME`: a signer's key pair for delegations. The private key stays
+ * encrypted in this home (passphrase from TAGTRUST_<NAME>_PASSPHRASE or a prompt); the public key is
+ * written to a file for the collection owner's `tagtrust delegation add --key FILE`.
+ * Dispatched from `tagtrust key` (commands/key.ts).
+ */
+import { writeFile } from 'node:fs/promises';
+import { UsageError } from '@tagtrust/shared';
+import type { Output, Values } from '../command.js';
+import { publisher } from '../command.js';
+
+export const KEY_GENERATE_USAGE = 'tagtrust key generate --name NAME [--key-type ed25519|ecdsa|rsa] [--out PUBFILE]';
+
+export async function runKeyGenerate(values: Values, out: Output): Promise<void> {
+  const name = values.name as string | undefined;
+  if (!name) throw new UsageError(`key generate needs --name (e.g. --name ci); usage: ${KEY_GENERATE_USAGE}`);
+  const { parseKeyAlgorithm } = await import('@tagtrust/keys');
+  const algorithm = values['key-type'] === undefined ? undefined : parseKeyAlgorithm(values['key-type'] as string);
+  const key = await (await publisher(values)).generateKey(name, algorithm);
+  const pubFile = (values.out as string | undefined) ?? `${name}.pub`;
+  await writeFile(pubFile, `${JSON.stringify(key.publicKey, null, 2)}\n`, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot write ${pubFile}: ${err.code === 'EEXIST' ? 'it exists already (choose --out)' : err.code}`);
+  });
+  out.print(`Generated key "${name}" ${key.keyId.slice(0, 8)}`);
+  out.print(`  private key: ${key.keyFile}`);
+  out.print(`  public key:  ${pubFile} (give it to the collection owner for \`tagtrust delegation add --key ${pubFile}\`)`);
+}

@@ -1,0 +1,117 @@
+/**
+ * Pure helpers for delegation management: adding, replacing and removing a delegated role in a
+ * delegator's `delegations`, reading a signer's public key file, and expanding tag patterns.
+ * The Publisher applies them to verified metadata, signs and publishes.
+ */
+import { readFile } from 'node:fs/promises';
+import { keyIdOf, publicKeyObject } from '@tagtrust/keys';
+import { InvalidInputError, NotFoundError, checkPathPatterns, delegatedRoleNameProblem, delegatorOf, isDelegatedRoleName } from '@tagtrust/shared';
+import type { DelegatedRoleInfo, Delegations, TargetsSigned, TufKey } from '@tagtrust/shared';
+
+export interface DelegationSpec {
+  /** Public keys of the signers (TUF key JSON). */
+  keys: TufKey[];
+  /** Signatures needed (default 1). */
+  threshold?: number;
+  /** Patterns over full references, or tag patterns (`dev-*`) that are expanded to `<gun>:dev-*`. */
+  paths: string[];
+  /** A terminating delegation stops the lookup of matching names after this role (default false). */
+  terminating?: boolean;
+}
+
+export interface DelegationListing {
+  role: string;
+  delegator: string;
+  keyIds: string[];
+  threshold: number;
+  paths: string[];
+  terminating: boolean;
+  /** `trusted`: signed and verified; `unpublished`: nothing signed yet; `invalid`: fails verification. */
+  state: 'trusted' | 'unpublished' | 'invalid';
+  /** Version of the role's metadata (0 when unpublished). */
+  version: number;
+  /** Tags the role signs (when trusted). */
+  tags: number;
+  /** Why an invalid role fails verification. */
+  problem?: string;
+}
+
+/** Checks a role name and returns its delegator. @throws InvalidInputError */
+export function checkRoleName(role: string): string {
+  if (!isDelegatedRoleName(role)) {
+    throw new InvalidInputError(`"${role}" is not a delegated role name: use targets/<name> (letters, digits, "_", "." and "-"), e.g. targets/ci`);
+  }
+  return delegatorOf(role);
+}
+
+/** Full-reference patterns: a pattern without "/" is a tag pattern of the collection. */
+export function expandPatterns(gun: string, patterns: readonly string[]): string[] {
+  const expanded = patterns.map((p) => (p.includes('/') ? p : `${gun}:${p}`));
+  checkPathPatterns(expanded, 'the delegation');
+  return expanded;
+}
+
+/** A copy of `signed` whose delegations list `role` as given (replacing an existing entry in place). */
+export function withDelegation(signed: TargetsSigned, delegator: string, role: string, spec: DelegationSpec, gun: string): TargetsSigned {
+  const problem = delegatedRoleNameProblem(role, delegator);
+  if (problem !== undefined) throw new InvalidInputError(problem);
+  if (spec.keys.length === 0) throw new InvalidInputError(`delegating ${role} needs at least one signer's public key (--key FILE)`);
+  const keys: Record<string, TufKey> = {};
+  for (const key of spec.keys) {
+    publicKeyObject(key);
+    keys[keyIdOf(key)] = { keytype: key.keytype, scheme: key.scheme, keyval: { public: key.keyval.public } };
+  }
+  const keyids = Object.keys(keys);
+  const threshold = spec.threshold ?? 1;
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > keyids.length) {
+    throw new InvalidInputError(`--threshold ${threshold} must be from 1 to the number of distinct keys (${keyids.length})`);
+  }
+  const info: DelegatedRoleInfo = { name: role, keyids, threshold, terminating: spec.terminating ?? false, paths: expandPatterns(gun, spec.paths) };
+  const current: Delegations = signed.delegations ?? { keys: {}, roles: [] };
+  const index = current.roles.findIndex((r) => r.name === role);
+  const roles = index < 0 ? [...current.roles, info] : current.roles.map((r, i) => (i === index ? info : r));
+  return { ...signed, delegations: pruneKeys({ keys: { ...current.keys, ...keys }, roles }) };
+}
+
+/** A copy of `signed` without the delegation of `role`. @throws NotFoundError when it is not delegated */
+export function withoutDelegation(signed: TargetsSigned, role: string): TargetsSigned {
+  const current = signed.delegations;
+  if (!current?.roles.some((r) => r.name === role)) throw new NotFoundError(`${role} is not delegated by ${delegatorOf(role)}, so there is nothing to remove`);
+  return { ...signed, delegations: pruneKeys({ keys: current.keys, roles: current.roles.filter((r) => r.name !== role) }) };
+}
+
+/** A copy of `signed` where `role` no longer lists `keyId` (threshold lowered if it must be). */
+export function withoutDelegationKey(signed: TargetsSigned, role: string, keyId: string): TargetsSigned {
+  const current = signed.delegations;
+  const info = current?.roles.find((r) => r.name === role);
+  if (!current || !info) throw new NotFoundError(`${role} is not delegated by ${delegatorOf(role)}`);
+  const matches = info.keyids.filter((id) => id.startsWith(keyId));
+  if (matches.length !== 1) throw new NotFoundError(`${role} has ${matches.length === 0 ? 'no' : 'more than one'} key ${keyId}: give more of the key ID`);
+  const keyids = info.keyids.filter((id) => id !== matches[0]);
+  if (keyids.length === 0) throw new InvalidInputError(`${matches[0]!.slice(0, 8)} is the last key of ${role}: remove the role instead (\`tagtrust delegation remove\`)`);
+  const roles = current.roles.map((r) => (r.name === role ? { ...r, keyids, threshold: Math.min(r.threshold, keyids.length) } : r));
+  return { ...signed, delegations: pruneKeys({ keys: current.keys, roles }) };
+}
+
+/** Keeps only keys some role lists. */
+function pruneKeys(delegations: Delegations): Delegations {
+  const used = new Set(delegations.roles.flatMap((r) => r.keyids));
+  return { keys: Object.fromEntries(Object.entries(delegations.keys).filter(([id]) => used.has(id))), roles: delegations.roles };
+}
+
+/** Reads a public key file written by `tagtrust key generate` (TUF key JSON). */
+export async function readPublicKeyFile(path: string): Promise<TufKey> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new InvalidInputError(`cannot read public key ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not JSON'}`);
+  }
+  const key = json as Partial<TufKey>;
+  if (typeof key?.keytype !== 'string' || typeof key.scheme !== 'string' || typeof key.keyval?.public !== 'string') {
+    throw new InvalidInputError(`${path} is not a public key file: expected TUF key JSON {keytype, scheme, keyval: {public}} as \`tagtrust key generate\` writes`);
+  }
+  const tufKey = { keytype: key.keytype, scheme: key.scheme, keyval: { public: key.keyval.public } };
+  publicKeyObject(tufKey);
+  return tufKey;
+}

@@ -1,0 +1,156 @@
+/**
+ * Trust rules tagtrust adds around tuf-js's client workflow (spec 5.3-5.6). No I/O: the fetcher hands
+ * every downloaded file to `checkDownload` before tuf-js sees it, and the update calls `checkTrusted`
+ * on the final verified state before committing it. Time is passed in.
+ *
+ * Rules:
+ * - Every metadata file is strict JSON (no repeated object key) and valid TUF 1.x metadata of its role
+ *   (`validateMetadata`). This closes gaps in tuf-js, which accepts e.g. an `expires` that is not a
+ *   date (and then never expires), a fractional or negative version, or uppercase/garbage-tailed hex
+ *   signatures.
+ * - A root lists each key under the key's own sha256 key ID, so no key counts twice towards a
+ *   threshold and a pin by key ID cannot be met by another key.
+ * - One update accepts at most `maxRootRotations` new roots (tuf-js would stop silently at its limit).
+ * - A collection's targets name only tags of that collection (cross-repository substitution).
+ * - With `maxAgeMs`, the final timestamp must have been signed at most that long ago (freeze attacks
+ *   within the timestamp's lifetime); the server records the signing time in TIMESTAMP_SIGNED_AT.
+ */
+import { keyIdOf } from '@tagtrust/keys';
+import {
+  ExpiredMetadataError,
+  MalformedMetadataError,
+  SubstitutionError,
+  TIMESTAMP_SIGNED_AT,
+  UntrustedRootError,
+  formatDuration,
+  isTargetInCollection,
+  validateMetadata,
+} from '@tagtrust/shared';
+import type { Metadata, MetadataType, RootSigned } from '@tagtrust/shared';
+import { parseStrictJson } from './strict-json.js';
+import type { TrustedMetadata } from './trusted-collection.js';
+
+export interface GuardPolicy {
+  gun: string;
+  /** Version of the root the update starts from. */
+  trustedRootVersion: number;
+  /** Most new root versions one update accepts. */
+  maxRootRotations: number;
+  /** Oldest signing time of the final timestamp the puller accepts, in ms; undefined: expiry only. */
+  maxAgeMs?: number;
+}
+
+/** A metadata file named in a URL: `timestamp.json`, `3.snapshot.json`, `2.root.json`. */
+export interface MetadataFile {
+  role: string;
+  version?: number;
+}
+
+const FILE_NAME = /^(?:(\d+)\.)?(.+)\.json$/;
+
+/** The role and version a metadata URL (or file name) asks for; undefined for other URLs. */
+export function parseMetadataFile(url: string): MetadataFile | undefined {
+  const last = url.slice(url.lastIndexOf('/') + 1);
+  const match = FILE_NAME.exec(last);
+  if (!match) return undefined;
+  const role = decodeURIComponent(match[2]!);
+  return match[1] === undefined ? { role } : { role, version: Number(match[1]) };
+}
+
+function metadataType(role: string): MetadataType {
+  return role === 'root' || role === 'timestamp' || role === 'snapshot' ? role : 'targets';
+}
+
+export class MetadataGuard {
+  constructor(private readonly policy: GuardPolicy) {}
+
+  /**
+   * Checks one downloaded file before tuf-js verifies it.
+   * @throws MalformedMetadataError, UntrustedRootError (root chain too long), SubstitutionError
+   */
+  checkDownload(file: MetadataFile, bytes: Uint8Array): void {
+    const { gun } = this.policy;
+    const what = `${file.role}${file.version === undefined ? '' : ` v${file.version}`} of ${gun}`;
+    let json: unknown;
+    try {
+      json = parseStrictJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    } catch (err) {
+      throw new MalformedMetadataError(`${what} is not valid JSON (${(err as Error).message}): refusing it; the server or the network sent corrupt or crafted metadata; do not pull, and tell the operator of the server`, { cause: err });
+    }
+    let metadata: Metadata;
+    try {
+      metadata = validateMetadata(json, metadataType(file.role), file.role);
+    } catch (err) {
+      throw new MalformedMetadataError(`${what}: ${(err as Error).message}; refusing it (the server or the network sent invalid metadata); do not pull, and tell the operator of the server`, { cause: err });
+    }
+    if (file.role === 'root') {
+      this.checkRootChainLength(metadata.signed.version);
+      checkRootKeyIds(metadata as Metadata<RootSigned>, gun);
+    } else if (metadataType(file.role) === 'targets') {
+      checkTargetNames(metadata.signed as TrustedMetadata['targets']['signed'], file.role, gun);
+    }
+  }
+
+  /**
+   * Checks the verified state an update ends with, before it is committed.
+   * @throws ExpiredMetadataError when the timestamp is older than maxAge; SubstitutionError
+   */
+  checkTrusted(metadata: TrustedMetadata, now: Date): void {
+    checkTargetNames(metadata.targets.signed, 'targets', this.policy.gun);
+    const maxAgeMs = this.policy.maxAgeMs;
+    if (maxAgeMs === undefined) return;
+    const timestamp = metadata.timestamp.signed;
+    const signedAt = timestamp[TIMESTAMP_SIGNED_AT];
+    const limit = formatDuration(maxAgeMs);
+    if (signedAt === undefined) {
+      throw new ExpiredMetadataError(
+        `timestamp v${timestamp.version} of ${this.policy.gun} does not say when it was signed, so max age ${limit} cannot be enforced: ` +
+          'upgrade the server, or drop --max-age to rely on the timestamp expiry only',
+      );
+    }
+    const age = now.getTime() - Date.parse(signedAt);
+    if (age > maxAgeMs) {
+      throw new ExpiredMetadataError(
+        `timestamp v${timestamp.version} of ${this.policy.gun} was signed at ${signedAt}, ${formatDuration(age)} ago, longer ago than your max age ${limit} ` +
+          `(it expires at ${timestamp.expires}): the server or a mirror may be withholding newer metadata (freeze attack); retry later, ` +
+          'or raise --max-age if the server re-signs less often',
+      );
+    }
+  }
+
+  private checkRootChainLength(version: number): void {
+    const { gun, trustedRootVersion, maxRootRotations } = this.policy;
+    if (version > trustedRootVersion + maxRootRotations) {
+      throw new UntrustedRootError(
+        `the root chain of ${gun} is longer than this client accepts in one update: trusted root v${trustedRootVersion}, the server offers v${version} and more, ` +
+          `limit ${maxRootRotations} rotations; check the current root out of band and pin it with \`tagtrust trust pin\` (or raise maxRootRotations)`,
+      );
+    }
+  }
+}
+
+/**
+ * Refuses a root whose keys are not listed under their own key IDs.
+ * @throws MalformedMetadataError
+ */
+export function checkRootKeyIds(root: Metadata<RootSigned>, gun: string): void {
+  for (const [keyId, key] of Object.entries(root.signed.keys)) {
+    if (keyIdOf(key) !== keyId) {
+      throw new MalformedMetadataError(
+        `root v${root.signed.version} of ${gun} lists a key under ID ${keyId.slice(0, 8)}, which is not that key's ID: ` +
+          'a key listed under a foreign or second ID could fake a signature threshold or a pin; refusing it; do not pull, and tell the operator of the server',
+      );
+    }
+  }
+}
+
+function checkTargetNames(targets: TrustedMetadata['targets']['signed'], role: string, gun: string): void {
+  for (const name of Object.keys(targets.targets)) {
+    if (!isTargetInCollection(name, gun)) {
+      throw new SubstitutionError(
+        `${role} v${targets.version} served for ${gun} signs "${name.slice(0, 200)}", which is not a tag of ${gun}: ` +
+          'the server or the network substituted another collection\'s metadata; refusing it; do not pull, and check --server',
+      );
+    }
+  }
+}

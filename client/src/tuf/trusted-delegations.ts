@@ -1,0 +1,205 @@
+/**
+ * The delegated targets roles of one verified collection state: which roles exist, their verified
+ * metadata, and lookups in TUF order. No I/O: `update` takes downloaded bytes; the walk that
+ * downloads them is {@link loadDelegations}.
+ *
+ * Rules (client workflow 5.6, as tuf-js applies them):
+ * - A role is accepted only after its delegator (`update` out of order is a caller bug).
+ * - Its bytes match the length and sha256 the trusted snapshot lists; its version equals the
+ *   snapshot's; it is signed by the threshold of the keys its delegator lists; it is not expired.
+ * - Lookups walk pre-order, follow only delegations whose paths match the name, and stop at a
+ *   terminating delegation that matches. Resolution itself goes through tuf-js `getTargetInfo`;
+ *   this class serves listing and publishing, which need every role, and agrees with tuf-js on
+ *   path matching (shared/delegation-paths.ts).
+ * - A role the snapshot does not list has published nothing yet (`unpublished`); a role that
+ *   fails verification is `invalid` (for example after its signing key was revoked).
+ */
+import { createHash } from 'node:crypto';
+import { verifyRoleSignatures } from '@tagtrust/keys';
+import {
+  ExpiredMetadataError,
+  MismatchError,
+  RepositoryError,
+  UsageError,
+  delegatorOf,
+  isDelegatedPath,
+  isExpired,
+  validateMetadata,
+} from '@tagtrust/shared';
+import type { DelegatedRoleInfo, MetaFileInfo, Metadata, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
+
+export type RoleStatus =
+  | { state: 'trusted'; metadata: Metadata<TargetsSigned> }
+  | { state: 'unpublished' }
+  | { state: 'invalid'; error: RepositoryError };
+
+export interface DelegatedRoleView {
+  role: string;
+  delegator: string;
+  info: DelegatedRoleInfo;
+  status: RoleStatus;
+}
+
+export class TrustedDelegations {
+  private readonly roles = new Map<string, RoleStatus>();
+
+  constructor(
+    private readonly snapshot: SnapshotSigned,
+    targets: Metadata<TargetsSigned>,
+    private readonly now: Date,
+  ) {
+    this.roles.set('targets', { state: 'trusted', metadata: targets });
+  }
+
+  /** The snapshot entry of a role: where to download it from, or undefined when unpublished. */
+  snapshotEntry(role: string): MetaFileInfo | undefined {
+    return this.snapshot.meta[`${role}.json`];
+  }
+
+  /** How the delegator of `role` lists it. @throws UsageError when the delegator is not trusted yet */
+  delegation(role: string): DelegatedRoleInfo | undefined {
+    const delegator = this.trusted(delegatorOf(role));
+    if (!delegator) throw new UsageError(`update ${delegatorOf(role)} before ${role}`);
+    return delegator.signed.delegations?.roles.find((r) => r.name === role);
+  }
+
+  /** Records that the snapshot lists no file for `role`. */
+  markUnpublished(role: string): void {
+    this.delegationOrThrow(role);
+    if (this.snapshotEntry(role)) throw new UsageError(`${role} is listed in the snapshot: update it with its bytes`);
+    this.roles.set(role, { state: 'unpublished' });
+  }
+
+  /**
+   * Verifies downloaded bytes of `role` against snapshot and delegator (client workflow 5.6.2-5.6.5)
+   * and records the outcome; a verification failure is recorded as `invalid` and rethrown.
+   */
+  update(role: string, bytes: Uint8Array): Metadata<TargetsSigned> {
+    const info = this.delegationOrThrow(role);
+    try {
+      const entry = this.snapshotEntry(role);
+      if (!entry) throw new MismatchError(`${role} is not listed in the trusted snapshot`);
+      if (entry.length !== undefined && entry.length !== bytes.length) {
+        throw new MismatchError(`${role} is ${bytes.length} bytes, the snapshot lists ${entry.length}`);
+      }
+      const sha256 = entry.hashes?.sha256;
+      if (sha256 !== undefined && createHash('sha256').update(bytes).digest('hex') !== sha256) {
+        throw new MismatchError(`${role} does not match the sha256 the snapshot lists`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+      } catch {
+        throw new MismatchError(`${role} is not JSON`);
+      }
+      const metadata = validateMetadata(json, 'targets', role);
+      verifyRoleSignatures(metadata, role, info, this.trusted(delegatorOf(role))!.signed.delegations!.keys);
+      if (metadata.signed.version !== entry.version) {
+        throw new MismatchError(`${role} is v${metadata.signed.version}, the snapshot lists v${entry.version}`);
+      }
+      if (isExpired(metadata.signed, this.now)) throw new ExpiredMetadataError(`${role} expired at ${metadata.signed.expires}`);
+      this.roles.set(role, { state: 'trusted', metadata });
+      return metadata;
+    } catch (err) {
+      if (err instanceof RepositoryError) this.roles.set(role, { state: 'invalid', error: err });
+      throw err;
+    }
+  }
+
+  /** Verified metadata of a role, or undefined when it is unpublished, invalid or not loaded. */
+  trusted(role: string): Metadata<TargetsSigned> | undefined {
+    const status = this.roles.get(role);
+    return status?.state === 'trusted' ? status.metadata : undefined;
+  }
+
+  status(role: string): RoleStatus | undefined {
+    return this.roles.get(role);
+  }
+
+  /** The delegations of a trusted role, in the order its delegator lists them. */
+  children(role: string): DelegatedRoleInfo[] {
+    return this.trusted(role)?.signed.delegations?.roles ?? [];
+  }
+
+  /** Every delegated role loaded so far, pre-order. */
+  views(): DelegatedRoleView[] {
+    const out: DelegatedRoleView[] = [];
+    const visit = (role: string) => {
+      for (const info of this.children(role)) {
+        const status = this.roles.get(info.name);
+        if (!status) continue;
+        out.push({ role: info.name, delegator: role, info, status });
+        visit(info.name);
+      }
+    };
+    visit('targets');
+    return out;
+  }
+
+  /**
+   * The roles a lookup of `name` visits, in order (client workflow 5.6.7): pre-order, only
+   * delegations whose paths match, stopping after a matching terminating delegation.
+   */
+  lookupOrder(name: string): string[] {
+    const order: string[] = [];
+    const stack = ['targets'];
+    const visited = new Set<string>();
+    while (stack.length > 0) {
+      const role = stack.pop()!;
+      if (visited.has(role)) continue;
+      visited.add(role);
+      order.push(role);
+      const matching: string[] = [];
+      for (const info of this.children(role)) {
+        if (!isDelegatedPath(name, info.paths)) continue;
+        matching.push(info.name);
+        if (info.terminating) {
+          stack.length = 0;
+          break;
+        }
+      }
+      stack.push(...matching.reverse());
+    }
+    return order;
+  }
+
+  private delegationOrThrow(role: string): DelegatedRoleInfo {
+    const info = this.delegation(role);
+    if (!info) throw new UsageError(`${delegatorOf(role)} does not delegate ${role}`);
+    return info;
+  }
+}
+
+/**
+ * Downloads and verifies every delegated role reachable from the trusted targets, pre-order.
+ * A role that fails verification is recorded as invalid and its subtree skipped; download
+ * failures (network, timeout) abort.
+ */
+export async function loadDelegations(
+  delegations: TrustedDelegations,
+  download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
+  maxLength: number,
+  maxRoles = 256,
+): Promise<void> {
+  let loaded = 0;
+  const visit = async (role: string): Promise<void> => {
+    for (const info of delegations.children(role)) {
+      if (delegations.status(info.name) !== undefined) continue;
+      if ((loaded += 1) > maxRoles) return;
+      const entry = delegations.snapshotEntry(info.name);
+      if (!entry) {
+        delegations.markUnpublished(info.name);
+        continue;
+      }
+      const bytes = await download(`${entry.version}.${encodeURIComponent(info.name)}.json`, entry.length ?? maxLength);
+      try {
+        delegations.update(info.name, bytes);
+      } catch (err) {
+        if (err instanceof RepositoryError) continue;
+        throw err;
+      }
+      await visit(info.name);
+    }
+  };
+  await visit('targets');
+}

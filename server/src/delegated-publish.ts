@@ -1,0 +1,52 @@
+/**
+ * The delegated-role part of a publish: loads the current metadata verification needs, verifies
+ * (delegations-verify.ts), and returns the files to commit with their compare-and-swap versions
+ * and the delegation changes to audit. Called by Repository.publish under the collection lock.
+ */
+import type { Metadata, TargetsSigned } from '@tagtrust/shared';
+import type { DelegationEvent } from './delegation-changes.js';
+import { delegationChanges } from './delegation-changes.js';
+import { delegatedRolesToLoad, verifyDelegatedRoles } from './delegations-verify.js';
+import { serialise } from './online-signing.js';
+import type { MetadataStore, StoredFile } from './storage/store.js';
+
+export interface DelegatedPublish {
+  files: StoredFile[];
+  /** Role -> latest version the change was built on, for the commit. */
+  expectedLatest: Record<string, number>;
+  events: DelegationEvent[];
+}
+
+/**
+ * @param targetsBefore the stored top-level targets (undefined for a new collection)
+ * @param targetsAfter the top-level targets trusted after the publish
+ * @throws the errors of verifyDelegatedRoles
+ */
+export async function prepareDelegatedPublish(
+  store: MetadataStore,
+  gun: string,
+  delegated: Map<string, unknown>,
+  targetsBefore: Metadata<TargetsSigned> | undefined,
+  targetsAfter: Metadata<TargetsSigned>,
+  now: Date,
+): Promise<DelegatedPublish> {
+  const current = new Map<string, Metadata<TargetsSigned>>();
+  await Promise.all(
+    delegatedRolesToLoad(delegated.keys()).map(async (role) => {
+      const file = await store.getLatest(gun, role);
+      if (file) current.set(role, JSON.parse(file.text) as Metadata<TargetsSigned>);
+    }),
+  );
+  const verified = verifyDelegatedRoles(delegated, { gun, targets: targetsAfter, current }, now);
+  const events = targetsAfter === targetsBefore ? [] : delegationChanges('targets', targetsBefore?.signed, targetsAfter.signed);
+  const files: StoredFile[] = [];
+  const expectedLatest: Record<string, number> = {};
+  for (const { role, metadata, previousVersion } of verified) {
+    files.push({ role, version: metadata.signed.version, text: serialise(metadata) });
+    expectedLatest[role] = previousVersion;
+    events.push(...delegationChanges(role, current.get(role)?.signed, metadata.signed));
+  }
+  // Delegators read from storage are part of what was verified: the commit fails if one moved.
+  for (const [role, metadata] of current) expectedLatest[role] ??= metadata.signed.version;
+  return { files, expectedLatest, events };
+}

@@ -1,0 +1,170 @@
+/**
+ * Verifies the delegated targets roles (`targets/<name>`, nested `targets/<a>/<b>`) of a publish
+ * against their delegators. No I/O: the caller loads the current metadata of the roles involved
+ * (see {@link delegatedRolesToLoad}) and stores the result.
+ *
+ * Rules:
+ * - A delegated role's delegator is its name without the last segment; the delegator is taken as
+ *   published in the same request, or else as currently stored. Every delegator up to the
+ *   top-level targets must itself be delegated, so the role is reachable by clients.
+ * - Each delegated role's version is exactly latest + 1 (1 for a new role); it is signed by the
+ *   threshold of the keys its delegator lists for it; it is not expired.
+ * - Every target it signs is a tag of this collection AND matches the paths of every delegation
+ *   from the top-level targets down to it (what tuf-js would look it up through). A delegate can
+ *   never sign a reference outside its patterns.
+ * - Delegations, wherever they appear, only name children of the delegating role, use `paths`
+ *   (not hash prefixes) with the pattern subset of shared/delegation-paths.ts.
+ */
+import {
+  BadVersionError,
+  ExpiredMetadataError,
+  InvalidInputError,
+  NotFoundError,
+  SubstitutionError,
+  VersionConflictError,
+  checkPathPatterns,
+  delegatedRoleNameProblem,
+  delegationChain,
+  delegatorOf,
+  isDelegatedPath,
+  isDelegatedRoleName,
+  isExpired,
+  isTargetInCollection,
+  validateMetadata,
+} from '@tagtrust/shared';
+import type { DelegatedRoleInfo, Metadata, TargetsSigned } from '@tagtrust/shared';
+import { verifyRoleSignatures } from '@tagtrust/keys';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** A publish body split into the top-level roles (for verifyPublish) and delegated roles. */
+export interface SplitPublish {
+  topLevel: Record<string, unknown>;
+  delegated: Map<string, unknown>;
+}
+
+export function splitPublishBody(body: unknown): SplitPublish {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { topLevel: body as Record<string, unknown>, delegated: new Map() };
+  }
+  const topLevel: Record<string, unknown> = {};
+  const delegated = new Map<string, unknown>();
+  for (const [role, value] of Object.entries(body as Record<string, unknown>)) {
+    if (isDelegatedRoleName(role)) delegated.set(role, value);
+    else topLevel[role] = value;
+  }
+  return { topLevel, delegated };
+}
+
+/** The delegated roles whose current metadata verification needs: the published ones and their delegators. */
+export function delegatedRolesToLoad(delegated: Iterable<string>): string[] {
+  const roles = new Set<string>();
+  for (const role of delegated) {
+    roles.add(role);
+    for (const delegator of delegationChain(role)) if (delegator !== 'targets') roles.add(delegator);
+  }
+  return [...roles];
+}
+
+export interface DelegatedState {
+  gun: string;
+  /** The top-level targets trusted after this publish (new or current). */
+  targets: Metadata<TargetsSigned>;
+  /** Current stored metadata of the roles {@link delegatedRolesToLoad} named (absent: none yet). */
+  current: Map<string, Metadata<TargetsSigned>>;
+}
+
+export interface VerifiedDelegatedRole {
+  role: string;
+  metadata: Metadata<TargetsSigned>;
+  /** The version this role was at before (0: new role); the commit's compare-and-swap base. */
+  previousVersion: number;
+}
+
+/**
+ * Verifies every delegated role of a publish. Delegators are verified before their delegates.
+ * @throws InvalidInputError, MalformedMetadataError, SignatureError, VersionConflictError,
+ *   BadVersionError, ExpiredMetadataError, SubstitutionError, NotFoundError
+ */
+export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: DelegatedState, now: Date): VerifiedDelegatedRole[] {
+  const published = new Map<string, Metadata<TargetsSigned>>();
+  for (const [role, json] of delegated) published.set(role, validateMetadata(json, 'targets', role));
+  const trusted = (role: string): Metadata<TargetsSigned> | undefined =>
+    role === 'targets' ? state.targets : (published.get(role) ?? state.current.get(role));
+
+  verifyDelegationsShape(state.targets.signed, 'targets');
+  const verified: VerifiedDelegatedRole[] = [];
+  // Shallow roles first: a delegate is checked against its delegator's new delegations.
+  const order = [...published.keys()].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1));
+  for (const role of order) {
+    const metadata = published.get(role)!;
+    const signed = metadata.signed;
+    const previousVersion = state.current.get(role)?.signed.version ?? 0;
+    checkVersion(role, signed.version, previousVersion);
+
+    // The chain of delegations from targets down to this role, each as its delegator lists it.
+    const infos: DelegatedRoleInfo[] = [];
+    for (const childName of [...delegationChain(role).slice(1), role]) {
+      const parentName = delegatorOf(childName);
+      const parent = trusted(parentName);
+      const info = parent?.signed.delegations?.roles.find((r) => r.name === childName);
+      if (!parent || !info) {
+        throw new NotFoundError(
+          `${childName} is not delegated by ${parentName} in ${state.gun}: add the delegation first (\`tagtrust delegation add ${state.gun} ${childName} ...\`)`,
+        );
+      }
+      infos.push(info);
+    }
+    const delegatorMeta = trusted(delegatorOf(role))!;
+    const info = infos[infos.length - 1]!;
+    verifyRoleSignatures(metadata, role, info, delegatorMeta.signed.delegations!.keys);
+    if (isExpired(signed, now)) {
+      throw new ExpiredMetadataError(`${role} v${signed.version} expired at ${signed.expires}: sign it with a later expiry`);
+    }
+    verifyDelegatedTargets(role, signed, infos, state.gun);
+    verifyDelegationsShape(signed, role);
+    verified.push({ role, metadata, previousVersion });
+  }
+  return verified;
+}
+
+/**
+ * Structural rules for the delegations a targets role holds.
+ * @throws InvalidInputError
+ */
+export function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
+  for (const info of signed.delegations?.roles ?? []) {
+    const problem = delegatedRoleNameProblem(info.name, role);
+    if (problem !== undefined) throw new InvalidInputError(`${role} delegates to ${JSON.stringify(info.name)}: ${problem}`);
+    if (info.path_hash_prefixes !== undefined || info.paths === undefined) {
+      throw new InvalidInputError(`${role} delegates ${info.name} by path hash prefixes: tagtrust delegations use paths (patterns over references)`);
+    }
+    checkPathPatterns(info.paths, `the delegation of ${info.name} in ${role}`);
+  }
+}
+
+function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: DelegatedRoleInfo[], gun: string): void {
+  for (const [name, info] of Object.entries(signed.targets)) {
+    if (!isTargetInCollection(name, gun)) {
+      throw new SubstitutionError(`${role} signs "${name}", which is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
+    }
+    const outside = chain.find((delegation) => !isDelegatedPath(name, delegation.paths));
+    if (outside) {
+      throw new SubstitutionError(
+        `${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${(outside.paths ?? []).join(', ')})`,
+      );
+    }
+    const sha256 = info.hashes.sha256;
+    if (sha256 === undefined || !SHA256_HEX.test(sha256)) {
+      throw new InvalidInputError(`target "${name}" in ${role} needs hashes.sha256 of 64 lowercase hex characters (the manifest digest)`);
+    }
+    if (info.length < 1) throw new InvalidInputError(`target "${name}" in ${role} has length ${info.length}: it must be the manifest size in bytes`);
+  }
+}
+
+function checkVersion(role: string, version: number, latest: number): void {
+  if (version <= latest) {
+    throw new VersionConflictError(role, latest, `${role} v${version} is stale: the collection has it at v${latest}; fetch the latest, re-apply your change and sign again`);
+  }
+  if (version !== latest + 1) throw new BadVersionError(`${role} v${version} skips versions: the next version must be ${latest + 1}`);
+}

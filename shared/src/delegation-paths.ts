@@ -1,0 +1,109 @@
+/**
+ * Delegated role names and path patterns, shared by server (refuses what a delegate may not sign)
+ * and client (builds delegations, walks them).
+ *
+ * Rules:
+ * - A delegated role is named `targets/<name>` (Notary's convention); nested roles extend their
+ *   delegator's name by one segment (`targets/ci/nightly` is delegated by `targets/ci`), so every
+ *   delegated role has exactly one delegator: the name without its last segment.
+ * - Path patterns are TUF `paths` globs over full target names (`registry.example.com/team/app:v*`).
+ *   tuf-js matches them per `/`-segment with minimatch, and the segment counts must be equal.
+ *   tagtrust accepts the subset of minimatch whose meaning is plain: literal characters of
+ *   references plus `*` (any run of characters) and `?` (one character), so that
+ *   {@link isDelegatedPath} here agrees exactly with tuf-js (test/delegation-paths.test.ts pins it
+ *   to `DelegatedRole.isDelegatedPath` of @tufjs/models on a table of cases).
+ */
+import { InvalidInputError } from './errors.js';
+
+const ROLE_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+/** Characters a pattern may hold: those of normalised references, plus `*` and `?`. */
+const PATTERN_CHARS = /^[A-Za-z0-9._:@/*?-]+$/;
+const MAX_DEPTH = 8;
+
+/** True for `targets/<name>` and nested `targets/<name>/<name>...`. */
+export function isDelegatedRoleName(role: string): boolean {
+  if (typeof role !== 'string') return false;
+  const [first, ...rest] = role.split('/');
+  return first === 'targets' && rest.length >= 1 && rest.length <= MAX_DEPTH && rest.every((s) => ROLE_SEGMENT.test(s));
+}
+
+/** The role that delegates `role`: `targets/ci` -> `targets`, `targets/ci/a` -> `targets/ci`. */
+export function delegatorOf(role: string): string {
+  return role.slice(0, role.lastIndexOf('/'));
+}
+
+/** Every delegator from the top-level targets down to `role`'s own delegator. */
+export function delegationChain(role: string): string[] {
+  const chain: string[] = [];
+  for (let current = delegatorOf(role); ; current = delegatorOf(current)) {
+    chain.unshift(current);
+    if (current === 'targets') return chain;
+  }
+}
+
+/**
+ * Why `role` cannot be a delegated role of `delegator`, or undefined when it can.
+ * Used on both sides so a client never builds what the server refuses.
+ */
+export function delegatedRoleNameProblem(role: string, delegator: string): string | undefined {
+  if (!isDelegatedRoleName(role)) {
+    return `role "${role}" is not a delegated role name: use targets/<name> (letters, digits, "_", "." and "-")`;
+  }
+  if (delegatorOf(role) !== delegator) return `role "${role}" can only be delegated by ${delegatorOf(role)}, not by ${delegator}`;
+  return undefined;
+}
+
+/** Why `pattern` is not a path pattern tagtrust accepts, or undefined. */
+export function pathPatternProblem(pattern: string): string | undefined {
+  if (typeof pattern !== 'string' || pattern === '') return 'a path pattern must be a non-empty string';
+  if (!PATTERN_CHARS.test(pattern)) {
+    return `path pattern "${pattern}" may only hold reference characters (letters, digits, "." "_" "-" ":" "@" "/") and the wildcards * and ?`;
+  }
+  if (pattern.split('/').some((segment) => segment === '')) return `path pattern "${pattern}" has an empty segment (leading, trailing or double "/")`;
+  return undefined;
+}
+
+/** @throws InvalidInputError naming the first pattern tagtrust does not accept. */
+export function checkPathPatterns(patterns: readonly string[], where: string): void {
+  if (patterns.length === 0) throw new InvalidInputError(`${where} has no path patterns: give at least one`);
+  for (const pattern of patterns) {
+    const problem = pathPatternProblem(pattern);
+    if (problem !== undefined) throw new InvalidInputError(`${where}: ${problem}`);
+  }
+}
+
+const segmentCache = new Map<string, RegExp>();
+
+/** minimatch semantics for one segment without `/`, options default (dot: false, case-sensitive). */
+function segmentRegExp(pattern: string): RegExp {
+  let re = segmentCache.get(pattern);
+  if (re) return re;
+  let body = '';
+  for (const char of pattern) {
+    if (char === '*') body += '[^/]*';
+    else if (char === '?') body += '[^/]';
+    else body += char.replace(/[.^$+()[\]{}|\\]/g, '\\$&');
+  }
+  // dot: false -> a wildcard at the start never matches a leading "."; a pattern of only `*`s
+  // never matches the empty string.
+  const leadingWildcard = pattern.startsWith('*') || pattern.startsWith('?');
+  const onlyStars = /^\*+$/.test(pattern);
+  re = new RegExp(`^${leadingWildcard ? '(?!\\.)' : ''}${onlyStars ? '(?=.)' : ''}${body}$`);
+  if (segmentCache.size > 1000) segmentCache.clear();
+  segmentCache.set(pattern, re);
+  return re;
+}
+
+/** True when target `name` matches `pattern` the way tuf-js matches delegated paths. */
+export function matchesPathPattern(name: string, pattern: string): boolean {
+  if (pathPatternProblem(pattern) !== undefined) return false;
+  const nameParts = name.split('/');
+  const patternParts = pattern.split('/');
+  if (nameParts.length !== patternParts.length) return false;
+  return nameParts.every((part, i) => segmentRegExp(patternParts[i]!).test(part));
+}
+
+/** True when `name` matches any of a delegated role's `paths` (tuf-js `isDelegatedPath`). */
+export function isDelegatedPath(name: string, paths: readonly string[] | undefined): boolean {
+  return (paths ?? []).some((pattern) => matchesPathPattern(name, pattern));
+}
