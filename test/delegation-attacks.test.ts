@@ -213,8 +213,8 @@ test('client_ignores_out_of_path_tags_served_by_a_compromised_server', async (t)
   const snapshot = await latest<SnapshotSigned>('snapshot');
   const timestamp = await latest<TimestampSigned>('timestamp');
   const evil = { role: 'targets/ci', version: 2, text: JSON.stringify(role(2, [`${GUN}:dev-1`, `${GUN}:v1.0.0`], [ci])) };
-  const newSnapshot = signSnapshot(snapshot.signed as SnapshotSigned, [evil], snapshotKey!, new Date(), DAY);
-  const newTimestamp = signTimestamp(timestamp.signed.version, newSnapshot, timestampKey!, new Date(), DAY);
+  const newSnapshot = signSnapshot(snapshot.signed as SnapshotSigned, [evil], [snapshotKey!], new Date(), DAY);
+  const newTimestamp = signTimestamp(timestamp.signed.version, newSnapshot, [timestampKey!], new Date(), DAY);
   await store.commit({
     gun: GUN,
     expectedLatest: { 'targets/ci': 1, snapshot: snapshot.signed.version, timestamp: timestamp.signed.version },

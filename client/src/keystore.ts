@@ -52,6 +52,26 @@ export class KeyStore {
     return path;
   }
 
+  /** True when this home holds the private key of `keyId`. */
+  async has(keyId: string): Promise<boolean> {
+    if (this.unlocked.has(keyId)) return true;
+    try {
+      await readFile(keyPath(this.home, keyId), 'utf8');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Unlocks every one of `keyIds` this home holds (possibly none). */
+  async unlockAll(keyIds: readonly string[], role: string, gun: string): Promise<KeyPair[]> {
+    const pairs: KeyPair[] = [];
+    for (const keyId of new Set(keyIds)) {
+      if (await this.has(keyId)) pairs.push(await this.unlock([keyId], role, gun));
+    }
+    return pairs;
+  }
+
   /**
    * Unlocks the first of `keyIds` this home holds a private key for.
    * @throws KeyNotFoundError when none is here; WrongPassphraseError from decryption

@@ -1,5 +1,6 @@
 /**
- * The publisher API: create a collection, sign and unsign tags.
+ * The publisher API: create a collection, sign and unsign tags, rotate keys and change the root.
+ * Key rotation and root changes live in root-changes.ts; Publisher exposes them.
  *
  * Every change starts from verified metadata (a full TUF update), never from what the server
  * merely says. When another publisher got there first (409), the change is re-read, re-applied,
@@ -39,8 +40,13 @@ import { KeyStore, environmentPassphrases } from './keystore.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { ServerApi } from './server-api.js';
+import { RootChanges } from './root-changes.js';
+import type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
+import type { TrustedMetadata } from './tuf/trusted-collection.js';
 import type { CollectionSession } from './tuf/trusted-collection.js';
 import { trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
+
+export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 
 export interface PublisherOptions extends ClientOptions {
   /** Where passphrases come from (default: TAGTRUST_<ROLE>_PASSPHRASE environment variables). */
@@ -55,11 +61,18 @@ export interface PublisherOptions extends ClientOptions {
 
 export interface InitOptions {
   algorithm?: KeyAlgorithm;
+  /** How many root keys to create (default 1); all are kept in this home until you move them. */
+  rootKeys?: number;
+  /** How many root keys must sign a new root (default 1). */
+  rootThreshold?: number;
 }
 
 export interface InitResult {
   gun: string;
   rootKeyId: string;
+  /** Every root key ID (more than one with `rootKeys`). */
+  rootKeyIds: string[];
+  rootThreshold: number;
   targetsKeyId: string;
   keyFiles: string[];
 }
@@ -153,6 +166,7 @@ export class Publisher {
   private readonly targetsLifetimeMs: number;
   private readonly rootLifetimeMs: number;
   private readonly maxAttempts: number;
+  private readonly rootChanges: RootChanges;
 
   constructor(options: PublisherOptions = {}) {
     this.options = resolveOptions(options);
@@ -160,6 +174,7 @@ export class Publisher {
     this.targetsLifetimeMs = options.targetsLifetimeMs ?? DEFAULT_LIFETIMES.targets;
     this.rootLifetimeMs = options.rootLifetimeMs ?? DEFAULT_LIFETIMES.root;
     this.maxAttempts = options.maxAttempts ?? 50;
+    this.rootChanges = new RootChanges({ options: this.options, keys: this.keys, rootLifetimeMs: this.rootLifetimeMs, targetsLifetimeMs: this.targetsLifetimeMs });
   }
 
   /**
@@ -169,15 +184,21 @@ export class Publisher {
    */
   async init(gunInput: string, options: InitOptions = {}): Promise<InitResult> {
     const gun = parseGun(gunInput);
+    const rootKeys = options.rootKeys ?? 1;
+    const rootThreshold = options.rootThreshold ?? 1;
+    if (!Number.isInteger(rootKeys) || rootKeys < 1 || rootKeys > 10) throw new UsageError(`--root-keys must be 1 to 10, got ${rootKeys}`);
+    if (!Number.isInteger(rootThreshold) || rootThreshold < 1 || rootThreshold > rootKeys) {
+      throw new UsageError(`--root-threshold must be 1 to ${rootKeys} (the number of root keys), got ${rootThreshold}`);
+    }
     const deadline = new Deadline(this.options.timeoutMs, `initialising ${gun}`);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline);
       const [snapshotKey, timestampKey] = await Promise.all([api.getOnlineKey(gun, 'snapshot'), api.getOnlineKey(gun, 'timestamp')]);
-      const [rootPair, targetsPair] = await Promise.all([generateKeyPair(options.algorithm), generateKeyPair(options.algorithm)]);
-      const keyFiles = [
-        await this.keys.add(rootPair, { role: 'root', gun }),
-        await this.keys.add(targetsPair, { role: 'targets', gun }),
-      ];
+      const rootPairs = await Promise.all(Array.from({ length: rootKeys }, () => generateKeyPair(options.algorithm)));
+      const targetsPair = await generateKeyPair(options.algorithm);
+      const keyFiles: string[] = [];
+      for (const pair of rootPairs) keyFiles.push(await this.keys.add(pair, { role: 'root', gun }));
+      keyFiles.push(await this.keys.add(targetsPair, { role: 'targets', gun }));
       const now = new Date();
       const one = (key: typeof snapshotKey) => ({ keys: { [keyIdOf(key)]: key }, threshold: 1 });
       const root = signMetadata(
@@ -185,13 +206,13 @@ export class Publisher {
           version: 1,
           expires: expiresAfter(now, this.rootLifetimeMs),
           keys: {
-            root: one(rootPair.publicKey),
+            root: { keys: Object.fromEntries(rootPairs.map((p) => [p.keyId, p.publicKey])), threshold: rootThreshold },
             targets: one(targetsPair.publicKey),
             snapshot: one(snapshotKey),
             timestamp: one(timestampKey),
           },
         }),
-        [rootPair],
+        rootPairs,
       );
       const targets = signMetadata(buildTargets(1, expiresAfter(now, this.targetsLifetimeMs)), [targetsPair]);
       try {
@@ -203,7 +224,8 @@ export class Publisher {
         throw err;
       }
       await trustRoot(this.options.home, gun, root);
-      return { gun, rootKeyId: rootPair.keyId, targetsKeyId: targetsPair.keyId, keyFiles };
+      const rootKeyIds = rootPairs.map((p) => p.keyId);
+      return { gun, rootKeyId: rootKeyIds[0]!, rootKeyIds, rootThreshold, targetsKeyId: targetsPair.keyId, keyFiles };
     } finally {
       deadline.dispose();
     }
@@ -242,6 +264,26 @@ export class Publisher {
       return { ...signed, targets: rest };
     });
     return { reference: name, role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
+  }
+
+  /** Rotates a role's key and publishes root N+1 (see RootChanges.rotateKey). */
+  rotateKey(gun: string, role: RotatableRole, options: Omit<RootChangeOptions, 'rotate'> = {}): Promise<RootChangeResult> {
+    return this.rootChanges.rotateKey(gun, role, options);
+  }
+
+  /** Writes root N+1 as a proposal file for other root key holders (see RootChanges.prepareRoot). */
+  prepareRoot(gun: string, outFile: string, options: RootChangeOptions = {}): Promise<RootChangeResult> {
+    return this.rootChanges.prepareRoot(gun, outFile, options);
+  }
+
+  /** Adds this home's root key signatures to a proposal file (see RootChanges.signRootProposal). */
+  signRootProposal(file: string): Promise<SignedProposal> {
+    return this.rootChanges.signRootProposal(file);
+  }
+
+  /** Publishes a proposal once its thresholds are met (see RootChanges.publishRootProposal). */
+  publishRootProposal(file: string): Promise<PublishedProposal> {
+    return this.rootChanges.publishRootProposal(file);
   }
 
   /**

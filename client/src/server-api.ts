@@ -1,9 +1,32 @@
 /**
- * Calls to the tagtrust-server API other than metadata downloads: online keys and publishing.
+ * Calls to the tagtrust-server API other than metadata downloads: online keys (and their rotation),
+ * publishing, and the audit changefeed.
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
 import { NetworkError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
 import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey } from '@tagtrust/shared';
+
+/** One accepted change, as the server's changefeed reports it. */
+export interface ChangeRecord {
+  seq: number;
+  gun: string;
+  time: string;
+  /** Name of the token that made the change. */
+  actor: string;
+  action: 'publish' | 'rotate-key' | 'delete';
+  versions?: Record<string, number>;
+  tags?: { tag: string; change: 'added' | 'moved' | 'removed'; from?: string; to?: string }[];
+  keys?: { pending?: Record<string, string>; activated?: Record<string, string> };
+  rootKeyChanges?: Record<string, string[]>;
+  /** Delegation changes of the publish: roles added/removed, keys revoked, thresholds, paths. */
+  delegations?: { delegator: string; delegatorVersion: number; role: string; kind: string; keyIds?: string[]; threshold?: number; paths?: string[] }[];
+}
+
+export interface ChangefeedPage {
+  gun: string;
+  records: ChangeRecord[];
+  next?: number;
+}
 import type { Deadline } from './deadline.js';
 
 export class ServerApi {
@@ -15,6 +38,15 @@ export class ServerApi {
 
   getOnlineKey(gun: string, role: 'snapshot' | 'timestamp'): Promise<TufKey> {
     return this.request<TufKey>('GET', `${tufBasePath(gun)}/${role}.key`, `fetching the ${role} key of ${gun}`);
+  }
+
+  /** Starts a rotation of a server-held key (admin scope); returns the new, pending public key. */
+  rotateOnlineKey(gun: string, role: 'snapshot' | 'timestamp'): Promise<{ keyId: string; key: TufKey }> {
+    return this.request('POST', `${tufBasePath(gun)}/${role}.key`, `rotating the ${role} key of ${gun}`);
+  }
+
+  changefeed(gun: string, after: number, limit = 500): Promise<ChangefeedPage> {
+    return this.request('GET', `/v2/${gun}/_trust/changefeed?after=${after}&limit=${limit}`, `reading the history of ${gun}`);
   }
 
   publish(gun: string, body: PublishRequest): Promise<PublishResponse> {

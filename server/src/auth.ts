@@ -1,37 +1,112 @@
 /**
- * Bearer-token authorisation for writes. Reads are public. The authoriser answers who the caller
- * is, or throws: 401 for a missing or unknown token, 403 for a token without the needed scope.
- * Checks happen before any lookup, so failed auth never reveals whether a collection exists.
+ * Bearer-token authorisation. The authoriser answers who the caller is, or throws: 401 for a missing
+ * or unknown token, 403 for a token without the needed scope.
+ *
+ * Rules:
+ * - Scopes: `admin` (everything: rotation, deletion, tokens, collection listing, and push/pull to any
+ *   collection), `push:<pattern>` (publish to matching collections, and read them), `pull:<pattern>`
+ *   (read matching collections). A pattern is a GUN where `*` matches within one path segment
+ *   (no `/`) and `**` matches anything, e.g. `push:registry.example.com/team-a/*`.
+ * - Reads are public unless `requirePullScope` is set.
+ * - Checks happen before any lookup, and messages do not depend on the collection, so failed auth
+ *   never reveals whether a collection exists.
+ * - Tokens are compared by their sha256; the secret is never stored or logged.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { UnauthorizedError } from '@tagtrust/shared';
+import { ForbiddenError, InvalidInputError, UnauthorizedError } from '@tagtrust/shared';
+import type { MetadataStore } from './storage/store.js';
 
-export type Permission = { action: 'push'; gun: string } | { action: 'admin' };
+export type Permission = { action: 'push'; gun: string } | { action: 'pull'; gun: string } | { action: 'admin' };
 
-export interface Authorizer {
-  /** @returns the name of the token's holder. @throws UnauthorizedError, ForbiddenError */
-  authorize(authorizationHeader: string | undefined, permission: Permission): string;
+export interface Caller {
+  /** Token name, recorded in the audit trail; `admin` for the bootstrap admin token, `anonymous` for public reads. */
+  name: string;
 }
 
-const digest = (text: string) => createHash('sha256').update(text).digest();
+export interface Authorizer {
+  /** @throws UnauthorizedError, ForbiddenError */
+  authorize(authorizationHeader: string | undefined, permission: Permission): Promise<Caller>;
+}
 
-/** One admin token that may do everything. */
-export class AdminTokenAuthorizer implements Authorizer {
-  private readonly tokenDigest: Buffer;
+/** The sha256 (hex) a token is stored and looked up by. */
+export const tokenSha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 
-  constructor(token: string) {
-    this.tokenDigest = digest(token);
+const SCOPE = /^(admin|(push|pull):([^\s:]+))$/;
+
+/** Validates a scope string. @throws InvalidInputError */
+export function parseScope(scope: string): string {
+  const match = SCOPE.exec(scope);
+  if (!match) {
+    throw new InvalidInputError(`scope "${String(scope).slice(0, 80)}" is not admin, push:<gun or glob> or pull:<gun or glob>`);
+  }
+  return scope;
+}
+
+function patternRegExp(pattern: string): RegExp {
+  const source = pattern
+    .split('**')
+    .map((part) => part.split('*').map((text) => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*'))
+    .join('.*');
+  return new RegExp(`^${source}$`);
+}
+
+/** True when one of `scopes` grants `permission`. */
+export function scopesAllow(scopes: readonly string[], permission: Permission): boolean {
+  for (const scope of scopes) {
+    if (scope === 'admin') return true;
+    if (permission.action === 'admin') continue;
+    const match = SCOPE.exec(scope);
+    if (!match || !match[3]) continue;
+    const kind = match[2];
+    if (kind === 'pull' && permission.action !== 'pull') continue;
+    if (patternRegExp(match[3]).test(permission.gun)) return true;
+  }
+  return false;
+}
+
+export interface TokenAuthorizerOptions {
+  store: MetadataStore;
+  /** The bootstrap admin token (TAGTRUST_ADMIN_TOKEN or DIR/admin.token). */
+  adminToken: string;
+  /** When true, reads need a token with a matching pull (or push, or admin) scope. */
+  requirePullScope?: boolean;
+}
+
+/** Tokens from the store plus the bootstrap admin token. */
+export class TokenAuthorizer implements Authorizer {
+  private readonly adminDigest: Buffer;
+  private readonly store: MetadataStore;
+  private readonly requirePullScope: boolean;
+
+  constructor(options: TokenAuthorizerOptions) {
+    this.adminDigest = createHash('sha256').update(options.adminToken).digest();
+    this.store = options.store;
+    this.requirePullScope = options.requirePullScope ?? false;
   }
 
-  authorize(authorizationHeader: string | undefined, permission: Permission): string {
+  async authorize(authorizationHeader: string | undefined, permission: Permission): Promise<Caller> {
+    if (permission.action === 'pull' && !this.requirePullScope) return { name: 'anonymous' };
+    const what = describe(permission);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorizationHeader ?? '');
-    const what = permission.action === 'push' ? `publishing to ${permission.gun}` : 'admin requests';
-    if (!match) {
-      throw new UnauthorizedError(`${what} needs a bearer token: pass --token or set TAGTRUST_TOKEN`);
+    if (!match) throw new UnauthorizedError(`${what} needs a bearer token: pass --token or set TAGTRUST_TOKEN`);
+    const digest = createHash('sha256').update(match[1]!).digest();
+    if (timingSafeEqual(digest, this.adminDigest)) return { name: 'admin' };
+    const token = await this.store.getTokenBySha256(digest.toString('hex'));
+    if (!token) throw new UnauthorizedError(`the token is not valid for ${what}: it is unknown or revoked; check TAGTRUST_TOKEN or ask the operator for a token`);
+    if (!scopesAllow(token.scopes, permission)) {
+      throw new ForbiddenError(`token ${token.name} has no scope for ${what}: its scopes are ${token.scopes.join(' ') || 'none'}`);
     }
-    if (!timingSafeEqual(digest(match[1]!), this.tokenDigest)) {
-      throw new UnauthorizedError(`the token is not valid for ${what}: check TAGTRUST_TOKEN against the server's admin token`);
-    }
-    return 'admin';
+    return { name: token.name };
+  }
+}
+
+function describe(permission: Permission): string {
+  switch (permission.action) {
+    case 'push':
+      return `publishing to ${permission.gun}`;
+    case 'pull':
+      return `reading ${permission.gun}`;
+    case 'admin':
+      return 'an admin request';
   }
 }

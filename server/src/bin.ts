@@ -2,8 +2,10 @@
 import { parseArgs } from 'node:util';
 import { TagTrustError, UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
 import { defaultConfig, startServer } from './server.js';
+import { ADMIN_HELP, runAdminCommand } from './admin-cli.js';
 
 const HELP = `Usage: tagtrust-server [options]
+       tagtrust-server token|collections <command> [options]
 
 Serves TUF metadata for signed container tags.
 
@@ -14,13 +16,16 @@ Options:
   --body-limit BYTES          largest accepted publish body (env TAGTRUST_BODY_LIMIT, default ${defaultConfig.bodyLimit})
   --timestamp-lifetime DUR    lifetime of signed timestamps, e.g. 6h (default ${formatDuration(defaultConfig.timestampLifetime)})
   --snapshot-lifetime DUR     lifetime of signed snapshots, e.g. 7d (default ${formatDuration(defaultConfig.snapshotLifetime)})
+  --require-pull-token        reads need a token with a pull:, push: or admin scope
+                              (env TAGTRUST_REQUIRE_PULL_TOKEN=1; default: reads are public)
   --pending-lifetime DUR      how long a change awaiting approvals stays open (default ${formatDuration(defaultConfig.pendingLifetime)})
   -h, --help                  show this help
 
 Secrets (never logged):
   TAGTRUST_MASTER_KEY         32-byte key (hex or base64) sealing the online keys; default: DIR/master.key
-  TAGTRUST_ADMIN_TOKEN        bearer token for publishing and admin; default: DIR/admin.token
-`;
+  TAGTRUST_ADMIN_TOKEN        bootstrap admin token (all scopes); default: DIR/admin.token
+
+${ADMIN_HELP}`;
 
 function duration(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -37,6 +42,14 @@ function positiveInteger(flag: string, value: string | undefined, fallback: numb
 }
 
 async function main(): Promise<void> {
+  const first = process.argv[2];
+  if (first === 'token' || first === 'collections') {
+    await runAdminCommand(process.argv.slice(2), process.env, {
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    });
+    return;
+  }
   const { values } = parseArgs({
     options: {
       listen: { type: 'string' },
@@ -44,6 +57,7 @@ async function main(): Promise<void> {
       'body-limit': { type: 'string' },
       'timestamp-lifetime': { type: 'string' },
       'snapshot-lifetime': { type: 'string' },
+      'require-pull-token': { type: 'boolean' },
       'pending-lifetime': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -64,6 +78,7 @@ async function main(): Promise<void> {
     snapshotLifetime: duration('--snapshot-lifetime', values['snapshot-lifetime'], defaultConfig.snapshotLifetime),
     masterKey: env.TAGTRUST_MASTER_KEY,
     adminToken: env.TAGTRUST_ADMIN_TOKEN,
+    requirePullScope: values['require-pull-token'] ?? env.TAGTRUST_REQUIRE_PULL_TOKEN === '1',
   });
   process.stderr.write(`tagtrust-server listening on ${server.url}, data in ${values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir} (admin token: ${server.adminTokenSource})\n`);
   const stop = () => {

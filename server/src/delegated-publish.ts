@@ -4,8 +4,8 @@
  * and the delegation changes to audit. Called by Repository.publish under the collection lock.
  */
 import type { Metadata, TargetsSigned } from '@tagtrust/shared';
-import type { DelegationEvent } from './delegation-audit.js';
-import { delegationChanges } from './delegation-audit.js';
+import type { DelegationEvent } from './delegation-changes.js';
+import { delegationChanges } from './delegation-changes.js';
 import { delegatedRolesToLoad, verifyDelegatedRoles } from './delegations-verify.js';
 import { serialise } from './online-signing.js';
 import type { MetadataStore, StoredFile } from './storage/store.js';
@@ -38,13 +38,13 @@ export async function prepareDelegatedPublish(
     }),
   );
   const verified = verifyDelegatedRoles(delegated, { gun, targets: targetsAfter, current }, now);
-  const events = targetsAfter === targetsBefore ? [] : delegationChanges(gun, 'targets', targetsBefore?.signed, targetsAfter.signed, now);
+  const events = targetsAfter === targetsBefore ? [] : delegationChanges('targets', targetsBefore?.signed, targetsAfter.signed);
   const files: StoredFile[] = [];
   const expectedLatest: Record<string, number> = {};
   for (const { role, metadata, previousVersion } of verified) {
     files.push({ role, version: metadata.signed.version, text: serialise(metadata) });
     expectedLatest[role] = previousVersion;
-    events.push(...delegationChanges(gun, role, current.get(role)?.signed, metadata.signed, now));
+    events.push(...delegationChanges(role, current.get(role)?.signed, metadata.signed));
   }
   // Delegators read from storage are part of what was verified: the commit fails if one moved.
   for (const [role, metadata] of current) expectedLatest[role] ??= metadata.signed.version;

@@ -1,9 +1,14 @@
 /**
  * The server-held (online) snapshot and timestamp keys of each collection. Private keys are stored
  * sealed with the server master key; unsealed keys are kept in memory only.
+ *
+ * Rotation: `createPending` makes a new key that is stored as *pending*; the active key keeps
+ * signing until a root listing the pending key is committed (Repository.publish), which activates
+ * it and deletes the old sealed key; `forget` then drops the old key from memory.
  */
 import type { KeyPair } from '@tagtrust/keys';
 import { generateKeyPair, sealKeyPair, unsealKeyPair } from '@tagtrust/keys';
+import type { SealedKey } from '@tagtrust/keys';
 import type { TufKey } from '@tagtrust/shared';
 import type { MetadataStore, ServerKeyRole } from './storage/store.js';
 
@@ -24,12 +29,36 @@ export class OnlineKeys {
   /** The key pair to sign with, or undefined if the collection has no key for the role yet. */
   async signer(gun: string, role: ServerKeyRole): Promise<KeyPair | undefined> {
     const sealed = await this.store.getServerKey(gun, role);
-    if (!sealed) return undefined;
-    const cacheKey = `${gun}\u0000${role}\u0000${sealed.keyid}`;
-    let pair = this.unsealed.get(cacheKey);
+    return sealed && this.unseal(gun, role, sealed);
+  }
+
+  /** The pending (rotation) key pair, or undefined when no rotation is under way. */
+  async pendingSigner(gun: string, role: ServerKeyRole): Promise<KeyPair | undefined> {
+    const sealed = await this.store.getPendingServerKey(gun, role);
+    return sealed && this.unseal(gun, role, sealed);
+  }
+
+  /** A new key for a rotation, sealed; the caller stores it as pending. */
+  async createPending(gun: string, role: ServerKeyRole): Promise<SealedKey> {
+    return sealKeyPair(await generateKeyPair('ed25519'), this.masterKey, sealContext(gun, role));
+  }
+
+  /** Drops an unsealed key from memory (after its sealed copy was deleted). */
+  forget(gun: string, role: ServerKeyRole, keyId: string): void {
+    this.unsealed.delete(cacheKey(gun, role, keyId));
+  }
+
+  /** Drops every unsealed key of a collection from memory. */
+  forgetCollection(gun: string): void {
+    for (const key of [...this.unsealed.keys()]) if (key.startsWith(`${gun}\u0000`)) this.unsealed.delete(key);
+  }
+
+  private unseal(gun: string, role: ServerKeyRole, sealed: SealedKey): KeyPair {
+    const id = cacheKey(gun, role, sealed.keyid);
+    let pair = this.unsealed.get(id);
     if (!pair) {
       pair = unsealKeyPair(sealed, this.masterKey, sealContext(gun, role));
-      this.unsealed.set(cacheKey, pair);
+      this.unsealed.set(id, pair);
     }
     return pair;
   }
@@ -39,6 +68,8 @@ export class OnlineKeys {
     return this.store.putServerKeyIfAbsent(gun, role, sealKeyPair(pair, this.masterKey, sealContext(gun, role)));
   }
 }
+
+const cacheKey = (gun: string, role: ServerKeyRole, keyId: string) => `${gun}\u0000${role}\u0000${keyId}`;
 
 function sealContext(gun: string, role: ServerKeyRole): string {
   return `tagtrust ${gun} ${role}`;

@@ -3,6 +3,8 @@
  * length and sha256 of every targets file) and timestamp (listing the exact snapshot file).
  * Listing lengths and hashes, not only versions, makes clients refuse any file whose bytes differ
  * from what was published (mix-and-match).
+ * Each is signed by every key in `keys`: one normally, the old and the new key in the one publish
+ * that switches a role to a rotated key (so clients mid-update under either root accept it).
  */
 import type { KeyPair } from '@tagtrust/keys';
 import { signMetadata } from '@tagtrust/keys';
@@ -27,21 +29,21 @@ export function serialise(metadata: unknown): string {
 export function signSnapshot(
   previous: SnapshotSigned | undefined,
   changed: StoredFile[],
-  key: KeyPair,
+  keys: KeyPair[],
   now: Date,
   lifetimeMs: number,
 ): StoredFile {
   const meta: Record<string, MetaFileInfo> = { ...previous?.meta };
   for (const file of changed) meta[`${file.role}.json`] = describeFile(Buffer.from(file.text), file.version);
   const version = (previous?.version ?? 0) + 1;
-  const snapshot = signMetadata(buildSnapshot(version, expiresAfter(now, lifetimeMs), meta), [key]);
+  const snapshot = signMetadata(buildSnapshot(version, expiresAfter(now, lifetimeMs), meta), keys);
   return { role: 'snapshot', version, text: serialise(snapshot) };
 }
 
 /** A new timestamp listing the given snapshot file. */
-export function signTimestamp(previousVersion: number, snapshot: StoredFile, key: KeyPair, now: Date, lifetimeMs: number): StoredFile {
+export function signTimestamp(previousVersion: number, snapshot: StoredFile, keys: KeyPair[], now: Date, lifetimeMs: number): StoredFile {
   const version = previousVersion + 1;
   // The signing time lets pullers refuse timestamps older than their maxAge (freeze attacks).
   const signed = buildTimestamp(version, expiresAfter(now, lifetimeMs), describeFile(Buffer.from(snapshot.text), snapshot.version), now);
-  return { role: 'timestamp', version, text: serialise(signMetadata(signed, [key])) };
+  return { role: 'timestamp', version, text: serialise(signMetadata(signed, keys)) };
 }

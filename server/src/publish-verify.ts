@@ -9,7 +9,8 @@
  *   latest is a VersionConflictError (409: another publisher got there first); a gap is BadVersionError.
  * - A new root is signed by its own root threshold and, when it replaces a root, by the old root's
  *   threshold too (spec 5.3.4). It uses consistent snapshots and lists the server's online keys
- *   for snapshot and timestamp with threshold 1, since the server signs those roles alone. Every key
+ *   for snapshot and timestamp with threshold 1, since the server signs those roles alone. During a
+ *   rotation the root may list the pending key instead (the publish then switches to it). Every key
  *   ID is the key's own sha256 key ID, so no key can be listed twice to fake a threshold.
  * - Targets are signed by the threshold of the trusted root's targets role (the new root's, when one
  *   is published with it). If a new root changes the targets keys, targets re-signed with the new
@@ -38,6 +39,8 @@ export interface CollectionState {
   targets?: Metadata<TargetsSigned>;
   /** Key IDs of the server's online keys for this collection. */
   onlineKeyIds: { snapshot?: string; timestamp?: string };
+  /** Key IDs of pending (rotation) online keys, which a new root may list instead. */
+  pendingKeyIds?: { snapshot?: string; timestamp?: string };
 }
 
 export interface VerifiedPublish {
@@ -124,10 +127,13 @@ function verifyRoot(newRoot: Metadata<RootSigned>, state: CollectionState, now: 
   if (!signed.consistent_snapshot) throw new InvalidInputError('root must set consistent_snapshot: true (tagtrust serves versioned metadata files)');
   for (const role of ['snapshot', 'timestamp'] as const) {
     const keyId = state.onlineKeyIds[role];
+    const pendingId = state.pendingKeyIds?.[role];
     const listed = signed.roles[role];
-    if (!keyId || !listed.keyids.includes(keyId) || listed.threshold !== 1) {
+    const listsServerKey = [keyId, pendingId].some((id) => id !== undefined && listed.keyids.includes(id));
+    if (!listsServerKey || listed.threshold !== 1) {
+      const pending = pendingId ? ` or its pending key ${pendingId.slice(0, 8)}` : '';
       throw new InvalidInputError(
-        `root must list the server's ${role} key${keyId ? ` ${keyId.slice(0, 8)}` : ''} with threshold 1: fetch it from ${role}.key and sign the root again`,
+        `root must list the server's ${role} key${keyId ? ` ${keyId.slice(0, 8)}` : ''}${pending} with threshold 1: fetch it from ${role}.key (or rotate it with \`tagtrust key rotate\`) and sign the root again`,
       );
     }
   }

@@ -7,21 +7,47 @@
  * - While the server holds a collection's timestamp key it never serves an expired timestamp:
  *   reads of `timestamp.json` renew it first when it is inside its renewal window.
  * - Snapshot and timestamp are renewed when less than `renewFraction` of their lifetime remains.
+ * - Every accepted change (publish, key rotation request, deletion) is recorded in the audit trail
+ *   in the same atomic write as the change itself. Renewals are not changes and are not recorded.
+ * - Online-key rotation: `rotateOnlineKey` stores a pending key; the active key keeps signing until a
+ *   publish commits a root that lists the pending key. That commit activates the pending key and
+ *   deletes the old one atomically, and its snapshot/timestamp carry signatures by both keys, so
+ *   clients in the middle of an update under the old root still accept them. Afterwards only the
+ *   new key signs.
  * - Delegated roles in a publish are verified against their delegators (delegations-verify.ts) and
  *   committed in the same atomic write; a publish of an approved pending change deletes it there too.
  */
-import { NotFoundError, VersionConflictError, isExpired } from '@tagtrust/shared';
-import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
+import { InvalidInputError, NotFoundError, VersionConflictError, isExpired } from '@tagtrust/shared';
+import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TufKey } from '@tagtrust/shared';
+import type { KeyPair } from '@tagtrust/keys';
+import { rootKeyChanges, tagChanges } from './audit.js';
 import { CollectionLocks } from './collection-lock.js';
-import type { DelegationAuditSink } from './delegation-audit.js';
 import { prepareDelegatedPublish } from './delegated-publish.js';
 import { splitPublishBody } from './delegations-verify.js';
 import type { OnlineKeys } from './online-keys.js';
 import type { OnlineLifetimes } from './online-signing.js';
 import { serialise, signSnapshot, signTimestamp } from './online-signing.js';
 import { verifyPublish } from './publish-verify.js';
-import type { MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
-import { StaleVersionError } from './storage/store.js';
+import type { AuditEntry, AuditRecord, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
+import { StaleKeyError, StaleVersionError } from './storage/store.js';
+
+const SERVER_ROLES: ServerKeyRole[] = ['snapshot', 'timestamp'];
+const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
+
+/** One collection as the admin listing shows it. */
+export interface CollectionSummary {
+  gun: string;
+  /** Role -> latest version, expiry and milliseconds left (negative when expired). */
+  roles: Record<string, { version: number; expires: string; remainingMs: number }>;
+}
+
+/** A page of a collection's audit trail. */
+export interface ChangefeedPage {
+  gun: string;
+  records: AuditRecord[];
+  /** Pass as `after` to get the next page; absent on the last page. */
+  next?: number;
+}
 
 export interface RepositoryOptions {
   store: MetadataStore;
@@ -30,8 +56,6 @@ export interface RepositoryOptions {
   /** Renew when less than this fraction of a lifetime remains (default 0.5). */
   renewFraction?: number;
   now?: () => Date;
-  /** Receives delegation changes (revocations) after they are committed. */
-  delegationAudit?: DelegationAuditSink;
 }
 
 export class Repository {
@@ -40,7 +64,6 @@ export class Repository {
   private readonly lifetimes: OnlineLifetimes;
   private readonly renewFraction: number;
   private readonly now: () => Date;
-  private readonly delegationAudit?: DelegationAuditSink;
   private readonly locks = new CollectionLocks();
   /** Latest timestamp expiry per collection (ms), so reads can tell cheaply whether to renew. */
   private readonly timestampExpiry = new Map<string, number>();
@@ -51,7 +74,6 @@ export class Repository {
     this.lifetimes = options.lifetimes;
     this.renewFraction = options.renewFraction ?? 0.5;
     this.now = options.now ?? (() => new Date());
-    this.delegationAudit = options.delegationAudit;
   }
 
   /** A metadata file: the latest, or an exact version. Undefined when it does not exist. */
@@ -70,8 +92,9 @@ export class Repository {
    * Verifies and stores a publish, then signs a new snapshot and timestamp.
    * @throws VersionConflictError when the body is based on an older version (409)
    * @throws the errors of verifyPublish (400), NotFoundError for a collection without online keys
+   * @param actor the token name recorded in the audit trail
    */
-  publish(gun: string, body: unknown, options: { deletePending?: string[] } = {}): Promise<PublishResponse> {
+  publish(gun: string, body: unknown, actor: string, options: { deletePending?: string[] } = {}): Promise<PublishResponse> {
     return this.locks.run(gun, async () => {
       const now = this.now();
       const [root, targets, snapshot, timestamp] = await Promise.all([
@@ -80,19 +103,43 @@ export class Repository {
         this.loadLatest<SnapshotSigned>(gun, 'snapshot'),
         this.loadLatest<TimestampSigned>(gun, 'timestamp'),
       ]);
-      const [snapshotKey, timestampKey] = await Promise.all([
+      const [snapshotKey, timestampKey, pendingSnapshot, pendingTimestamp] = await Promise.all([
         this.onlineKeys.signer(gun, 'snapshot'),
         this.onlineKeys.signer(gun, 'timestamp'),
+        this.onlineKeys.pendingSigner(gun, 'snapshot'),
+        this.onlineKeys.pendingSigner(gun, 'timestamp'),
       ]);
       const { topLevel, delegated } = splitPublishBody(body);
       const onlyDelegated = delegated.size > 0 && Object.keys(topLevel).length === 0;
       if (onlyDelegated && (!root || !targets)) throw new NotFoundError(`collection ${gun} has no root yet: initialise it before delegating`);
       const verified = onlyDelegated
         ? { root: root!, newRoot: undefined, newTargets: undefined }
-        : verifyPublish(topLevel, { gun, root, targets, onlineKeyIds: { snapshot: snapshotKey?.keyId, timestamp: timestampKey?.keyId } }, now);
+        : verifyPublish(
+            topLevel,
+            {
+              gun,
+              root,
+              targets,
+              onlineKeyIds: { snapshot: snapshotKey?.keyId, timestamp: timestampKey?.keyId },
+              pendingKeyIds: { snapshot: pendingSnapshot?.keyId, timestamp: pendingTimestamp?.keyId },
+            },
+            now,
+          );
       const delegatedChange = await prepareDelegatedPublish(this.store, gun, delegated, targets, verified.newTargets ?? targets!, now);
       if (!snapshotKey || !timestampKey) {
         throw new NotFoundError(`collection ${gun} has no online keys: fetch snapshot.key and timestamp.key first`);
+      }
+      // A new root listing a pending key switches the role to it; that one publish is signed by both.
+      const active = { snapshot: snapshotKey, timestamp: timestampKey };
+      const pending = { snapshot: pendingSnapshot, timestamp: pendingTimestamp };
+      const activateKeys: Partial<Record<ServerKeyRole, string>> = {};
+      const signers: Record<ServerKeyRole, KeyPair[]> = { snapshot: [snapshotKey], timestamp: [timestampKey] };
+      for (const role of SERVER_ROLES) {
+        const next = pending[role];
+        if (verified.newRoot && next && verified.newRoot.signed.roles[role].keyids.includes(next.keyId)) {
+          activateKeys[role] = next.keyId;
+          signers[role] = [next, active[role]];
+        }
       }
       const files: StoredFile[] = [];
       if (verified.newRoot) files.push({ role: 'root', version: verified.newRoot.signed.version, text: serialise(verified.newRoot) });
@@ -101,20 +148,86 @@ export class Repository {
         changedTargets.push({ role: 'targets', version: verified.newTargets.signed.version, text: serialise(verified.newTargets) });
       }
       changedTargets.push(...delegatedChange.files);
-      const newSnapshot = signSnapshot(snapshot?.signed, changedTargets, snapshotKey, now, this.lifetimes.snapshot);
-      const newTimestamp = signTimestamp(timestamp?.signed.version ?? 0, newSnapshot, timestampKey, now, this.lifetimes.timestamp);
+      const newSnapshot = signSnapshot(snapshot?.signed, changedTargets, signers.snapshot, now, this.lifetimes.snapshot);
+      const newTimestamp = signTimestamp(timestamp?.signed.version ?? 0, newSnapshot, signers.timestamp, now, this.lifetimes.timestamp);
       files.push(...changedTargets, newSnapshot, newTimestamp);
+      const versions = Object.fromEntries(files.map((f) => [f.role, f.version]));
+      const audit: AuditEntry = { time: now.toISOString(), actor, action: 'publish', versions };
+      if (verified.newTargets) audit.tags = tagChanges(gun, targets?.signed, verified.newTargets.signed);
+      const keyChanges = verified.newRoot && rootKeyChanges(root?.signed, verified.newRoot.signed);
+      if (keyChanges) audit.rootKeyChanges = keyChanges;
+      if (Object.keys(activateKeys).length > 0) audit.keys = { activated: activateKeys };
+      if (delegatedChange.events.length > 0) audit.delegations = delegatedChange.events;
       await this.commit(gun, files, {
         root: root?.signed.version ?? 0,
         targets: targets?.signed.version ?? 0,
         snapshot: snapshot?.signed.version ?? 0,
         timestamp: timestamp?.signed.version ?? 0,
         ...delegatedChange.expectedLatest,
-      }, options.deletePending);
+      }, { audit, activateKeys, ...(options.deletePending ? { deletePending: options.deletePending } : {}) });
+      for (const role of Object.keys(activateKeys) as ServerKeyRole[]) this.onlineKeys.forget(gun, role, active[role].keyId);
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
-      for (const event of delegatedChange.events) await this.delegationAudit?.recordDelegationChange(event);
-      return { gun, versions: Object.fromEntries(files.map((f) => [f.role, f.version])) };
+      return { gun, versions };
     });
+  }
+
+  /**
+   * Starts a rotation of a server-held key: creates a pending key (replacing an earlier pending one)
+   * and returns its public half. The active key keeps signing until a root listing the new key is
+   * published.
+   * @throws NotFoundError when the collection has no root yet (nothing to rotate)
+   */
+  rotateOnlineKey(gun: string, role: ServerKeyRole, actor: string): Promise<{ keyId: string; key: TufKey }> {
+    return this.locks.run(gun, async () => {
+      if (!(await this.store.getLatest(gun, 'root')) || !(await this.store.getServerKey(gun, role))) {
+        throw new NotFoundError(`collection ${gun} has no published root, so there is no ${role} key to rotate: initialise it with \`tagtrust init ${gun}\``);
+      }
+      const replaced = await this.store.getPendingServerKey(gun, role);
+      const sealed = await this.onlineKeys.createPending(gun, role);
+      const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'rotate-key', keys: { pending: { [role]: sealed.keyid } } };
+      await this.store.putPendingServerKey(gun, role, sealed, audit);
+      if (replaced) this.onlineKeys.forget(gun, role, replaced.keyid);
+      return { keyId: sealed.keyid, key: sealed.public };
+    });
+  }
+
+  /**
+   * Deletes a collection: every metadata version and both online keys. The audit trail keeps the
+   * collection's history and records the deletion.
+   * @throws NotFoundError when the collection does not exist
+   */
+  deleteCollection(gun: string, actor: string): Promise<void> {
+    return this.locks.run(gun, async () => {
+      const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'delete' };
+      if (!(await this.store.deleteCollection(gun, audit))) throw new NotFoundError(`collection ${gun} does not exist`);
+      this.onlineKeys.forgetCollection(gun);
+      this.timestampExpiry.delete(gun);
+    });
+  }
+
+  /** A page of a collection's audit trail, oldest first: records with seq > `after`. */
+  async changefeed(gun: string, after: number, limit: number): Promise<ChangefeedPage> {
+    const records = await this.store.listAudit(gun, after, limit + 1);
+    const page: ChangefeedPage = { gun, records: records.slice(0, limit) };
+    if (records.length > limit) page.next = records[limit - 1]!.seq;
+    return page;
+  }
+
+  /** Every collection with each role's latest version, expiry and time left. */
+  async listCollections(): Promise<CollectionSummary[]> {
+    const now = this.now().getTime();
+    const summaries: CollectionSummary[] = [];
+    for await (const gun of this.store.listCollections()) {
+      const summary: CollectionSummary = { gun, roles: {} };
+      for (const role of ROLES) {
+        const latest = await this.loadLatest(gun, role);
+        if (!latest) continue;
+        const { version, expires } = latest.signed;
+        summary.roles[role] = { version, expires, remainingMs: Date.parse(expires) - now };
+      }
+      summaries.push(summary);
+    }
+    return summaries;
   }
 
   /** Renews the online-signed roles of every collection that is due; returns how many were renewed. */
@@ -148,9 +261,9 @@ export class Repository {
       ]);
       if (!snapshotKey || !timestampKey) return false;
       const files: StoredFile[] = [];
-      const listedSnapshot = snapshotDue ? signSnapshot(snapshot.signed, [], snapshotKey, now, this.lifetimes.snapshot) : snapshotFile;
+      const listedSnapshot = snapshotDue ? signSnapshot(snapshot.signed, [], [snapshotKey], now, this.lifetimes.snapshot) : snapshotFile;
       if (snapshotDue) files.push(listedSnapshot);
-      files.push(signTimestamp(timestamp.signed.version, listedSnapshot, timestampKey, now, this.lifetimes.timestamp));
+      files.push(signTimestamp(timestamp.signed.version, listedSnapshot, [timestampKey], now, this.lifetimes.timestamp));
       await this.commit(gun, files, { snapshot: snapshot.signed.version, timestamp: timestamp.signed.version });
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
       return true;
@@ -173,10 +286,18 @@ export class Repository {
     return file === undefined ? undefined : (JSON.parse(file.text) as Metadata<T>);
   }
 
-  private async commit(gun: string, files: StoredFile[], expectedLatest: Record<string, number>, deletePending?: string[]): Promise<void> {
+  private async commit(
+    gun: string,
+    files: StoredFile[],
+    expectedLatest: Record<string, number>,
+    extra: { audit?: AuditEntry; activateKeys?: Partial<Record<ServerKeyRole, string>>; deletePending?: string[] } = {},
+  ): Promise<void> {
     try {
-      await this.store.commit({ gun, files, expectedLatest, ...(deletePending ? { deletePending } : {}) });
+      await this.store.commit({ gun, files, expectedLatest, ...extra });
     } catch (err) {
+      if (err instanceof StaleKeyError) {
+        throw new InvalidInputError(`the ${err.role} key rotation was replaced by a newer one while publishing: run \`tagtrust key rotate\` again`, { cause: err });
+      }
       if (err instanceof StaleVersionError) {
         throw new VersionConflictError(err.role, err.latest, `${err.role} changed while publishing (now v${err.latest}): fetch the latest and retry`, { cause: err });
       }

@@ -7,14 +7,14 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
-import { AdminTokenAuthorizer } from './auth.js';
+import { TokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
 import { OnlineKeys } from './online-keys.js';
-import type { DelegationAuditSink } from './delegation-audit.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
 import { loadAdminToken, loadMasterKey } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
+import { Tokens } from './tokens.js';
 
 export interface ServerConfig {
   /** host:port to listen on; port 0 picks a free port. */
@@ -28,10 +28,10 @@ export interface ServerConfig {
   renewInterval: number;
   /** How long a pending change (awaiting approvals) stays open at most, in ms. */
   pendingLifetime: number;
-  /** Receives delegation changes (added/removed roles, revoked keys) after they are committed. */
-  delegationAudit?: DelegationAuditSink;
   masterKey?: string;
   adminToken?: string;
+  /** When true, reads need a token with a pull (or push, or admin) scope for the collection. */
+  requirePullScope?: boolean;
   /** Clock; tests pass a controllable one. */
   now?: () => Date;
   log?: (line: string) => void;
@@ -67,16 +67,25 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   if (masterKey.created) log(`tagtrust-server: generated a master key in ${masterKey.source} (mode 0600); back it up`);
   if (adminToken.created) log(`tagtrust-server: generated an admin token in ${adminToken.source} (mode 0600)`);
 
-  const store = await LevelStore.open(join(dataDir, 'db'));
+  let store: LevelStore;
+  try {
+    store = await LevelStore.open(join(dataDir, 'db'));
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || (err as { code?: string }).code === 'LEVEL_LOCKED') {
+      throw new UsageError(`the database in ${dataDir} is in use by another tagtrust-server process: stop it, or use another --data directory`, { cause: err });
+    }
+    throw err;
+  }
   const repository = new Repository({
     store,
     onlineKeys: new OnlineKeys(store, masterKey.value),
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
     now: config.now,
-    delegationAudit: config.delegationAudit,
   });
+  const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
+  const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
-  const app = createApp({ repository, authorizer: new AdminTokenAuthorizer(adminToken.value), bodyLimit: config.bodyLimit, pending });
+  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending });
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
 
   const { host, port } = parseListen(config.listen);

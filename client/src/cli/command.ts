@@ -72,3 +72,13 @@ export const puller = async (values: Values) => {
   });
 };
 
+
+/** A positive integer option, or undefined when absent. */
+export function integerOption(value: string | boolean | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`${flag} "${String(value)}" must be a positive whole number`);
+  }
+  return n;
+}

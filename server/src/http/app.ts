@@ -5,16 +5,25 @@
  *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (revalidate: no-cache + ETag)
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
  *   GET  /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   online public key (creating it needs push)
+ *   POST /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   start a rotation: new pending key (admin)
  *   POST /v2/<gun>/_trust/tuf/                    publish signed root, targets and delegated roles (push)
  *   /v2/<gun>/_trust/pending[/<id>]               staging area for approvals (pending-routes.ts)
+ *   DELETE /v2/<gun>/_trust/tuf/                  delete a collection (admin)
+ *   GET  /v2/<gun>/_trust/changefeed?after=N&limit=M     audit trail, paged
+ *   GET  /_admin/collections                      collections with each role's expiry (admin)
+ *   GET  /_admin/tokens, POST /_admin/tokens, DELETE /_admin/tokens/<name>   tokens (admin)
+ *   GET  /_admin/changefeed?after=N&limit=M       server audit trail: token changes (admin)
+ * Reads (GET of metadata and the changefeed) need a pull scope only when the operator requires it.
+ * Authorisation runs before anything is looked up.
  */
 import { createHash } from 'node:crypto';
 import Koa from 'koa';
 import type { Context } from 'koa';
 import Router from '@koa/router';
-import { InvalidReferenceError, NotFoundError, parseGun } from '@tagtrust/shared';
+import { InvalidInputError, InvalidReferenceError, NotFoundError, parseGun } from '@tagtrust/shared';
 import type { Authorizer } from '../auth.js';
 import type { Repository } from '../repository.js';
+import type { Tokens } from '../tokens.js';
 import { readJsonBody } from './body.js';
 import { errorMiddleware, notFound } from './errors.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
@@ -23,6 +32,7 @@ import { registerPendingRoutes } from './pending-routes.js';
 export interface AppDependencies {
   repository: Repository;
   authorizer: Authorizer;
+  tokens: Tokens;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
   /** The staging area for changes awaiting approvals; without it the pending routes are absent. */
@@ -34,8 +44,10 @@ const KEY_FILE = /^(snapshot|timestamp)\.key$/;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export function createApp(deps: AppDependencies): Koa {
-  const { repository, authorizer } = deps;
+  const { repository, authorizer, tokens } = deps;
   const router = new Router();
+  const authorize = (ctx: Context, permission: Parameters<Authorizer['authorize']>[1]) =>
+    authorizer.authorize(ctx.get('authorization') || undefined, permission);
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -47,11 +59,12 @@ export function createApp(deps: AppDependencies): Koa {
     const keyMatch = KEY_FILE.exec(file);
     if (keyMatch) {
       const role = keyMatch[1] as 'snapshot' | 'timestamp';
-      authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
+      await authorize(ctx, { action: 'push', gun });
       const { key } = await repository.onlineKey(gun, role);
       ctx.body = key;
       return;
     }
+    await authorize(ctx, { action: 'pull', gun });
     const match = METADATA_FILE.exec(file);
     if (!match) throw new NotFoundError(`no metadata file "${file}" in ${gun}: files are <role>.json or <version>.<role>.json`);
     const version = match[1] === undefined ? undefined : Number(match[1]);
@@ -63,11 +76,67 @@ export function createApp(deps: AppDependencies): Koa {
     sendMetadata(ctx, stored.text, version === undefined ? 'no-cache' : IMMUTABLE);
   });
 
+  router.post('/v2/*gun/_trust/tuf/:file', async (ctx) => {
+    const gun = collectionName(ctx.params.gun);
+    const keyMatch = KEY_FILE.exec(ctx.params.file ?? '');
+    const caller = await authorize(ctx, { action: 'admin' });
+    if (!keyMatch) throw new NotFoundError(`cannot rotate "${ctx.params.file}": only snapshot.key and timestamp.key are server-held keys`);
+    ctx.body = await repository.rotateOnlineKey(gun, keyMatch[1] as 'snapshot' | 'timestamp', caller.name);
+  });
+
   router.post('/v2/*gun/_trust/tuf{/}', async (ctx) => {
     const gun = collectionName(ctx.params.gun);
-    authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
+    const caller = await authorize(ctx, { action: 'push', gun });
     const body = await readJsonBody(ctx.req, deps.bodyLimit);
-    ctx.body = await repository.publish(gun, body);
+    ctx.body = await repository.publish(gun, body, caller.name);
+  });
+
+  router.delete('/v2/*gun/_trust/tuf{/}', async (ctx) => {
+    const gun = collectionName(ctx.params.gun);
+    const caller = await authorize(ctx, { action: 'admin' });
+    await repository.deleteCollection(gun, caller.name);
+    ctx.body = { gun, deleted: true };
+  });
+
+  router.get('/v2/*gun/_trust/changefeed', async (ctx) => {
+    const gun = collectionName(ctx.params.gun);
+    await authorize(ctx, { action: 'pull', gun });
+    const after = queryInteger(ctx.query.after, 'after', 0, 0);
+    const limit = queryInteger(ctx.query.limit, 'limit', 100, 1, 1000);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await repository.changefeed(gun, after, limit);
+  });
+
+  router.get('/_admin/collections', async (ctx) => {
+    await authorize(ctx, { action: 'admin' });
+    ctx.body = { collections: await repository.listCollections() };
+  });
+
+  router.get('/_admin/tokens', async (ctx) => {
+    await authorize(ctx, { action: 'admin' });
+    ctx.body = { tokens: await tokens.list() };
+  });
+
+  router.post('/_admin/tokens', async (ctx) => {
+    const caller = await authorize(ctx, { action: 'admin' });
+    const body = (await readJsonBody(ctx.req, 64 * 1024)) as { name?: unknown; scopes?: unknown } | null;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 201;
+    ctx.body = await tokens.create(body?.name, body?.scopes, caller.name);
+  });
+
+  router.delete('/_admin/tokens/:name', async (ctx) => {
+    const caller = await authorize(ctx, { action: 'admin' });
+    await tokens.revoke(ctx.params.name ?? '', caller.name);
+    ctx.body = { name: ctx.params.name, revoked: true };
+  });
+
+  router.get('/_admin/changefeed', async (ctx) => {
+    await authorize(ctx, { action: 'admin' });
+    const after = queryInteger(ctx.query.after, 'after', 0, 0);
+    const limit = queryInteger(ctx.query.limit, 'limit', 100, 1, 1000);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await tokens.changefeed(after, limit);
   });
 
   if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
@@ -83,6 +152,15 @@ function collectionName(raw: string | undefined): string {
   const gun = parseGun(raw ?? '');
   if (gun !== raw) throw new InvalidReferenceError(`collection name "${raw}" is not in normalised form: use ${gun}`);
   return gun;
+}
+
+function queryInteger(raw: unknown, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw) || n < min || n > max) {
+    throw new InvalidInputError(`query parameter ${name} must be an integer from ${min} to ${max}`);
+  }
+  return n;
 }
 
 function sendMetadata(ctx: Context, text: string, cacheControl: string): void {

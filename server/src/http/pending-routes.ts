@@ -24,23 +24,23 @@ export function registerPendingRoutes(router: Router, deps: PendingRouteDependen
 
   router.post('/v2/*gun/_trust/pending', async (ctx) => {
     const gun = collectionName(ctx.params.gun);
-    authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
-    ctx.body = await pending.propose(gun, await readJsonBody(ctx.req, deps.bodyLimit));
+    const caller = await authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
+    ctx.body = await pending.propose(gun, await readJsonBody(ctx.req, deps.bodyLimit), caller.name);
   });
 
   router.get('/v2/*gun/_trust/pending', async (ctx) => {
     const gun = collectionName(ctx.params.gun);
-    authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
+    await authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await pending.list(gun);
   });
 
   router.post('/v2/*gun/_trust/pending/:id', async (ctx) => {
     const gun = collectionName(ctx.params.gun);
-    authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
+    const caller = await authorizer.authorize(ctx.get('authorization') || undefined, { action: 'push', gun });
     const id = ctx.params.id ?? '';
     if (!PENDING_ID.test(id)) throw new NotFoundError(`"${id}" is not a pending change id (16 hex characters)`);
-    ctx.body = await pending.approve(gun, id, await readJsonBody(ctx.req, deps.bodyLimit));
+    ctx.body = await pending.approve(gun, id, await readJsonBody(ctx.req, deps.bodyLimit), caller.name);
   });
 }
 

@@ -84,8 +84,9 @@ export class PendingChanges {
   /**
    * Proposes the next version of a role. Publishes at once when its signatures already meet the threshold.
    * @throws InvalidInputError, VersionConflictError (stale), and the verification errors of a publish
+   * @param actor the token name recorded in the audit trail if this publishes
    */
-  propose(gun: string, body: unknown): Promise<PendingResult> {
+  propose(gun: string, body: unknown, actor: string): Promise<PendingResult> {
     return this.locks.run(gun, async () => {
       const { role, metadata } = parseProposal(body);
       const now = this.now();
@@ -93,7 +94,7 @@ export class PendingChanges {
       const signers = signersOf(state, role);
       verifyProposal(gun, role, metadata, state, now);
       const signedBy = checkSignatures(metadata, role, signers);
-      if (signedBy.length >= signers.role.threshold) return { published: await this.repository.publish(gun, { [role]: metadata }) };
+      if (signedBy.length >= signers.role.threshold) return { published: await this.repository.publish(gun, { [role]: metadata }, actor) };
       const expiry = Math.min(now.getTime() + this.lifetimeMs, Date.parse(metadata.signed.expires));
       const change: PendingChange = {
         id: randomBytes(8).toString('hex'),
@@ -128,8 +129,9 @@ export class PendingChanges {
    * Adds signatures to a pending change; publishes it when the threshold is met.
    * @throws NotFoundError (no such change), ExpiredMetadataError, VersionConflictError (stale),
    *   SignatureError (a signature that does not verify), and the verification errors of a publish
+   * @param actor the token name recorded in the audit trail when the approval publishes the change
    */
-  approve(gun: string, id: string, body: unknown): Promise<PendingResult> {
+  approve(gun: string, id: string, body: unknown, actor: string): Promise<PendingResult> {
     return this.locks.run(gun, async () => {
       const signatures = parseApproval(body);
       const text = await this.store.getPending(gun, id);
@@ -157,7 +159,7 @@ export class PendingChanges {
       checkSignatures(fresh, change.role, signers);
       const signedBy = validSigners(metadata, signers);
       if (signedBy.length >= signers.role.threshold) {
-        return { published: await this.repository.publish(gun, { [change.role]: metadata }, { deletePending: [id] }) };
+        return { published: await this.repository.publish(gun, { [change.role]: metadata }, actor, { deletePending: [id] }) };
       }
       const updated: PendingChange = { ...change, metadata };
       await this.store.putPending(gun, id, JSON.stringify(updated));

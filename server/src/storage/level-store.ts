@@ -2,39 +2,62 @@
  * MetadataStore on an embedded level database (classic-level). Layout, one sublevel each:
  * - `files`:   `<gun>\0<role>\0<version, 12 digits>` -> exact metadata text
  * - `latest`:  `<gun>\0<role>` -> latest version (decimal text)
- * - `keys`:    `<gun>\0<role>` -> sealed server key JSON
+ * - `keys`:    `<gun>\0<role>` -> sealed server key JSON (active)
+ * - `pending`: `<gun>\0<role>` -> sealed server key JSON (pending rotation)
  * - `collections`: `<gun>` -> ISO time of the first publish
- * - `pending`: `<gun>\0<id>` -> pending change JSON (staging area)
+ * - `audit`:   `<gun>\0<seq, 12 digits>` -> audit record JSON (append-only)
+ * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
+ *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
+ * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
  * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
+ * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
+ * time per collection (per token table) through `exclusive`, so two writers in this process cannot
+ * interleave between read and write; different collections still commit concurrently.
  */
 import { Level } from 'level';
 import type { SealedKey } from '@tagtrust/keys';
-import type { Change, MetadataStore, ServerKeyRole, StoredFile } from './store.js';
-import { StaleVersionError } from './store.js';
+import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
+import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
+import { CollectionLocks } from '../collection-lock.js';
 
 const SEP = '\u0000';
-const fileKey = (gun: string, role: string, version: number) => `${gun}${SEP}${role}${SEP}${String(version).padStart(12, '0')}`;
+const pad = (n: number) => String(n).padStart(12, '0');
+const fileKey = (gun: string, role: string, version: number) => `${gun}${SEP}${role}${SEP}${pad(version)}`;
 const roleKey = (gun: string, role: string) => `${gun}${SEP}${role}`;
+const auditKey = (gun: string, seq: number) => `${gun}${SEP}${pad(seq)}`;
+/** Range options covering every key of one collection in a sublevel. */
+const collectionRange = (gun: string) => ({ gt: `${gun}${SEP}`, lt: `${gun}${SEP}\uffff` });
+/** Lock scope of the token table (no GUN contains NUL). */
+const TOKENS = '\u0000tokens';
+const SERVER_ROLES: ServerKeyRole[] = ['snapshot', 'timestamp'];
+
+type Batch = ReturnType<Level<string, string>['batch']>;
 
 export class LevelStore implements MetadataStore {
   private readonly db: Level<string, string>;
   private readonly files;
   private readonly latest;
   private readonly keys;
-  private readonly collections;
   private readonly pending;
-  /** Serialises putServerKeyIfAbsent so two first requests cannot create two keys. */
-  private keyWrites: Promise<unknown> = Promise.resolve();
-  /** Serialises commits: the version check and the batch write must not interleave (CAS). */
-  private commits: Promise<unknown> = Promise.resolve();
+  private readonly collections;
+  private readonly staged;
+  private readonly audit;
+  private readonly tokens;
+  private readonly tokenHashes;
+  private readonly locks = new CollectionLocks();
 
   private constructor(db: Level<string, string>) {
     this.db = db;
-    this.files = db.sublevel<string, string>('files', { valueEncoding: 'utf8' });
-    this.latest = db.sublevel<string, string>('latest', { valueEncoding: 'utf8' });
-    this.keys = db.sublevel<string, string>('keys', { valueEncoding: 'utf8' });
-    this.collections = db.sublevel<string, string>('collections', { valueEncoding: 'utf8' });
-    this.pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' });
+    const sub = (name: string) => db.sublevel<string, string>(name, { valueEncoding: 'utf8' });
+    this.files = sub('files');
+    this.latest = sub('latest');
+    this.keys = sub('keys');
+    this.pending = sub('pending');
+    this.collections = sub('collections');
+    this.staged = sub('staged');
+    this.audit = sub('audit');
+    this.tokens = sub('tokens');
+    this.tokenHashes = sub('tokenHashes');
   }
 
   /** Opens (creating if needed) the database at `location`. */
@@ -55,26 +78,29 @@ export class LevelStore implements MetadataStore {
   }
 
   commit(change: Change): Promise<void> {
-    const write = this.commits.then(() => this.compareAndWrite(change));
-    this.commits = write.catch(() => undefined);
-    return write;
-  }
-
-  private async compareAndWrite(change: Change): Promise<void> {
-    for (const [role, expected] of Object.entries(change.expectedLatest)) {
-      const latest = await this.latestVersion(change.gun, role);
-      if (latest !== expected) throw new StaleVersionError(role, expected, latest);
-    }
-    const batch = this.db.batch();
-    for (const file of change.files) {
-      batch.put(fileKey(change.gun, file.role, file.version), file.text, { sublevel: this.files });
-      batch.put(roleKey(change.gun, file.role), String(file.version), { sublevel: this.latest });
-    }
-    for (const id of change.deletePending ?? []) batch.del(roleKey(change.gun, id), { sublevel: this.pending });
-    if (change.expectedLatest.root === 0) {
-      batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
-    }
-    await batch.write();
+    return this.exclusive(change.gun, async () => {
+      for (const [role, expected] of Object.entries(change.expectedLatest)) {
+        const latest = await this.latestVersion(change.gun, role);
+        if (latest !== expected) throw new StaleVersionError(role, expected, latest);
+      }
+      const batch = this.db.batch();
+      for (const [role, keyId] of Object.entries(change.activateKeys ?? {}) as [ServerKeyRole, string][]) {
+        const pending = await this.getPendingServerKey(change.gun, role);
+        if (pending?.keyid !== keyId) throw new StaleKeyError(role, keyId);
+        batch.put(roleKey(change.gun, role), JSON.stringify(pending), { sublevel: this.keys });
+        batch.del(roleKey(change.gun, role), { sublevel: this.pending });
+      }
+      for (const file of change.files) {
+        batch.put(fileKey(change.gun, file.role, file.version), file.text, { sublevel: this.files });
+        batch.put(roleKey(change.gun, file.role), String(file.version), { sublevel: this.latest });
+      }
+      for (const id of change.deletePending ?? []) batch.del(roleKey(change.gun, id), { sublevel: this.staged });
+      if (change.expectedLatest.root === 0) {
+        batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
+      }
+      if (change.audit) await this.appendAudit(batch, change.gun, change.audit);
+      await batch.write();
+    });
   }
 
   async getServerKey(gun: string, role: ServerKeyRole): Promise<SealedKey | undefined> {
@@ -83,30 +109,105 @@ export class LevelStore implements MetadataStore {
   }
 
   putServerKeyIfAbsent(gun: string, role: ServerKeyRole, key: SealedKey): Promise<SealedKey> {
-    const write = this.keyWrites.then(async () => {
+    return this.exclusive(gun, async () => {
       const existing = await this.getServerKey(gun, role);
       if (existing) return existing;
       await this.keys.put(roleKey(gun, role), JSON.stringify(key));
       return key;
     });
-    this.keyWrites = write.catch(() => undefined);
-    return write;
+  }
+
+  async getPendingServerKey(gun: string, role: ServerKeyRole): Promise<SealedKey | undefined> {
+    const text = await this.pending.get(roleKey(gun, role));
+    return text === undefined ? undefined : (JSON.parse(text) as SealedKey);
+  }
+
+  putPendingServerKey(gun: string, role: ServerKeyRole, key: SealedKey, audit: AuditEntry): Promise<void> {
+    return this.exclusive(gun, async () => {
+      const batch = this.db.batch();
+      batch.put(roleKey(gun, role), JSON.stringify(key), { sublevel: this.pending });
+      await this.appendAudit(batch, gun, audit);
+      await batch.write();
+    });
+  }
+
+  deleteCollection(gun: string, audit: AuditEntry): Promise<boolean> {
+    return this.exclusive(gun, async () => {
+      if ((await this.collections.get(gun)) === undefined) return false;
+      const batch = this.db.batch();
+      for await (const key of this.files.keys(collectionRange(gun))) batch.del(key, { sublevel: this.files });
+      for await (const key of this.latest.keys(collectionRange(gun))) batch.del(key, { sublevel: this.latest });
+      for await (const key of this.staged.keys(collectionRange(gun))) batch.del(key, { sublevel: this.staged });
+      for (const role of SERVER_ROLES) {
+        batch.del(roleKey(gun, role), { sublevel: this.keys });
+        batch.del(roleKey(gun, role), { sublevel: this.pending });
+      }
+      batch.del(gun, { sublevel: this.collections });
+      await this.appendAudit(batch, gun, audit);
+      await batch.write();
+      return true;
+    });
+  }
+
+  async listAudit(gun: string, after: number, limit: number): Promise<AuditRecord[]> {
+    const records: AuditRecord[] = [];
+    for await (const text of this.audit.values({ gt: auditKey(gun, after), lt: `${gun}${SEP}\uffff`, limit })) {
+      records.push(JSON.parse(text) as AuditRecord);
+    }
+    return records;
+  }
+
+  putToken(token: TokenRecord, audit: AuditEntry): Promise<void> {
+    return this.exclusive(TOKENS, async () => {
+      if ((await this.tokens.get(token.name)) !== undefined) throw new TokenExistsError(token.name);
+      const batch = this.db.batch();
+      batch.put(token.name, JSON.stringify(token), { sublevel: this.tokens });
+      batch.put(token.sha256, token.name, { sublevel: this.tokenHashes });
+      await this.appendAudit(batch, SERVER_AUDIT, audit);
+      await batch.write();
+    });
+  }
+
+  async getTokenBySha256(sha256: string): Promise<TokenRecord | undefined> {
+    const name = await this.tokenHashes.get(sha256);
+    if (name === undefined) return undefined;
+    const text = await this.tokens.get(name);
+    return text === undefined ? undefined : (JSON.parse(text) as TokenRecord);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const tokens: TokenRecord[] = [];
+    for await (const text of this.tokens.values()) tokens.push(JSON.parse(text) as TokenRecord);
+    return tokens;
+  }
+
+  deleteToken(name: string, audit: AuditEntry): Promise<boolean> {
+    return this.exclusive(TOKENS, async () => {
+      const text = await this.tokens.get(name);
+      if (text === undefined) return false;
+      const batch = this.db.batch();
+      batch.del(name, { sublevel: this.tokens });
+      batch.del((JSON.parse(text) as TokenRecord).sha256, { sublevel: this.tokenHashes });
+      await this.appendAudit(batch, SERVER_AUDIT, audit);
+      await batch.write();
+      return true;
+    });
   }
 
   async putPending(gun: string, id: string, text: string): Promise<void> {
-    await this.pending.put(roleKey(gun, id), text);
+    await this.staged.put(roleKey(gun, id), text);
   }
 
   async getPending(gun: string, id: string): Promise<string | undefined> {
-    return this.pending.get(roleKey(gun, id));
+    return this.staged.get(roleKey(gun, id));
   }
 
   async listPending(gun: string): Promise<string[]> {
-    return this.pending.values({ gt: `${gun}${SEP}`, lt: `${gun}\u0001` }).all();
+    return this.staged.values({ gt: `${gun}${SEP}`, lt: `${gun}\u0001` }).all();
   }
 
   async deletePending(gun: string, id: string): Promise<void> {
-    await this.pending.del(roleKey(gun, id));
+    await this.staged.del(roleKey(gun, id));
   }
 
   async *listCollections(): AsyncIterable<string> {
@@ -120,5 +221,20 @@ export class LevelStore implements MetadataStore {
   private async latestVersion(gun: string, role: string): Promise<number> {
     const text = await this.latest.get(roleKey(gun, role));
     return text === undefined ? 0 : Number(text);
+  }
+
+  /** Adds the next audit record of `gun` to `batch`. Call only inside `exclusive`. */
+  private async appendAudit(batch: Batch, gun: string, entry: AuditEntry): Promise<void> {
+    let last = 0;
+    for await (const key of this.audit.keys({ ...collectionRange(gun), reverse: true, limit: 1 })) {
+      last = Number(key.slice(gun.length + 1));
+    }
+    const record: AuditRecord = { seq: last + 1, gun, ...entry };
+    batch.put(auditKey(gun, record.seq), JSON.stringify(record), { sublevel: this.audit });
+  }
+
+  /** Runs read-then-write operations on one collection (or the token table) one at a time. */
+  private exclusive<T>(scope: string, task: () => Promise<T>): Promise<T> {
+    return this.locks.run(scope, task);
   }
 }

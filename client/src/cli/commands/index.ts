@@ -8,9 +8,11 @@ import { resolveCommand } from './resolve.js';
 import { verifyCommand } from './verify.js';
 import { trustCommand } from './trust.js';
 import { delegationCommand } from './delegation.js';
-import { keyGenerateCommand } from './key-generate.js';
 import { pendingCommand } from './pending.js';
 import { approveCommand } from './approve.js';
+import { keyCommand } from './key.js';
+import { rootCommand } from './root.js';
+import { historyCommand } from './history.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -23,5 +25,7 @@ export const COMMANDS: Command[] = [
   delegationCommand,
   pendingCommand,
   approveCommand,
-  keyGenerateCommand,
+  keyCommand,
+  rootCommand,
+  historyCommand,
 ];

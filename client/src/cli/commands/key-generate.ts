@@ -2,13 +2,11 @@
  * `tagtrust key generate --name NAME`: a signer's key pair for delegations. The private key stays
  * encrypted in this home (passphrase from TAGTRUST_<NAME>_PASSPHRASE or a prompt); the public key is
  * written to a file for the collection owner's `tagtrust delegation add --key FILE`.
- *
- * `key` also has `rotate` (commands/key.ts on the key-rotation branch): merge by dispatching on the
- * action to {@link runKeyGenerate}.
+ * Dispatched from `tagtrust key` (commands/key.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '@tagtrust/shared';
-import type { Command, Output, Values } from '../command.js';
+import type { Output, Values } from '../command.js';
 import { publisher } from '../command.js';
 
 export const KEY_GENERATE_USAGE = 'tagtrust key generate --name NAME [--key-type ed25519|ecdsa|rsa] [--out PUBFILE]';
@@ -27,16 +25,3 @@ export async function runKeyGenerate(values: Values, out: Output): Promise<void>
   out.print(`  private key: ${key.keyFile}`);
   out.print(`  public key:  ${pubFile} (give it to the collection owner for \`tagtrust delegation add --key ${pubFile}\`)`);
 }
-
-export const keyGenerateCommand: Command = {
-  name: 'key',
-  usage: KEY_GENERATE_USAGE,
-  summary: "create a signer's key pair for delegations; writes the public key to NAME.pub",
-  details: 'The private key is kept encrypted in TAGTRUST_HOME/keys; its passphrase comes from TAGTRUST_<NAME>_PASSPHRASE\nor a prompt, also when signing with it.',
-  options: { name: { type: 'string' }, 'key-type': { type: 'string' }, out: { type: 'string' } },
-  positionals: 1,
-  async run([action], values, out) {
-    if (action !== 'generate') throw new UsageError(`unknown key action "${action}"; usage: ${KEY_GENERATE_USAGE}`);
-    await runKeyGenerate(values, out);
-  },
-};

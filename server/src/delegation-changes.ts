@@ -1,17 +1,13 @@
 /**
- * What changed in a delegator's delegations, as audit events: roles added or removed, keys added
- * or removed (revocation), thresholds and paths changed. The server reports them to a
- * {@link DelegationAuditSink} after the change is committed.
- *
- * The audit trail (server/src/audit/*) is being built separately; it implements this interface.
- * Until then the repository uses no sink unless one is passed in (tests pass a recording one).
+ * What changed in a delegator's delegations: roles added or removed, keys added or removed
+ * (revocation), thresholds and paths changed. The repository records them in the audit entry of the
+ * publish that made them, in the same atomic write.
  */
 import type { DelegatedRoleInfo, TargetsSigned } from '@tagtrust/shared';
 
 export type DelegationEventKind = 'role-added' | 'role-removed' | 'keys-added' | 'keys-removed' | 'threshold-changed' | 'paths-changed';
 
 export interface DelegationEvent {
-  gun: string;
   /** The role whose delegations changed (`targets` or a delegated role). */
   delegator: string;
   /** The delegator's version that made the change. */
@@ -23,23 +19,12 @@ export interface DelegationEvent {
   keyIds?: string[];
   threshold?: number;
   paths?: string[];
-  /** ISO time of the commit. */
-  at: string;
 }
 
-export interface DelegationAuditSink {
-  recordDelegationChange(event: DelegationEvent): void | Promise<void>;
-}
 
 /** The events that turn `before`'s delegations into `after`'s (before undefined: a new role). */
-export function delegationChanges(
-  gun: string,
-  delegator: string,
-  before: TargetsSigned | undefined,
-  after: TargetsSigned,
-  at: Date,
-): DelegationEvent[] {
-  const base = { gun, delegator, delegatorVersion: after.version, at: at.toISOString() };
+export function delegationChanges(delegator: string, before: TargetsSigned | undefined, after: TargetsSigned): DelegationEvent[] {
+  const base = { delegator, delegatorVersion: after.version };
   const old = new Map((before?.delegations?.roles ?? []).map((r) => [r.name, r]));
   const now = new Map((after.delegations?.roles ?? []).map((r) => [r.name, r]));
   const events: DelegationEvent[] = [];

@@ -1,0 +1,35 @@
+/** `tagtrust history` */
+import type { Command } from '../command.js';
+import { clientOptions } from '../command.js';
+
+export const historyCommand: Command = {
+  name: 'history',
+  usage: 'tagtrust history <gun>[:<tag>] [--json]',
+  summary: "show a collection's audit trail: who published, moved or removed what, and key rotations",
+  details: 'One line per accepted change: sequence, time, token name, and what changed. With :<tag>, only that\ntag\'s changes. This is the server\'s record; `tagtrust resolve` verifies what is signed now.',
+  options: { json: { type: 'boolean' } },
+  positionals: 1,
+  async run([reference], values, out) {
+    const { readHistory } = await import('../../history.js');
+    const records = await readHistory(reference!, await clientOptions(values));
+    if (values.json) return out.json(records);
+    if (records.length === 0) return out.print(`No recorded changes for ${reference}`);
+    for (const r of records) {
+      const versions = Object.entries(r.versions ?? {})
+        .map(([role, v]) => `${role} v${v}`)
+        .join(', ');
+      const parts: string[] = [r.action + (versions ? ` ${versions}` : '')];
+      for (const t of r.tags ?? []) {
+        parts.push(t.change === 'added' ? `${t.tag} added ${t.to}` : t.change === 'removed' ? `${t.tag} removed (was ${t.from})` : `${t.tag} moved ${t.from} -> ${t.to}`);
+      }
+      for (const [role, ids] of Object.entries(r.rootKeyChanges ?? {})) parts.push(`${role} keys now ${ids.map((id) => id.slice(0, 8)).join(',')}`);
+      for (const [role, id] of Object.entries(r.keys?.pending ?? {})) parts.push(`new pending ${role} key ${id.slice(0, 8)}`);
+      for (const [role, id] of Object.entries(r.keys?.activated ?? {})) parts.push(`${role} key ${id.slice(0, 8)} active`);
+      for (const d of r.delegations ?? []) {
+        const keys = d.keyIds ? ` keys ${d.keyIds.map((id) => id.slice(0, 8)).join(',')}` : '';
+        parts.push(`${d.delegator} v${d.delegatorVersion}: ${d.role} ${d.kind}${keys}`);
+      }
+      out.print(`${String(r.seq).padStart(4)}  ${r.time}  ${r.actor}  ${parts.join('; ')}`);
+    }
+  },
+};

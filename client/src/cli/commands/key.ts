@@ -1,0 +1,68 @@
+/** `tagtrust key rotate` and `tagtrust key generate` */
+import { UsageError } from '@tagtrust/shared';
+import type { Command, Output } from '../command.js';
+import { integerOption, publisher } from '../command.js';
+import { KEY_GENERATE_USAGE, runKeyGenerate } from './key-generate.js';
+
+const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
+type Role = (typeof ROLES)[number];
+
+export const keyCommand: Command = {
+  name: 'key',
+  usage: `tagtrust key rotate <gun> root|targets|snapshot|timestamp [--out FILE] [--replace KEYID] [--root-threshold T]\n       ${KEY_GENERATE_USAGE}`,
+  summary: "rotate a key (root N+1 listing the new key), or generate a delegation signer's key pair",
+  details: [
+    'rotate:',
+    'snapshot|timestamp: the server creates a new key and keeps signing with the old one until this root is',
+    'published, then switches and destroys the old key (needs an admin token). root|targets: a new key is',
+    'created in this home; targets are re-signed with it. --replace picks which root key to replace.',
+    'With a root threshold above what this home holds, --out FILE writes a proposal for `tagtrust root sign`.',
+    'generate:',
+    'A signer key for delegations, kept encrypted in TAGTRUST_HOME/keys (passphrase from TAGTRUST_<NAME>_PASSPHRASE',
+    'or a prompt); the public key goes to --out (default NAME.pub) for `tagtrust delegation add --key`.',
+  ].join('\n'),
+  options: {
+    out: { type: 'string' },
+    replace: { type: 'string' },
+    'root-threshold': { type: 'string' },
+    name: { type: 'string' },
+    'key-type': { type: 'string' },
+  },
+  positionals: [1, 3],
+  async run([action, gun, role], values, out) {
+    if (action === 'generate') {
+      if (gun !== undefined) throw new UsageError(`key generate takes no arguments; usage: ${KEY_GENERATE_USAGE}`);
+      return runKeyGenerate(values, out);
+    }
+    if (action !== 'rotate') throw new UsageError(`unknown key action "${action}"; usage: ${keyCommand.usage}`);
+    if (gun === undefined || role === undefined) throw new UsageError(`key rotate needs a collection and a role; usage: ${keyCommand.usage}`);
+    if (!ROLES.includes(role as Role)) throw new UsageError(`unknown role "${role}": choose root, targets, snapshot or timestamp`);
+    const options = {
+      replaceKeyId: values.replace as string | undefined,
+      rootThreshold: integerOption(values['root-threshold'], '--root-threshold'),
+    };
+    const p = await publisher(values);
+    if (values.out) {
+      const result = await p.prepareRoot(gun!, values.out as string, { ...options, rotate: role as Role });
+      printChange(out, result);
+      out.print(`Wrote root v${result.proposal.root.signed.version} proposal to ${values.out as string}: ${statusLine(result.status)}`);
+      return;
+    }
+    const result = await p.rotateKey(gun!, role as Role, options);
+    printChange(out, result);
+    const versions = Object.entries(result.published ?? {})
+      .map(([r, v]) => `${r} v${v}`)
+      .join(', ');
+    out.print(`Rotated the ${role} key of ${result.proposal.gun}: published ${versions}`);
+  },
+};
+
+export function printChange(out: Output, result: { changes: string[]; keyFiles?: string[] }): void {
+  for (const line of result.changes) out.print(`  ${line}`);
+  for (const file of result.keyFiles ?? []) out.print(`  private key: ${file}`);
+}
+
+export function statusLine(status: { current: { signed: string[]; threshold: number }; proposed: { signed: string[]; threshold: number }; ready: boolean }): string {
+  const part = (s: { signed: string[]; threshold: number }) => `${s.signed.length}/${s.threshold}`;
+  return `signatures: current root keys ${part(status.current)}, new root keys ${part(status.proposed)}${status.ready ? ' (ready to publish)' : ''}`;
+}

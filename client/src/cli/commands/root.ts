@@ -1,0 +1,54 @@
+/** `tagtrust root prepare|sign|publish`: change a root whose threshold needs several key holders. */
+import { UsageError } from '@tagtrust/shared';
+import type { Command } from '../command.js';
+import { integerOption, publisher } from '../command.js';
+import { printChange, statusLine } from './key.js';
+
+export const rootCommand: Command = {
+  name: 'root',
+  usage: 'tagtrust root prepare <gun> --out FILE [--rotate ROLE] [--replace KEYID] [--root-threshold T] | root sign FILE | root publish FILE',
+  summary: 'multi-holder root changes: prepare root N+1 as a file, add signatures, publish at the threshold',
+  details: [
+    'prepare: writes root N+1 (renewed expiry; optionally a rotated key or a new threshold) signed by the',
+    '         root keys this home holds.',
+    'sign:    adds signatures by this home\'s root keys (current or new) after checking the file replaces the',
+    '         current root; prints what the root changes.',
+    'publish: sends it once it is signed by the current root\'s threshold and its own.',
+  ].join('\n'),
+  options: { out: { type: 'string' }, rotate: { type: 'string' }, replace: { type: 'string' }, 'root-threshold': { type: 'string' } },
+  positionals: 2,
+  async run([action, target], values, out) {
+    const p = await publisher(values);
+    switch (action) {
+      case 'prepare': {
+        if (!values.out) throw new UsageError('root prepare needs --out FILE');
+        const rotate = values.rotate as 'root' | 'targets' | 'snapshot' | 'timestamp' | undefined;
+        const result = await p.prepareRoot(target!, values.out as string, {
+          rotate,
+          replaceKeyId: values.replace as string | undefined,
+          rootThreshold: integerOption(values['root-threshold'], '--root-threshold'),
+        });
+        printChange(out, result);
+        out.print(`Wrote root v${result.proposal.root.signed.version} proposal to ${values.out as string}: ${statusLine(result.status)}`);
+        return;
+      }
+      case 'sign': {
+        const result = await p.signRootProposal(target!);
+        out.print(`Root v${result.proposal.root.signed.version} of ${result.proposal.gun}: ${result.proposal.description}`);
+        printChange(out, result);
+        out.print(`Added signatures by ${result.added.map((id) => id.slice(0, 8)).join(', ')}; ${statusLine(result.status)}`);
+        return;
+      }
+      case 'publish': {
+        const result = await p.publishRootProposal(target!);
+        const versions = Object.entries(result.published ?? {})
+          .map(([r, v]) => `${r} v${v}`)
+          .join(', ');
+        out.print(`Published root v${result.proposal.root.signed.version} of ${result.proposal.gun}: ${versions}`);
+        return;
+      }
+      default:
+        throw new UsageError(`unknown root action "${action}"; usage: ${rootCommand.usage}`);
+    }
+  },
+};

@@ -1,0 +1,40 @@
+/**
+ * What an audit record says about a publish: the tags it added, moved or removed, and the
+ * publisher roles whose keys a new root replaced. Pure functions of old and new metadata.
+ */
+import { parseTargetName } from '@tagtrust/shared';
+import type { RootSigned, TargetsSigned, TopLevelRoleName } from '@tagtrust/shared';
+import type { TagChange } from './storage/store.js';
+
+const digestOf = (info: TargetsSigned['targets'][string] | undefined) => (info?.hashes.sha256 ? `sha256:${info.hashes.sha256}` : undefined);
+
+/** Tag changes from `before` to `after`, sorted by tag. */
+export function tagChanges(gun: string, before: TargetsSigned | undefined, after: TargetsSigned): TagChange[] {
+  const changes: TagChange[] = [];
+  const old = before?.targets ?? {};
+  const names = new Set([...Object.keys(old), ...Object.keys(after.targets)]);
+  for (const name of names) {
+    const parsed = parseTargetName(name);
+    if (!parsed || parsed.gun !== gun) continue;
+    const from = digestOf(old[name]);
+    const to = digestOf(after.targets[name]);
+    if (from === to) continue;
+    if (!from) changes.push({ tag: parsed.tag, change: 'added', to });
+    else if (!to) changes.push({ tag: parsed.tag, change: 'removed', from });
+    else changes.push({ tag: parsed.tag, change: 'moved', from, to });
+  }
+  return changes.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+}
+
+/** Role -> its new key IDs, for every role whose keys or threshold differ between two roots. */
+export function rootKeyChanges(before: RootSigned | undefined, after: RootSigned): Record<string, string[]> | undefined {
+  if (!before) return undefined;
+  const changes: Record<string, string[]> = {};
+  for (const role of Object.keys(after.roles) as TopLevelRoleName[]) {
+    const a = before.roles[role];
+    const b = after.roles[role];
+    const same = a && a.threshold === b.threshold && a.keyids.length === b.keyids.length && a.keyids.every((id) => b.keyids.includes(id));
+    if (!same) changes[role] = [...b.keyids];
+  }
+  return Object.keys(changes).length > 0 ? changes : undefined;
+}

@@ -1,0 +1,71 @@
+/**
+ * Token management: create (the secret is returned once and stored only as its sha256), list,
+ * revoke. Names are unique and short; scopes are validated (auth.ts). Creation and revocation are
+ * recorded in the server's audit trail (`GET /_admin/changefeed`) with the acting token's name.
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidInputError, NotFoundError } from '@tagtrust/shared';
+import { parseScope, tokenSha256 } from './auth.js';
+import type { AuditEntry, AuditRecord, MetadataStore, TokenRecord } from './storage/store.js';
+import { SERVER_AUDIT, TokenExistsError } from './storage/store.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+const RESERVED = new Set(['admin', 'anonymous']);
+
+/** A token as listed: everything but the digest. */
+export interface TokenInfo {
+  name: string;
+  scopes: string[];
+  created: string;
+}
+
+export interface CreatedToken extends TokenInfo {
+  /** The secret: shown once, never stored. */
+  token: string;
+}
+
+export class Tokens {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly now: () => Date,
+  ) {}
+
+  /** @throws InvalidInputError for a bad name or scope, or a name in use */
+  /** @param actor the token name recorded in the server's audit trail */
+  async create(name: unknown, scopes: unknown, actor: string): Promise<CreatedToken> {
+    if (typeof name !== 'string' || !NAME.test(name) || RESERVED.has(name)) {
+      throw new InvalidInputError(`token name ${JSON.stringify(String(name).slice(0, 80))} must be 1-64 letters, digits, and . _ @ - (not admin or anonymous)`);
+    }
+    if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => typeof s === 'string')) {
+      throw new InvalidInputError('a token needs at least one scope: admin, push:<gun or glob> or pull:<gun or glob>');
+    }
+    const token = `tt_${randomBytes(32).toString('base64url')}`;
+    const record: TokenRecord = { name, scopes: [...new Set(scopes.map(parseScope))], sha256: tokenSha256(token), created: this.now().toISOString() };
+    try {
+      const audit: AuditEntry = { time: record.created, actor, action: 'create-token', token: { name, scopes: record.scopes } };
+      await this.store.putToken(record, audit);
+    } catch (err) {
+      if (err instanceof TokenExistsError) throw new InvalidInputError(`a token named ${name} exists: revoke it first or pick another name`, { cause: err });
+      throw err;
+    }
+    return { name, scopes: record.scopes, created: record.created, token };
+  }
+
+  async list(): Promise<TokenInfo[]> {
+    return (await this.store.listTokens()).map(({ name, scopes, created }) => ({ name, scopes, created }));
+  }
+
+  /** @throws NotFoundError when there is no token of that name */
+  async revoke(name: string, actor: string): Promise<void> {
+    const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'revoke-token', token: { name } };
+    if (!(await this.store.deleteToken(name, audit))) throw new NotFoundError(`no token named ${name}`);
+  }
+
+  /** A page of the server's audit trail (token changes), oldest first. */
+  async changefeed(after: number, limit: number): Promise<{ records: AuditRecord[]; next?: number }> {
+    const records = await this.store.listAudit(SERVER_AUDIT, after, limit + 1);
+    const page: { records: AuditRecord[]; next?: number } = { records: records.slice(0, limit) };
+    if (records.length > limit) page.next = records[limit - 1]!.seq;
+    return page;
+  }
+}
