@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { ForbiddenError, UnauthorizedError } from '@tagtrust/client';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
-import { digestOf, publisherFor, tempHome } from './helpers/client.js';
+import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
 import { api, createToken, runServerCli } from './helpers/admin.js';
 
 const TEAM_A = 'registry.example.com/team-a/app';
@@ -135,6 +135,22 @@ test('reads stay public unless the operator requires pull scopes', async (t) => 
   t.teardown(() => open.close());
   await publisherFor(open.url, await tempHome()).init(TEAM_A);
   t.is((await api(open.url, 'GET', root, undefined)).status, 200);
+});
+
+test('with pull scopes required, pullers resolve with a pull token and are refused without one', async (t) => {
+  const server = await startTestServer({ requirePullScope: true });
+  t.teardown(() => server.close());
+  const publisher = publisherFor(server.url, await tempHome());
+  await publisher.init(TEAM_A);
+  await publisher.sign(`${TEAM_A}:v1`, { digest: digestOf('a'), size: 1 });
+  const pullA = await createToken(server.url, 'pull-a', ['pull:registry.example.com/team-a/*']);
+
+  const withToken = pullerFor(server.url, await tempHome(), { token: pullA });
+  t.is((await withToken.resolve(`${TEAM_A}:v1`)).digest, digestOf('a'));
+  t.is((await withToken.list(TEAM_A)).length, 1);
+
+  const anonymous = await t.throwsAsync(pullerFor(server.url, await tempHome()).resolve(`${TEAM_A}:v1`));
+  t.true(anonymous instanceof UnauthorizedError, String(anonymous));
 });
 
 test('tagtrust-server token create|list|revoke manage tokens through the admin endpoints', async (t) => {

@@ -11,7 +11,7 @@ export interface ClientOptions {
   server?: string;
   /** Directory for keys and trusted metadata (env TAGTRUST_HOME, default ~/.tagtrust). */
   home?: string;
-  /** Bearer token for publishing (env TAGTRUST_TOKEN). */
+  /** Bearer token for publishing, and for reading from servers that require pull scopes (env TAGTRUST_TOKEN). */
   token?: string;
   /** Deadline for one whole operation, in ms (default 30 s). */
   timeoutMs?: number;

@@ -500,7 +500,7 @@ export class Publisher {
   }
 
   private context(gun: string, deadline: Deadline) {
-    return { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn };
+    return { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, token: this.options.token };
   }
 }
 

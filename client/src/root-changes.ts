@@ -162,7 +162,7 @@ export class RootChanges {
   }
 
   private refresh(gun: string, deadline: Deadline): Promise<TrustedMetadata> {
-    return withTrustedCollection({ home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn }, async (session) => session.metadata);
+    return withTrustedCollection({ home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, token: this.options.token }, async (session) => session.metadata);
   }
 
   /** Throws before any change when this home cannot meet both root thresholds by itself. */

@@ -15,6 +15,7 @@
 import {
   BadVersionError,
   ExpiredMetadataError,
+  ForbiddenError,
   MalformedMetadataError,
   MismatchError,
   NotFoundError,
@@ -23,6 +24,7 @@ import {
   SignatureError,
   TagTrustError,
   TimeoutError,
+  UnauthorizedError,
   UntrustedRootError,
 } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
@@ -151,6 +153,17 @@ export function mapTufError(err: unknown, gun: string, deadline: Deadline, log?:
   return mapByText(err, gun);
 }
 
+/** 401/403 on a download: the server requires pull scopes (`--require-pull-token`). */
+export function accessDenied(status: number | undefined, gun: string, role: string, cause: unknown): TagTrustError | undefined {
+  if (status === 401) {
+    return new UnauthorizedError(`reading ${gun} needs a token: the server requires pull scopes; pass --token or set TAGTRUST_TOKEN`, { cause });
+  }
+  if (status === 403) {
+    return new ForbiddenError(`reading ${role} of ${gun} was refused (HTTP 403): the token has no pull scope for this collection; ask the operator`, { cause });
+  }
+  return undefined;
+}
+
 const v = (n: number | undefined) => (n === undefined ? '' : ` v${n}`);
 
 /** Maps one recorded failure to a typed error whose message names the collection, role and versions. */
@@ -165,6 +178,8 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
   switch (kind) {
     case 'DownloadHTTPError': {
       const status = (error as { statusCode?: number }).statusCode;
+      const denied = accessDenied(status, gun, role, error);
+      if (denied) return denied;
       if (role === 'timestamp' && status === 404) {
         return new NotFoundError(`collection ${gun} has no timestamp on the server: check the name, or initialise it with \`tagtrust init ${gun}\``, cause);
       }

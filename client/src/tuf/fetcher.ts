@@ -23,6 +23,8 @@ export interface FetchHooks {
   failures?: FailureLog;
   /** Collection name for messages. */
   gun?: string;
+  /** Bearer token sent with every download (servers that require pull scopes). */
+  token?: string;
 }
 
 export class DeadlineFetcher extends BaseFetcher {
@@ -36,7 +38,8 @@ export class DeadlineFetcher extends BaseFetcher {
   override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
     let response: Response;
     try {
-      response = await fetch(url, { signal: this.deadline.signal });
+      const headers: Record<string, string> = this.hooks.token ? { authorization: `Bearer ${this.hooks.token}` } : {};
+      response = await fetch(url, { signal: this.deadline.signal, headers });
     } catch (err) {
       throw this.fail(
         url,

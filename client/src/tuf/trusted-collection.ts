@@ -27,7 +27,7 @@ import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
 import { checkRootAgainstPin, findPin, parseRootDocument } from '../trust/pin-policy.js';
 import { loadPins } from '../trust/pin-store.js';
-import { FailureLog, mapTufError, watchTrustedSet } from './error-map.js';
+import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-map.js';
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
 import { TrustedDelegations, loadDelegations } from './trusted-delegations.js';
@@ -78,6 +78,8 @@ export interface UpdateContext {
   /** A root document to trust when the collection has no trusted state yet (instead of TOFU). */
   rootFile?: string;
   policy?: TrustPolicy;
+  /** Bearer token for downloads, for servers that require a pull scope (TAGTRUST_TOKEN). */
+  token?: string;
 }
 
 /** Refreshes the collection, runs `use` on the verified session, then commits the new trusted state. */
@@ -89,7 +91,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
   try {
     const existing = (await readdir(dir)).filter((name) => name.endsWith('.json'));
     await Promise.all(existing.map((name) => copyFile(join(dir, name), join(work, name))));
-    const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures });
+    const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token });
     if (!existing.includes('root.json')) await bootstrapRoot(context, work, bootstrapFetcher);
     const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
     const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
@@ -102,6 +104,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
     const fetcher = new DeadlineFetcher(context.deadline, {
       gun: context.gun,
       failures,
+      token: context.token,
       inspect: (file, bytes) => guard.checkDownload(file, bytes),
     });
     let result: T;
@@ -220,7 +223,7 @@ async function downloadRoot(url: string, context: UpdateContext, fetcher: Deadli
     if (status === 404) {
       throw new NotFoundError(`collection ${context.gun} does not exist on ${context.server}: check the name, or create it with \`tagtrust init ${context.gun}\``);
     }
-    throw mapTufError(err, context.gun, context.deadline);
+    throw accessDenied(status, context.gun, 'root', err) ?? mapTufError(err, context.gun, context.deadline);
   }
 }
 
