@@ -3,6 +3,7 @@
  * and code, messages carry no secrets, and nothing stored changes.
  */
 import test from 'ava';
+import { readdir } from 'node:fs/promises';
 import {
   InvalidInputError,
   InvalidReferenceError,
@@ -124,11 +125,13 @@ test('unsigning a tag that is not signed is NotSignedError', async (t) => {
   await assertUnchanged(t, server.url, GUN, before);
 });
 
-test('initialising an existing collection is UsageError and changes nothing', async (t) => {
-  const err = await t.throwsAsync(publisherFor(server.url, await tempHome()).init(GUN), { instanceOf: UsageError });
+test('initialising an existing collection is UsageError and changes nothing, not even the home', async (t) => {
+  const otherHome = await tempHome();
+  const err = await t.throwsAsync(publisherFor(server.url, otherHome).init(GUN), { instanceOf: UsageError });
   t.is(err.code, 'USAGE');
-  t.regex(err.message, /already exists/);
+  t.regex(err.message, /already exists \(root v1\)/);
   await assertUnchanged(t, server.url, GUN, before);
+  t.deepEqual(await readdir(otherHome), []);
 });
 
 test('an unreachable server is NetworkError', async (t) => {

@@ -193,6 +193,9 @@ export class Publisher {
     const deadline = new Deadline(this.options.timeoutMs, `initialising ${gun}`);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline);
+      // Refuse before creating any key file: an existing collection keeps its keys.
+      const existing = await api.latestRootVersion(gun);
+      if (existing !== undefined) throw alreadyExists(gun, existing);
       const [snapshotKey, timestampKey] = await Promise.all([api.getOnlineKey(gun, 'snapshot'), api.getOnlineKey(gun, 'timestamp')]);
       const rootPairs = await Promise.all(Array.from({ length: rootKeys }, () => generateKeyPair(options.algorithm)));
       const targetsPair = await generateKeyPair(options.algorithm);
@@ -218,9 +221,7 @@ export class Publisher {
       try {
         await api.publish(gun, { root, targets });
       } catch (err) {
-        if (err instanceof VersionConflictError) {
-          throw new UsageError(`collection ${gun} already exists (root v${err.currentVersion}): sign tags into it, or pick another name`, { cause: err });
-        }
+        if (err instanceof VersionConflictError) throw alreadyExists(gun, err.currentVersion, err);
         throw err;
       }
       await trustRoot(this.options.home, gun, root);
@@ -502,6 +503,10 @@ export class Publisher {
   private context(gun: string, deadline: Deadline) {
     return { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, token: this.options.token };
   }
+}
+
+function alreadyExists(gun: string, rootVersion: number, cause?: unknown): UsageError {
+  return new UsageError(`collection ${gun} already exists (root v${rootVersion}): sign tags into it, or pick another name`, { cause });
 }
 
 function sleep(ms: number): Promise<void> {

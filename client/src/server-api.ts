@@ -3,7 +3,7 @@
  * publishing, and the audit changefeed.
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
-import { NetworkError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
+import { NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
 import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey } from '@tagtrust/shared';
 
 /** One accepted change, as the server's changefeed reports it. */
@@ -35,6 +35,17 @@ export class ServerApi {
     private readonly token: string | undefined,
     private readonly deadline: Deadline,
   ) {}
+
+  /** The latest root version of a collection, or undefined when the collection does not exist. */
+  async latestRootVersion(gun: string): Promise<number | undefined> {
+    try {
+      const root = await this.request<{ signed?: { version?: unknown } }>('GET', `${tufBasePath(gun)}/root.json`, `reading the root of ${gun}`);
+      return typeof root.signed?.version === 'number' ? root.signed.version : undefined;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
 
   getOnlineKey(gun: string, role: 'snapshot' | 'timestamp'): Promise<TufKey> {
     return this.request<TufKey>('GET', `${tufBasePath(gun)}/${role}.key`, `fetching the ${role} key of ${gun}`);
