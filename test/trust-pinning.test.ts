@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@tagtrust/keys';
 import { SignatureError, UntrustedRootError, pinCollection, showTrust } from '@tagtrust/client';
 import { digestOf, pullerFor, runCli, tempHome } from './helpers/client.js';
+import { startTestServer } from './helpers/server.js';
 import { MaliciousServer } from './harness/malicious-server.js';
 import { RepositorySimulator } from './harness/repository-simulator.js';
 import { EXIT, assertRefused, trustState } from './harness/attack.js';
@@ -172,4 +173,37 @@ test('trust_pin_usage_errors', async (t) => {
   const badRoot = await cli(['trust', 'pin', `${TEAM}/app`, '--root-file', rootFile]);
   t.is(badRoot.code, EXIT.UNTRUSTED_ROOT);
   t.regex(badRoot.stderr, /is not a valid self-signed root/);
+});
+
+test('trust_pin_prefix_with_real_server: collections initialised with a shared root key (init --root-key) resolve under one prefix pin in strict mode', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const publisherHome = await tempHome();
+  const publisherEnv = { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: publisherHome };
+  const first = await runCli(['init', `${TEAM}/app`], publisherEnv);
+  t.is(first.code, 0, first.stderr);
+  // The first private key printed is the root key: its file name is the full key ID that pins need.
+  const fullRootKeyId = /private key: .*\/([0-9a-f]{64})\.key/.exec(first.stdout)![1]!;
+  const rootKeyId = fullRootKeyId.slice(0, 8);
+  const second = await runCli(['init', `${TEAM}/web`, '--root-key', rootKeyId], publisherEnv);
+  t.is(second.code, 0, second.stderr);
+  t.regex(second.stdout, new RegExp(`root key ${rootKeyId}`));
+  t.notRegex(second.stdout, /private key: .*\n.*private key:/, 'only the new targets key is written');
+  for (const gun of [`${TEAM}/app`, `${TEAM}/web`]) {
+    t.is((await runCli(['sign', `${gun}:v1`, '--digest', digestOf('c'), '--size', '7'], publisherEnv)).code, 0);
+  }
+
+  const pullerEnv = { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome(), TAGTRUST_NO_TOFU: '1' };
+  const pin = await runCli(['trust', 'pin', `${TEAM}/*`, '--root-keyid', fullRootKeyId], pullerEnv);
+  t.is(pin.code, 0, pin.stderr);
+  for (const gun of [`${TEAM}/app`, `${TEAM}/web`]) {
+    const resolved = await runCli(['resolve', `${gun}:v1`], pullerEnv);
+    t.is(resolved.code, 0, resolved.stderr);
+    t.is(resolved.stdout, `${gun}@${digestOf('c')}\n`);
+    t.is(resolved.stderr, '', 'no trust-on-first-use notice');
+  }
+  const other = await runCli(['init', `${TEAM}/other`], publisherEnv);
+  t.is(other.code, 0, other.stderr);
+  const refused = await runCli(['resolve', `${TEAM}/other:v1`], pullerEnv);
+  t.is(refused.code, EXIT.UNTRUSTED_ROOT, refused.stderr);
 });

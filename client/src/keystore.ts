@@ -3,10 +3,10 @@
  * (`<keyid>.key`, mode 0600). Keys are found by the key IDs the trusted root lists for a role,
  * decrypted once per process, and never leave memory unencrypted.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import type { KeyPair, KeyFileLabels } from '@tagtrust/keys';
 import { decryptKeyFile, encryptKeyPair, parseKeyFile, writeFileAtomic } from '@tagtrust/keys';
-import { KeyNotFoundError } from '@tagtrust/shared';
+import { KeyNotFoundError, UsageError } from '@tagtrust/shared';
 import { ensurePrivateDir, keyPath, keysDir } from './home.js';
 
 export interface PassphraseRequest {
@@ -50,6 +50,19 @@ export class KeyStore {
     await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
     this.unlocked.set(pair.keyId, pair);
     return path;
+  }
+
+  /**
+   * The full ID of the key in this home whose ID is or starts with `prefix`.
+   * @throws KeyNotFoundError when none matches; UsageError when several do
+   */
+  async resolveKeyId(prefix: string): Promise<string> {
+    if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new UsageError(`key ID "${prefix}" must be 4 to 64 lowercase hex characters`);
+    const names = await readdir(keysDir(this.home)).catch(() => [] as string[]);
+    const matches = names.filter((name) => name.endsWith('.key') && name.startsWith(prefix)).map((name) => name.slice(0, -'.key'.length));
+    if (matches.length === 0) throw new KeyNotFoundError(`no key ${prefix} in ${keysDir(this.home)}: check the ID, or --home`);
+    if (matches.length > 1) throw new UsageError(`key ID ${prefix} is ambiguous in ${keysDir(this.home)}: give more characters`);
+    return matches[0]!;
   }
 
   /** True when this home holds the private key of `keyId`. */

@@ -65,6 +65,11 @@ export interface InitOptions {
   rootKeys?: number;
   /** How many root keys must sign a new root (default 1). */
   rootThreshold?: number;
+  /**
+   * Reuse this home's existing root key (full ID or unique prefix) instead of creating one, so that
+   * collections share a root key and pullers can pin them all at once by prefix.
+   */
+  rootKeyId?: string;
 }
 
 export interface InitResult {
@@ -187,6 +192,7 @@ export class Publisher {
     const rootKeys = options.rootKeys ?? 1;
     const rootThreshold = options.rootThreshold ?? 1;
     if (!Number.isInteger(rootKeys) || rootKeys < 1 || rootKeys > 10) throw new UsageError(`--root-keys must be 1 to 10, got ${rootKeys}`);
+    if (options.rootKeyId && rootKeys !== 1) throw new UsageError('--root-key reuses one root key: it cannot be combined with --root-keys');
     if (!Number.isInteger(rootThreshold) || rootThreshold < 1 || rootThreshold > rootKeys) {
       throw new UsageError(`--root-threshold must be 1 to ${rootKeys} (the number of root keys), got ${rootThreshold}`);
     }
@@ -197,10 +203,12 @@ export class Publisher {
       const existing = await api.latestRootVersion(gun);
       if (existing !== undefined) throw alreadyExists(gun, existing);
       const [snapshotKey, timestampKey] = await Promise.all([api.getOnlineKey(gun, 'snapshot'), api.getOnlineKey(gun, 'timestamp')]);
-      const rootPairs = await Promise.all(Array.from({ length: rootKeys }, () => generateKeyPair(options.algorithm)));
+      const rootPairs = options.rootKeyId
+        ? [await this.keys.unlock([await this.keys.resolveKeyId(options.rootKeyId)], 'root', gun)]
+        : await Promise.all(Array.from({ length: rootKeys }, () => generateKeyPair(options.algorithm)));
       const targetsPair = await generateKeyPair(options.algorithm);
       const keyFiles: string[] = [];
-      for (const pair of rootPairs) keyFiles.push(await this.keys.add(pair, { role: 'root', gun }));
+      if (!options.rootKeyId) for (const pair of rootPairs) keyFiles.push(await this.keys.add(pair, { role: 'root', gun }));
       keyFiles.push(await this.keys.add(targetsPair, { role: 'targets', gun }));
       const now = new Date();
       const one = (key: typeof snapshotKey) => ({ keys: { [keyIdOf(key)]: key }, threshold: 1 });
