@@ -199,10 +199,11 @@ export class Publisher {
     const deadline = new Deadline(this.options.timeoutMs, `initialising ${gun}`);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline);
+      // The online keys need push rights, so a token without scope is refused before anything else.
+      const [snapshotKey, timestampKey] = await Promise.all([api.getOnlineKey(gun, 'snapshot'), api.getOnlineKey(gun, 'timestamp')]);
       // Refuse before creating any key file: an existing collection keeps its keys.
       const existing = await api.latestRootVersion(gun);
       if (existing !== undefined) throw alreadyExists(gun, existing);
-      const [snapshotKey, timestampKey] = await Promise.all([api.getOnlineKey(gun, 'snapshot'), api.getOnlineKey(gun, 'timestamp')]);
       const rootPairs = options.rootKeyId
         ? [await this.keys.unlock([await this.keys.resolveKeyId(options.rootKeyId)], 'root', gun)]
         : await Promise.all(Array.from({ length: rootKeys }, () => generateKeyPair(options.algorithm)));
