@@ -135,23 +135,31 @@ export class RepositorySimulator {
 
   /**
    * Delegates targets matching `match` (glob `paths`, or `path_hash_prefixes` for hashed bins) from
-   * `delegator` to a new role with a new key; commit it with publishTargets(name), then the delegator.
+   * `delegator` to a new role with `keys` new keys (default 1; all of them sign, see `signers`);
+   * commit it with publishTargets(name), then the delegator. Returns the first key.
    */
   async addDelegation(
     name: string,
     match: { paths: string[] } | { path_hash_prefixes: string[] },
     delegator = 'targets',
-    options: { terminating?: boolean; threshold?: number } = {},
+    options: { terminating?: boolean; threshold?: number; keys?: number } = {},
   ): Promise<KeyPair> {
-    const key = await generateKeyPair('ed25519');
-    this.signers.set(name, [key]);
+    const keys: KeyPair[] = [];
+    for (let i = 0; i < (options.keys ?? 1); i += 1) keys.push(await generateKeyPair('ed25519'));
+    this.signers.set(name, keys);
     const parent = this.signedOf(delegator) as TargetsSigned;
     parent.delegations ??= { keys: {}, roles: [] };
-    parent.delegations.keys[key.keyId] = key.publicKey;
-    const role: DelegatedRoleInfo = { name, keyids: [key.keyId], threshold: options.threshold ?? 1, terminating: options.terminating ?? false, ...match };
+    for (const key of keys) parent.delegations.keys[key.keyId] = key.publicKey;
+    const role: DelegatedRoleInfo = {
+      name,
+      keyids: keys.map((key) => key.keyId),
+      threshold: options.threshold ?? 1,
+      terminating: options.terminating ?? false,
+      ...match,
+    };
     parent.delegations.roles.push(role);
     this.delegates.set(name, buildTargets(0, this.expiry('targets')));
-    return key;
+    return keys[0]!;
   }
 
   // ---- snapshot and timestamp (the server's online roles) -------------------------------------

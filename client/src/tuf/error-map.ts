@@ -26,6 +26,7 @@ import {
   TimeoutError,
   UnauthorizedError,
   UntrustedRootError,
+  delegatorOf,
 } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 
@@ -164,6 +165,8 @@ export function accessDenied(status: number | undefined, gun: string, role: stri
   return undefined;
 }
 
+const TOP_LEVEL = new Set(['root', 'timestamp', 'snapshot', 'targets']);
+
 const v = (n: number | undefined) => (n === undefined ? '' : ` v${n}`);
 
 /** Maps one recorded failure to a typed error whose message names the collection, role and versions. */
@@ -240,8 +243,9 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
           cause,
         );
       }
+      const keyHolder = TOP_LEVEL.has(role) ? `root${v(trusted?.root?.version)}` : delegatorOf(role);
       return new SignatureError(
-        `${role}${v(incoming?.version)} of ${gun} is not signed by enough of the keys root${v(trusted?.root?.version)} trusts for it${counted ? ` (${counted})` : ''}: ` +
+        `${role}${v(incoming?.version)} of ${gun} is not signed by enough of the keys ${keyHolder} trusts for it${counted ? ` (${counted})` : ''}: ` +
           'refusing it; the server or network is forging metadata (or serving another collection\'s). Do not pull; tell the operator',
         cause,
       );

@@ -130,8 +130,12 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       let tree: Promise<TrustedDelegations> | undefined;
       const delegations = () =>
         (tree ??= (async () => {
+          // Loading the tree downloads again, and each successful download clears the failure log:
+          // keep the failure a tuf-js lookup recorded before (lookupTarget rethrows its error).
+          const pending = failures.latest;
           const trusted = new TrustedDelegations(metadata.snapshot.signed, metadata.targets, new Date());
           await loadDelegations(trusted, (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max), METADATA_LIMITS.targets);
+          if (pending) failures.record(pending);
           return trusted;
         })());
       result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations });
