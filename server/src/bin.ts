@@ -1,4 +1,6 @@
 /** tagtrust-server: command-line entry point. Flags override environment variables. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TagTrustError, UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
 import { defaultConfig, startServer } from './server.js';
@@ -6,6 +8,7 @@ import { ADMIN_HELP, runAdminCommand } from './admin-cli.js';
 
 const HELP = `Usage: tagtrust-server [options]
        tagtrust-server token|collections <command> [options]
+       tagtrust-server tls self-signed --out DIR [--host NAME]...
 
 Serves TUF metadata for signed container tags.
 
@@ -19,7 +22,14 @@ Options:
   --require-pull-token        reads need a token with a pull:, push: or admin scope
                               (env TAGTRUST_REQUIRE_PULL_TOKEN=1; default: reads are public)
   --pending-lifetime DUR      how long a change awaiting approvals stays open (default ${formatDuration(defaultConfig.pendingLifetime)})
+  --tls-cert FILE             serve HTTPS with this PEM certificate (env TAGTRUST_TLS_CERT); needs --tls-key
+  --tls-key FILE              PEM private key of the certificate (env TAGTRUST_TLS_KEY)
+  --access-log                print one line per request (method, path, status, ms) to stderr
   -h, --help                  show this help
+
+  tls self-signed --out DIR   write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed certificate
+                              for testing, valid 30 days for --host names (default 127.0.0.1, ::1, localhost);
+                              clients trust it with --ca DIR/cert.pem or NODE_EXTRA_CA_CERTS
 
 Secrets (never logged):
   TAGTRUST_MASTER_KEY         32-byte key (hex or base64) sealing the online keys; default: DIR/master.key
@@ -41,6 +51,37 @@ function positiveInteger(flag: string, value: string | undefined, fallback: numb
   return n;
 }
 
+async function readTls(certFile: string | undefined, keyFile: string | undefined) {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
+  const read = (flag: string, file: string) =>
+    readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`${flag} ${file}: cannot read it (${err.code ?? err.message})`);
+    });
+  const [cert, key] = await Promise.all([read('--tls-cert', certFile), read('--tls-key', keyFile)]);
+  return { cert, key };
+}
+
+async function selfSigned(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { out: { type: 'string' }, host: { type: 'string', multiple: true } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.out) throw new UsageError('tls self-signed needs --out DIR');
+  const [{ issueSelfSignedCertificate }, { writeFileAtomic }, { mkdir }] = await Promise.all([
+    import('./tls-cert.js'),
+    import('@tagtrust/keys'),
+    import('node:fs/promises'),
+  ]);
+  const material = await issueSelfSignedCertificate({ hosts: values.host });
+  await mkdir(values.out, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(join(values.out, 'key.pem'), material.key, 0o600);
+  await writeFileAtomic(join(values.out, 'cert.pem'), material.cert, 0o644);
+  process.stdout.write(`wrote ${join(values.out, 'cert.pem')} and ${join(values.out, 'key.pem')}\n`);
+}
+
 async function main(): Promise<void> {
   const first = process.argv[2];
   if (first === 'token' || first === 'collections') {
@@ -49,6 +90,11 @@ async function main(): Promise<void> {
       err: (line) => process.stderr.write(`${line}\n`),
     });
     return;
+  }
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'tls') {
+    if (argv[1] !== 'self-signed') throw new UsageError('usage: tagtrust-server tls self-signed --out DIR [--host NAME]...');
+    return selfSigned(argv.slice(2));
   }
   const { values } = parseArgs({
     options: {
@@ -59,6 +105,9 @@ async function main(): Promise<void> {
       'snapshot-lifetime': { type: 'string' },
       'require-pull-token': { type: 'boolean' },
       'pending-lifetime': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'access-log': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -79,6 +128,8 @@ async function main(): Promise<void> {
     masterKey: env.TAGTRUST_MASTER_KEY,
     adminToken: env.TAGTRUST_ADMIN_TOKEN,
     requirePullScope: values['require-pull-token'] ?? env.TAGTRUST_REQUIRE_PULL_TOKEN === '1',
+    tls: await readTls(values['tls-cert'] ?? env.TAGTRUST_TLS_CERT, values['tls-key'] ?? env.TAGTRUST_TLS_KEY),
+    accessLog: values['access-log'] ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   process.stderr.write(`tagtrust-server listening on ${server.url}, data in ${values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir} (admin token: ${server.adminTokenSource})\n`);
   const stop = () => {

@@ -16,6 +16,8 @@
  *   new key signs.
  * - Delegated roles in a publish are verified against their delegators (delegations-verify.ts) and
  *   committed in the same atomic write; a publish of an approved pending change deletes it there too.
+ * - Reads go through an in-memory cache of the latest files (read-cache.ts), which every commit
+ *   replaces synchronously right after the store has the change.
  */
 import { InvalidInputError, NotFoundError, VersionConflictError, isExpired } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TufKey } from '@tagtrust/shared';
@@ -24,6 +26,7 @@ import { rootKeyChanges, tagChanges } from './audit.js';
 import { CollectionLocks } from './collection-lock.js';
 import { prepareDelegatedPublish } from './delegated-publish.js';
 import { splitPublishBody } from './delegations-verify.js';
+import { PreparedFile, ReadCache } from './read-cache.js';
 import type { OnlineKeys } from './online-keys.js';
 import type { OnlineLifetimes } from './online-signing.js';
 import { serialise, signSnapshot, signTimestamp } from './online-signing.js';
@@ -56,6 +59,8 @@ export interface RepositoryOptions {
   /** Renew when less than this fraction of a lifetime remains (default 0.5). */
   renewFraction?: number;
   now?: () => Date;
+  /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
+  readCacheBytes?: number;
 }
 
 export class Repository {
@@ -67,6 +72,7 @@ export class Repository {
   private readonly locks = new CollectionLocks();
   /** Latest timestamp expiry per collection (ms), so reads can tell cheaply whether to renew. */
   private readonly timestampExpiry = new Map<string, number>();
+  private readonly cache: ReadCache;
 
   constructor(options: RepositoryOptions) {
     this.store = options.store;
@@ -74,6 +80,43 @@ export class Repository {
     this.lifetimes = options.lifetimes;
     this.renewFraction = options.renewFraction ?? 0.5;
     this.now = options.now ?? (() => new Date());
+    this.cache = new ReadCache({ maxBytes: options.readCacheBytes });
+  }
+
+  /**
+   * A metadata file ready to send: the latest, or an exact version. Undefined when it does not exist.
+   * The latest timestamp is renewed first when it is due (never serve an expired timestamp).
+   */
+  async readPrepared(gun: string, role: string, version?: number): Promise<PreparedFile | undefined> {
+    if (version === undefined && role === 'timestamp') await this.renewTimestampIfDue(gun);
+    const latest = this.cache.get(gun, role) ?? (await this.loadLatestPrepared(gun, role));
+    if (version === undefined || latest?.version === version) return latest;
+    // No version newer than the latest exists (e.g. the client's probe for the next root).
+    if (!latest || version > latest.version) return undefined;
+    // Older versions are immutable and rarely read: straight from the store, not cached.
+    const stored = await this.store.getVersion(gun, role, version);
+    return stored && new PreparedFile(stored);
+  }
+
+  /**
+   * The cached file, without any I/O or waiting, when the cache alone can answer exactly what
+   * `readPrepared` would; undefined otherwise (a miss, or a latest timestamp that is due for renewal).
+   */
+  cachedFile(gun: string, role: string, version?: number): PreparedFile | undefined {
+    const file = this.cache.get(gun, role);
+    if (!file) return undefined;
+    if (version !== undefined) return file.version === version ? file : undefined;
+    if (role === 'timestamp' && this.timestampRenewalDue(gun)) return undefined;
+    return file;
+  }
+
+  private async loadLatestPrepared(gun: string, role: string): Promise<PreparedFile | undefined> {
+    const ticket = this.cache.ticket();
+    const stored = await this.store.getLatest(gun, role);
+    if (!stored) return undefined;
+    const prepared = new PreparedFile(stored);
+    this.cache.fill(gun, prepared, ticket);
+    return prepared;
   }
 
   /** A metadata file: the latest, or an exact version. Undefined when it does not exist. */
@@ -199,7 +242,9 @@ export class Repository {
   deleteCollection(gun: string, actor: string): Promise<void> {
     return this.locks.run(gun, async () => {
       const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'delete' };
-      if (!(await this.store.deleteCollection(gun, audit))) throw new NotFoundError(`collection ${gun} does not exist`);
+      const deleted = await this.store.deleteCollection(gun, audit);
+      this.cache.invalidate(gun);
+      if (!deleted) throw new NotFoundError(`collection ${gun} does not exist`);
       this.onlineKeys.forgetCollection(gun);
       this.timestampExpiry.delete(gun);
     });
@@ -271,9 +316,13 @@ export class Repository {
   }
 
   private async renewTimestampIfDue(gun: string): Promise<void> {
+    if (this.timestampRenewalDue(gun)) await this.renew(gun);
+  }
+
+  /** True when the timestamp must be renewed (or its expiry is not known yet) before serving it. */
+  private timestampRenewalDue(gun: string): boolean {
     const expiry = this.timestampExpiry.get(gun);
-    const renewAt = expiry === undefined ? undefined : expiry - this.lifetimes.timestamp * this.renewFraction;
-    if (renewAt === undefined || this.now().getTime() >= renewAt) await this.renew(gun);
+    return expiry === undefined || this.now().getTime() >= expiry - this.lifetimes.timestamp * this.renewFraction;
   }
 
   private isDue(signed: SnapshotSigned | TimestampSigned, role: 'snapshot' | 'timestamp', now: Date): boolean {
@@ -294,6 +343,7 @@ export class Repository {
   ): Promise<void> {
     try {
       await this.store.commit({ gun, files, expectedLatest, ...extra });
+      this.cache.replace(gun, files);
     } catch (err) {
       if (err instanceof StaleKeyError) {
         throw new InvalidInputError(`the ${err.role} key rotation was replaced by a newer one while publishing: run \`tagtrust key rotate\` again`, { cause: err });

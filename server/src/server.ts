@@ -1,14 +1,18 @@
 /**
- * Starts tagtrust-server: opens the store, loads secrets, serves HTTP and renews online-signed
- * metadata in the background. `close()` stops all of it.
+ * Starts tagtrust-server: opens the store, loads secrets, serves HTTP (or HTTPS when given a
+ * certificate and key) and renews online-signed metadata in the background. `close()` stops all of it.
+ * Requests the read cache can answer alone skip Koa (http/fast-read.ts).
  */
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { TokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
+import { serveFromCache } from './http/fast-read.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
@@ -32,6 +36,12 @@ export interface ServerConfig {
   adminToken?: string;
   /** When true, reads need a token with a pull (or push, or admin) scope for the collection. */
   requirePullScope?: boolean;
+  /** Serve HTTPS with this PEM certificate (chain) and private key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Called with one line per finished request: method, path, status, milliseconds. */
+  accessLog?: (line: string) => void;
+  /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
+  readCacheBytes?: number;
   /** Clock; tests pass a controllable one. */
   now?: () => Date;
   log?: (line: string) => void;
@@ -81,6 +91,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     onlineKeys: new OnlineKeys(store, masterKey.value),
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
     now: config.now,
+    readCacheBytes: config.readCacheBytes,
   });
   const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
@@ -89,12 +100,25 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
 
   const { host, port } = parseListen(config.listen);
-  const server: Server = await new Promise((resolveListen, reject) => {
-    const s = app.listen(port, host, () => resolveListen(s));
-    s.once('error', reject);
+  const appListener = app.callback();
+  // The cache fast path skips Koa, and so authorisation: only when reads are public.
+  let listener: RequestListener = config.requirePullScope
+    ? appListener
+    : (req, res) => {
+        if (!serveFromCache(repository, req, res)) void appListener(req, res);
+      };
+  if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
+  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener) : createHttpServer(listener);
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
   });
   const address = server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const scheme = config.tls ? 'https' : 'http';
+  const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
   const renewal = setInterval(() => {
     repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
@@ -111,6 +135,17 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       await new Promise<void>((done) => server.close(() => done()));
       await store.close();
     },
+  };
+}
+
+function withAccessLog(listener: RequestListener, log: (line: string) => void): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      log(`${req.method} ${req.url} ${res.statusCode} ${ms.toFixed(3)}ms`);
+    });
+    listener(req, res);
   };
 }
 

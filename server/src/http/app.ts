@@ -2,7 +2,7 @@
  * The HTTP API. One route table; handlers parse, call the repository, set body and cache headers.
  *
  *   GET  /healthz
- *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (revalidate: no-cache + ETag)
+ *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (no-cache + ETag; timestamp: short max-age)
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
  *   GET  /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   online public key (creating it needs push)
  *   POST /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   start a rotation: new pending key (admin)
@@ -15,8 +15,9 @@
  *   GET  /_admin/changefeed?after=N&limit=M       server audit trail: token changes (admin)
  * Reads (GET of metadata and the changefeed) need a pull scope only when the operator requires it.
  * Authorisation runs before anything is looked up.
+ * Metadata is served from prepared bytes with the header policy of metadata-response.ts; when reads
+ * are public, the server answers cache hits before Koa (fast-read.ts) with the same headers.
  */
-import { createHash } from 'node:crypto';
 import Koa from 'koa';
 import type { Context } from 'koa';
 import Router from '@koa/router';
@@ -26,6 +27,7 @@ import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
 import { readJsonBody } from './body.js';
 import { errorMiddleware, notFound } from './errors.js';
+import { cacheControl, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
 import { registerPendingRoutes } from './pending-routes.js';
 
@@ -41,7 +43,6 @@ export interface AppDependencies {
 
 const METADATA_FILE = /^(?:([1-9]\d{0,11})\.)?(root|targets|snapshot|timestamp|targets\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*)\.json$/;
 const KEY_FILE = /^(snapshot|timestamp)\.key$/;
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export function createApp(deps: AppDependencies): Koa {
   const { repository, authorizer, tokens } = deps;
@@ -69,11 +70,11 @@ export function createApp(deps: AppDependencies): Koa {
     if (!match) throw new NotFoundError(`no metadata file "${file}" in ${gun}: files are <role>.json or <version>.<role>.json`);
     const version = match[1] === undefined ? undefined : Number(match[1]);
     const role = match[2]!;
-    const stored = await repository.readFile(gun, role, version);
-    if (!stored) {
+    const prepared = await repository.readPrepared(gun, role, version);
+    if (!prepared) {
       throw new NotFoundError(`${gun} has no ${version === undefined ? '' : `version ${version} of `}${role} metadata`);
     }
-    sendMetadata(ctx, stored.text, version === undefined ? 'no-cache' : IMMUTABLE);
+    await sendMetadata(ctx, prepared, cacheControl(prepared, version !== undefined, Date.now()));
   });
 
   router.post('/v2/*gun/_trust/tuf/:file', async (ctx) => {
@@ -163,14 +164,3 @@ function queryInteger(raw: unknown, name: string, fallback: number, min: number,
   return n;
 }
 
-function sendMetadata(ctx: Context, text: string, cacheControl: string): void {
-  const etag = `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"`;
-  ctx.set('Cache-Control', cacheControl);
-  ctx.set('ETag', etag);
-  if (ctx.get('if-none-match') === etag) {
-    ctx.status = 304;
-    return;
-  }
-  ctx.type = 'application/json';
-  ctx.body = text;
-}

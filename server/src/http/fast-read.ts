@@ -1,0 +1,46 @@
+/**
+ * The cache fast path: a GET of a metadata file that the read cache can answer on its own is sent
+ * straight from prepared bytes, before Koa. Everything else (a miss, a timestamp due for renewal, a
+ * gzip copy not made yet, HEAD, query strings, escapes, other routes) goes to the Koa app, which
+ * answers the same request the same way, only slower. Headers come from metadata-response.ts.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Repository } from '../repository.js';
+import { cacheControl, notModified, responseHeaders } from './metadata-response.js';
+
+/** `/v2/<gun>/_trust/tuf/[<N>.]<top-level role>.json`; `_trust` cannot be a gun path component. */
+const FAST_PATH = /^\/v2\/([^?#%]+)\/_trust\/tuf\/(?:([1-9]\d{0,11})\.)?(root|targets|snapshot|timestamp)\.json$/;
+/** Accept-Encoding that plainly asks for gzip (anything with q-values goes the full way). */
+const ACCEPTS_GZIP = /\bgzip\b/;
+
+/**
+ * Answers `req` from the cache if it can. @returns false when the request must go to the app.
+ * The gun needs no validation here: only normalised names are ever cached.
+ */
+export function serveFromCache(repository: Repository, req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== 'GET') return false;
+  const match = FAST_PATH.exec(req.url ?? '');
+  if (!match) return false;
+  const version = match[2] === undefined ? undefined : Number(match[2]);
+  const file = repository.cachedFile(match[1]!, match[3]!, version);
+  if (!file) return false;
+  const acceptEncoding = req.headers['accept-encoding'];
+  let gzip = false;
+  if (file.compressible && acceptEncoding !== undefined && ACCEPTS_GZIP.test(acceptEncoding)) {
+    if (acceptEncoding.includes('q=') || !file.gzippedBody) return false;
+    gzip = true;
+  }
+  const headers = responseHeaders(file, gzip, cacheControl(file, version !== undefined, Date.now()));
+  if (notModified(req.headers['if-none-match'], headers.etag!)) {
+    res.writeHead(304, headers);
+    res.end();
+    return true;
+  }
+  const body = gzip ? file.gzippedBody! : file.body;
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = String(body.length);
+  if (gzip) headers['content-encoding'] = 'gzip';
+  res.writeHead(200, headers);
+  res.end(body);
+  return true;
+}
