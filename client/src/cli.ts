@@ -13,6 +13,7 @@ const GLOBAL_OPTIONS = {
   home: { type: 'string' },
   token: { type: 'string' },
   timeout: { type: 'string' },
+  ca: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -21,6 +22,7 @@ const GLOBAL_HELP = `Global options:
   --home DIR          keys and trusted metadata (env TAGTRUST_HOME, default ~/.tagtrust)
   --token TOKEN       bearer token for publishing (env TAGTRUST_TOKEN)
   --timeout SECONDS   deadline for the whole operation (default 30)
+  --ca FILE           PEM CA certificate to trust for an https server (also: NODE_EXTRA_CA_CERTS)
   -h, --help          show help`;
 
 function mainHelp(): string {

@@ -18,7 +18,7 @@ export async function readHistory(reference: string, options: ClientOptions = {}
   const { gun, tag } = parseHistoryReference(reference);
   const deadline = new Deadline(resolved.timeoutMs, `reading the history of ${gun}`);
   try {
-    const api = new ServerApi(resolved.server, resolved.token, deadline);
+    const api = new ServerApi(resolved.server, resolved.token, deadline, { ca: resolved.ca });
     const records: ChangeRecord[] = [];
     for (let after = 0; ; ) {
       const page = await api.changefeed(gun, after);

@@ -35,6 +35,8 @@ export const environmentPassphrases: PassphraseProvider = async (request) => {
 
 export class KeyStore {
   private readonly unlocked = new Map<string, KeyPair>();
+  /** Decryptions in progress, so concurrent unlocks of one key run scrypt once. */
+  private readonly unlocking = new Map<string, Promise<KeyPair>>();
 
   constructor(
     private readonly home: string,
@@ -94,6 +96,22 @@ export class KeyStore {
       const cached = this.unlocked.get(keyId);
       if (cached) return cached;
     }
+    for (const keyId of keyIds) {
+      const pending = this.unlocking.get(keyId);
+      if (!pending) continue;
+      const pair = await pending.catch(() => undefined);
+      if (pair && keyIds.includes(pair.keyId)) return pair;
+    }
+    const started = this.unlockFromFiles(keyIds, role, gun);
+    for (const keyId of keyIds) this.unlocking.set(keyId, started);
+    try {
+      return await started;
+    } finally {
+      for (const keyId of keyIds) if (this.unlocking.get(keyId) === started) this.unlocking.delete(keyId);
+    }
+  }
+
+  private async unlockFromFiles(keyIds: readonly string[], role: string, gun: string): Promise<KeyPair> {
     for (const keyId of keyIds) {
       const path = keyPath(this.home, keyId);
       let text: string;

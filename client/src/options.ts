@@ -17,6 +17,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Called with one-line notices (e.g. trust on first use); default: stderr. */
   warn?: (message: string) => void;
+  /** PEM CA certificate(s) to trust for an https server, besides the system's and NODE_EXTRA_CA_CERTS. */
+  ca?: string | Buffer;
 }
 
 export interface ResolvedOptions {
@@ -25,6 +27,7 @@ export interface ResolvedOptions {
   token?: string;
   timeoutMs: number;
   warn: (message: string) => void;
+  ca?: string | Buffer;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -52,5 +55,6 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     token: options.token ?? process.env.TAGTRUST_TOKEN,
     timeoutMs,
     warn: options.warn ?? ((message) => process.stderr.write(`tagtrust: ${message}\n`)),
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
   };
 }

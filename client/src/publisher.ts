@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { KeyAlgorithm } from '@tagtrust/keys';
 import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
 import {
@@ -29,7 +30,7 @@ import {
   isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
-import type { DelegatedRoleInfo, Metadata, PendingStatus, RoleKeys, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { DelegatedRoleInfo, Metadata, PendingStatus, RoleKeys, RootSigned, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
 import type { PendingView } from './pending.js';
 import { describeChange } from './pending.js';
 import type { DelegationListing, DelegationSpec } from './delegations.js';
@@ -44,7 +45,8 @@ import { RootChanges } from './root-changes.js';
 import type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 import type { TrustedMetadata } from './tuf/trusted-collection.js';
 import type { CollectionSession } from './tuf/trusted-collection.js';
-import { trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
+import { recordPublishedTargets, trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
+import { trustDir } from './home.js';
 
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 
@@ -198,7 +200,7 @@ export class Publisher {
     }
     const deadline = new Deadline(this.options.timeoutMs, `initialising ${gun}`);
     try {
-      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
       // The online keys need push rights, so a token without scope is refused before anything else.
       const [snapshotKey, timestampKey] = await Promise.all([api.getOnlineKey(gun, 'snapshot'), api.getOnlineKey(gun, 'timestamp')]);
       // Refuse before creating any key file: an existing collection keeps its keys.
@@ -369,9 +371,13 @@ export class Publisher {
   ): Promise<RoleChangeResult> {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
-      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
+      // Decrypting the targets key (scrypt, ~0.1 s) overlaps the metadata refresh: start it from the
+      // locally trusted root; the unlock below then finds it done, or unlocks what the new root lists.
+      const early = role === 'targets' ? this.unlockFromLocalRoot(gun) : undefined;
       for (let attempt = 1; ; attempt += 1) {
         const base = await withTrustedCollection(this.context(gun, deadline), (session) => this.loadRole(session, role, names));
+        await early;
         if (base.invalid && attempt === 1) {
           this.options.warn(
             `${role} v${base.current.version} no longer verifies against its current keys (a key was revoked?); starting it afresh as v${base.current.version + 1}: re-sign every tag you vouch for`,
@@ -389,6 +395,9 @@ export class Publisher {
             return { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) };
           }
           await api.publish(gun, { [role]: metadata });
+          // The server stores these exact bytes: keep them as this client's targets, so the next
+          // refresh verifies them against the new snapshot instead of downloading them again.
+          if (role === 'targets') await recordPublishedTargets(this.options.home, gun, metadata);
           return { role, version: signed.version, attempts: attempt };
         } catch (err) {
           if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
@@ -408,7 +417,7 @@ export class Publisher {
     const gun = parseGun(gunInput);
     const deadline = new Deadline(this.options.timeoutMs, `listing the pending changes of ${gun}`);
     try {
-      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
       const changes = await api.listPending(gun);
       return await withTrustedCollection(this.context(gun, deadline), async (session) => {
         const views: PendingView[] = [];
@@ -433,7 +442,7 @@ export class Publisher {
     if (role !== 'targets') checkRoleName(role);
     const deadline = new Deadline(this.options.timeoutMs, `approving ${role} of ${gun}`);
     try {
-      const api = new ServerApi(this.options.server, this.options.token, deadline);
+      const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
       const all = (await api.listPending(gun)).filter((c) => c.role === role && (options.id === undefined || c.id === options.id));
       // Without --id, only changes that can still be published are candidates.
       const open = all.filter((c) => c.state === 'open');
@@ -509,8 +518,26 @@ export class Publisher {
     return { current: buildTargets(latest, expiresAfter(new Date(), this.targetsLifetimeMs)), keys: chain[chain.length - 1]!, invalid: status?.state === 'invalid' };
   }
 
+  /** Starts unlocking the targets key the locally trusted root lists; never fails (errors resurface later). */
+  private async unlockFromLocalRoot(gun: string): Promise<void> {
+    try {
+      const root = JSON.parse(await readFile(join(trustDir(this.options.home, gun), 'root.json'), 'utf8')) as Metadata<RootSigned>;
+      await this.keys.unlock(root.signed.roles.targets.keyids, 'targets', gun);
+    } catch {
+      // No trusted root yet, or no key here: the unlock after the refresh reports it.
+    }
+  }
+
   private context(gun: string, deadline: Deadline) {
-    return { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, token: this.options.token };
+    return {
+      home: this.options.home,
+      server: this.options.server,
+      gun,
+      deadline,
+      warn: this.options.warn,
+      token: this.options.token,
+      transport: { ca: this.options.ca },
+    };
   }
 }
 

@@ -181,7 +181,17 @@ export class Puller {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       return await withTrustedCollection(
-        { home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, rootFile: this.rootFile, policy: this.policy, token: this.options.token },
+        {
+          home: this.options.home,
+          server: this.options.server,
+          gun,
+          deadline,
+          warn: this.options.warn,
+          rootFile: this.rootFile,
+          policy: this.policy,
+          token: this.options.token,
+          transport: { ca: this.options.ca },
+        },
         use,
       );
     } finally {

@@ -155,14 +155,14 @@ export class RootChanges {
   private async withDeadline<T>(what: string, run: (api: ServerApi, deadline: Deadline) => Promise<T>): Promise<T> {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
-      return await run(new ServerApi(this.options.server, this.options.token, deadline), deadline);
+      return await run(new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca }), deadline);
     } finally {
       deadline.dispose();
     }
   }
 
   private refresh(gun: string, deadline: Deadline): Promise<TrustedMetadata> {
-    return withTrustedCollection({ home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, token: this.options.token }, async (session) => session.metadata);
+    return withTrustedCollection({ home: this.options.home, server: this.options.server, gun, deadline, warn: this.options.warn, token: this.options.token, transport: { ca: this.options.ca } }, async (session) => session.metadata);
   }
 
   /** Throws before any change when this home cannot meet both root thresholds by itself. */

@@ -28,12 +28,18 @@ export interface ChangefeedPage {
   next?: number;
 }
 import type { Deadline } from './deadline.js';
+import type { HttpResponse, TransportOptions } from './http/transport.js';
+import { httpRequest, readBody } from './http/transport.js';
+
+/** Largest API answer read (publish results and keys are small). */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export class ServerApi {
   constructor(
     private readonly server: string,
     private readonly token: string | undefined,
     private readonly deadline: Deadline,
+    private readonly transport: TransportOptions = {},
   ) {}
 
   /** The latest root version of a collection, or undefined when the collection does not exist. */
@@ -81,26 +87,27 @@ export class ServerApi {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    let response: HttpResponse;
     try {
-      response = await fetch(`${this.server}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: this.deadline.signal,
-      });
+      response = await httpRequest(
+        `${this.server}${path}`,
+        { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: this.deadline.signal },
+        this.transport,
+      );
     } catch (err) {
       if (this.deadline.expired) throw this.deadline.error();
-      throw new NetworkError(`${what} failed: cannot reach ${this.server} (${(err as Error).cause ?? (err as Error).message}); check --server`, { cause: err });
+      throw new NetworkError(`${what} failed: cannot reach ${this.server} (${(err as Error).message}); check --server`, { cause: err });
     }
     let parsed: unknown;
     try {
-      parsed = await response.json();
+      const text = await readBody(response.body, MAX_RESPONSE_BYTES, () => new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`));
+      parsed = JSON.parse(text.toString('utf8'));
     } catch (err) {
       if (this.deadline.expired) throw this.deadline.error();
       throw new ServerError(`${what} failed: ${this.server} answered HTTP ${response.status} with a body that is not JSON; check --server`, { cause: err });
     }
-    if (!response.ok) throw errorFromApi(response.status, parsed, what);
+    const ok = response.status >= 200 && response.status <= 299;
+    if (!ok) throw errorFromApi(response.status, parsed, what);
     return parsed as T;
   }
 }

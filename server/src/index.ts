@@ -13,3 +13,5 @@ export { PendingChanges } from './pending/pending-changes.js';
 export type { PendingChangesOptions } from './pending/pending-changes.js';
 export type { DelegationEvent, DelegationEventKind } from './delegation-changes.js';
 export { OnlineKeys } from './online-keys.js';
+export { issueSelfSignedCertificate } from './tls-cert.js';
+export type { SelfSignedOptions, TlsMaterial } from './tls-cert.js';

@@ -27,7 +27,15 @@ export interface Output {
 export const clientOptions = async (values: Values) => {
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0)) throw new UsageError(`--timeout "${values.timeout}" must be a positive number of seconds`);
+  let ca: Buffer | undefined;
+  if (values.ca !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    ca = await readFile(values.ca as string).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`--ca ${values.ca}: cannot read it (${err.code ?? err.message})`);
+    });
+  }
   return {
+    ...(ca === undefined ? {} : { ca }),
     server: values.server as string | undefined,
     home: values.home as string | undefined,
     token: values.token as string | undefined,

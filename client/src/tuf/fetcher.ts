@@ -6,13 +6,18 @@
  *   the role's size limit); past the cap the download is cancelled and the connection dropped, so
  *   an endless body is never read whole (TooLargeError).
  * - Each complete file goes through `inspect` (the MetadataGuard) before tuf-js parses it.
+ * - Requests go through http/transport.ts: kept-alive connections shared by the process, gzip,
+ *   and the CA of `transport`; downloads are read into memory (no temporary file per file).
  * - tuf-js wraps some errors in text-only RuntimeErrors, so every failure is also recorded in the
  *   FailureLog, from which the error mapping recovers the typed error.
  */
+import { Readable } from 'node:stream';
 import { BaseFetcher } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { NetworkError, TagTrustError, TooLargeError } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
+import type { HttpResponse, TransportOptions } from '../http/transport.js';
+import { httpRequest } from '../http/transport.js';
 import type { FailureLog } from './error-map.js';
 import type { MetadataFile } from './metadata-guard.js';
 import { parseMetadataFile } from './metadata-guard.js';
@@ -25,6 +30,8 @@ export interface FetchHooks {
   gun?: string;
   /** Bearer token sent with every download (servers that require pull scopes). */
   token?: string;
+  /** Connection settings (CA) for downloads. */
+  transport?: TransportOptions;
 }
 
 export class DeadlineFetcher extends BaseFetcher {
@@ -36,10 +43,10 @@ export class DeadlineFetcher extends BaseFetcher {
   }
 
   override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
-    let response: Response;
+    let response: HttpResponse;
     try {
       const headers: Record<string, string> = this.hooks.token ? { authorization: `Bearer ${this.hooks.token}` } : {};
-      response = await fetch(url, { signal: this.deadline.signal, headers });
+      response = await httpRequest(url, { signal: this.deadline.signal, headers }, this.hooks.transport);
     } catch (err) {
       throw this.fail(
         url,
@@ -48,11 +55,11 @@ export class DeadlineFetcher extends BaseFetcher {
           : new NetworkError(`cannot download ${url}: ${(err as Error).cause ?? (err as Error).message}; check --server`, { cause: err }),
       );
     }
-    if (!response.ok || !response.body) {
-      await response.body?.cancel().catch(() => {});
+    if (response.status < 200 || response.status > 299) {
+      response.body.resume();
       throw this.fail(url, new DownloadHTTPError(`HTTP ${response.status} for ${url}`, response.status));
     }
-    return response.body as ReadableStream<Uint8Array<ArrayBuffer>>;
+    return Readable.toWeb(response.body) as ReadableStream<Uint8Array<ArrayBuffer>>;
   }
 
   /** Downloads at most `maxLength` bytes of `url`, then inspects them. */

@@ -31,6 +31,7 @@ import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
 import { TrustedDelegations, loadDelegations } from './trusted-delegations.js';
+import type { TransportOptions } from '../http/transport.js';
 
 /** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */
 export const METADATA_LIMITS = {
@@ -80,6 +81,8 @@ export interface UpdateContext {
   policy?: TrustPolicy;
   /** Bearer token for downloads, for servers that require a pull scope (TAGTRUST_TOKEN). */
   token?: string;
+  /** Connection settings (CA) for downloads. */
+  transport?: TransportOptions;
 }
 
 /** Refreshes the collection, runs `use` on the verified session, then commits the new trusted state. */
@@ -91,7 +94,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
   try {
     const existing = (await readdir(dir)).filter((name) => name.endsWith('.json'));
     await Promise.all(existing.map((name) => copyFile(join(dir, name), join(work, name))));
-    const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token });
+    const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token, transport: context.transport });
     if (!existing.includes('root.json')) await bootstrapRoot(context, work, bootstrapFetcher);
     const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
     const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
@@ -105,6 +108,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       gun: context.gun,
       failures,
       token: context.token,
+      transport: context.transport,
       inspect: (file, bytes) => guard.checkDownload(file, bytes),
     });
     let result: T;
@@ -178,6 +182,16 @@ export async function trustRoot(home: string, gun: string, root: Metadata<RootSi
   await ensurePrivateDir(dir);
   for (const name of await readdir(dir)) await rm(join(dir, name), { force: true });
   await writeFileAtomic(join(dir, 'root.json'), JSON.stringify(root), 0o600);
+}
+
+/**
+ * After a successful publish: stores the targets this client signed and the server accepted as the
+ * local copy of `targets.json`. It is not trusted by being there: the next refresh (client workflow
+ * 5.6) verifies it against the new snapshot's version and hash and downloads the server's copy if it
+ * does not match. Saves downloading one's own, possibly large, targets file again.
+ */
+export async function recordPublishedTargets(home: string, gun: string, targets: Metadata<TargetsSigned>): Promise<void> {
+  await writeFileAtomic(join(trustDir(home, gun), 'targets.json'), JSON.stringify(targets), 0o600);
 }
 
 async function readTrusted(dir: string): Promise<TrustedMetadata> {
