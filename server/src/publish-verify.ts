@@ -84,7 +84,7 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
     if (isExpired(newTargets.signed, now)) {
       throw new ExpiredMetadataError(`targets v${newTargets.signed.version} expired at ${newTargets.signed.expires}: sign it with a later expiry`);
     }
-    verifyTargetEntries(newTargets.signed, state.gun);
+    verifyTargetEntries(newTargets.signed, state.gun, state.targets?.signed.targets);
   } else if (newRoot) {
     try {
       verifyRoleSignatures(state.targets!, 'targets', root.signed.roles.targets, root.signed.keys);
@@ -139,9 +139,10 @@ function verifyRoot(newRoot: Metadata<RootSigned>, state: CollectionState, now: 
   }
 }
 
-function verifyTargetEntries(targets: TargetsSigned, gun: string): void {
+/** Checks every entry; names already in the current targets were checked when they were published. */
+function verifyTargetEntries(targets: TargetsSigned, gun: string, current: TargetsSigned['targets'] | undefined): void {
   for (const [name, info] of Object.entries(targets.targets)) {
-    if (!isTargetInCollection(name, gun)) {
+    if (!(current && Object.hasOwn(current, name)) && !isTargetInCollection(name, gun)) {
       throw new SubstitutionError(`target "${name}" is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
     }
     const sha256 = info.hashes.sha256;

@@ -330,9 +330,10 @@ export class Repository {
     return isExpired(signed, now) || remaining < this.lifetimes[role] * this.renewFraction;
   }
 
+  /** The latest version of a role, parsed; from the read cache when it holds it (no renewal here). */
   private async loadLatest<T extends Metadata['signed']>(gun: string, role: string): Promise<Metadata<T> | undefined> {
-    const file = await this.store.getLatest(gun, role);
-    return file === undefined ? undefined : (JSON.parse(file.text) as Metadata<T>);
+    const file = this.cache.get(gun, role) ?? (await this.loadLatestPrepared(gun, role));
+    return file === undefined ? undefined : (JSON.parse(file.body.toString('utf8')) as Metadata<T>);
   }
 
   private async commit(
@@ -349,6 +350,8 @@ export class Repository {
         throw new InvalidInputError(`the ${err.role} key rotation was replaced by a newer one while publishing: run \`tagtrust key rotate\` again`, { cause: err });
       }
       if (err instanceof StaleVersionError) {
+        // The store moved on without this process's cache knowing: drop it so a retry reads the store.
+        this.cache.invalidate(gun);
         throw new VersionConflictError(err.role, err.latest, `${err.role} changed while publishing (now v${err.latest}): fetch the latest and retry`, { cause: err });
       }
       throw err;
