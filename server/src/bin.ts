@@ -24,7 +24,7 @@ Options:
   --pending-lifetime DUR      how long a change awaiting approvals stays open (default ${formatDuration(defaultConfig.pendingLifetime)})
   --tls-cert FILE             serve HTTPS with this PEM certificate (env TAGTRUST_TLS_CERT); needs --tls-key
   --tls-key FILE              PEM private key of the certificate (env TAGTRUST_TLS_KEY)
-  --access-log                print one line per request (method, path, status, ms) to stderr
+  --access-log                print one line per request (method, path, status, ms, bytes) to stderr
   -h, --help                  show this help
 
   tls self-signed --out DIR   write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed certificate
