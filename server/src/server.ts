@@ -38,7 +38,7 @@ export interface ServerConfig {
   requirePullScope?: boolean;
   /** Serve HTTPS with this PEM certificate (chain) and private key. */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Called with one line per finished request: method, path, status, milliseconds, body bytes. */
+  /** Called with one line per finished request: method, path, status, milliseconds, body bytes (when set by Koa). */
   accessLog?: (line: string) => void;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
@@ -143,7 +143,8 @@ function withAccessLog(listener: RequestListener, log: (line: string) => void): 
     const start = process.hrtime.bigint();
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      log(`${req.method} ${req.url} ${res.statusCode} ${ms.toFixed(3)}ms ${res.getHeader('content-length') ?? '-'}B`);
+      const bytes = res.getHeader('content-length');
+      log(`${req.method} ${req.url} ${res.statusCode} ${ms.toFixed(3)}ms${bytes === undefined ? '' : ` ${bytes}B`}`);
     });
     listener(req, res);
   };

@@ -79,9 +79,12 @@ export class LevelStore implements MetadataStore {
 
   commit(change: Change): Promise<void> {
     return this.exclusive(change.gun, async () => {
-      for (const [role, expected] of Object.entries(change.expectedLatest)) {
-        const latest = await this.latestVersion(change.gun, role);
-        if (latest !== expected) throw new StaleVersionError(role, expected, latest);
+      // One read for all roles' latest versions (one trip to level's thread pool, not one per role).
+      const expected = Object.entries(change.expectedLatest);
+      const latest = await this.latest.getMany(expected.map(([role]) => roleKey(change.gun, role)));
+      for (const [i, [role, version]] of expected.entries()) {
+        const current = latest[i] === undefined ? 0 : Number(latest[i]);
+        if (current !== version) throw new StaleVersionError(role, version, current);
       }
       const batch = this.db.batch();
       for (const [role, keyId] of Object.entries(change.activateKeys ?? {}) as [ServerKeyRole, string][]) {
