@@ -31,6 +31,7 @@ import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
 import { TrustedDelegations, loadDelegations } from './trusted-delegations.js';
+import './linear-targets.js';
 import type { TransportOptions } from '../http/transport.js';
 
 /** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */

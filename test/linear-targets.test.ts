@@ -1,0 +1,59 @@
+/**
+ * The client's linear-time Targets.fromJSON / toJSON (client/src/tuf/linear-targets.ts) must give
+ * exactly what the original @tufjs/models methods give, and fail alike on malformed targets.
+ */
+import test from 'ava';
+import { isDeepStrictEqual } from 'node:util';
+import { Targets } from '@tufjs/models';
+import { originalTargets } from '../client/src/tuf/linear-targets.js';
+
+const entry = (i: number) => ({ length: 100 + i, hashes: { sha256: i.toString(16).padStart(64, '0') }, custom: { mediaType: 'application/json', n: i } });
+
+function sample(n: number): Record<string, unknown> {
+  const targets: Record<string, unknown> = {};
+  for (let i = 0; i < n; i += 1) targets[`registry.example.com/team/app:v${i}`] = entry(i);
+  targets['10'] = entry(1); // integer-like keys sort first in both implementations
+  Object.defineProperty(targets, '__proto__', { value: entry(2), enumerable: true, configurable: true, writable: true });
+  return {
+    _type: 'targets',
+    spec_version: '1.0.31',
+    version: 7,
+    expires: '2030-01-01T00:00:00Z',
+    targets,
+    delegations: { keys: {}, roles: [] },
+    x_unrecognised: { kept: true },
+  };
+}
+
+test('fromJSON and toJSON match the original @tufjs/models methods', (t) => {
+  const data = sample(50);
+  const linear = Targets.fromJSON(structuredClone(data) as never);
+  const original = originalTargets.fromJSON(structuredClone(data) as never);
+  t.true(isDeepStrictEqual(linear, original));
+  t.deepEqual(Object.keys(linear.targets), Object.keys(original.targets));
+  const linearJson = linear.toJSON();
+  const originalJson = originalTargets.toJSON.call(original);
+  t.true(isDeepStrictEqual(linearJson, originalJson));
+  t.is(JSON.stringify(linearJson), JSON.stringify(originalJson));
+  t.true(Object.hasOwn(linear.targets, '__proto__'));
+  t.is(Object.getPrototypeOf(linear.targets), Object.prototype);
+});
+
+test('fromJSON without targets and with malformed targets behaves like the original', (t) => {
+  const { targets: _dropped, ...withoutTargets } = sample(1);
+  t.deepEqual(Targets.fromJSON(structuredClone(withoutTargets) as never).targets, originalTargets.fromJSON(structuredClone(withoutTargets) as never).targets);
+  for (const targets of [5, 'text', { a: 1 }, { a: null }]) {
+    const bad = { ...sample(0), targets };
+    const original = t.throws(() => originalTargets.fromJSON(structuredClone(bad) as never));
+    const linear = t.throws(() => Targets.fromJSON(structuredClone(bad) as never));
+    t.is(linear?.constructor, original?.constructor, JSON.stringify(targets));
+  }
+});
+
+test('10,000 targets load and serialise in well under a second', (t) => {
+  const data = sample(10_000);
+  const start = performance.now();
+  const targets = Targets.fromJSON(data as never);
+  targets.toJSON();
+  t.true(performance.now() - start < 1000, `${performance.now() - start} ms`);
+});
