@@ -22,7 +22,7 @@ import { ROOT, countingProxy, log, loadTest, median, memoryKb, must, run, sleep,
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = QUICK ? 3 : 7;
 const BIG = QUICK ? 100 : 1000;
-const LARGE = Number(process.env.BENCH_LARGE ?? (QUICK ? 2000 : 10000));
+const LARGE = Number(process.env.BENCH_LARGE ?? (QUICK ? 2000 : 5000));
 const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 10));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const CONNS = 50;
@@ -230,7 +230,7 @@ async function main() {
     log(`publish one tag through the library x${RUNS + 1}`);
     const { Publisher, Puller } = await import('@tagtrust/client');
     const passphrases = async ({ role }) => (role === 'root' ? 'bench-root-pass' : 'bench-targets-pass');
-    const publisher = (home = ttHome) => new Publisher({ server: tt.url, home, token: tt.token, ca: caPem, passphrases, warn: () => {} });
+    const publisher = (home = ttHome) => new Publisher({ server: tt.url, home, token: tt.token, ca: caPem, passphrases, warn: () => {}, timeoutMs: 600_000 });
     const libPublisher = publisher();
     ttOff = await tt.logOffset();
     let t0 = performance.now();
@@ -460,16 +460,16 @@ async function largeCollection({ tt, work, caPem, publisher, Puller, certs, ttEn
   const warmPuller = join(work, 'large-puller');
   t0 = performance.now();
   ttProxy.reset();
-  await new Puller({ server: ttProxyUrl, home: warmPuller, ca: caPem, warn: () => {} }).resolve(`${LARGE_GUN}:v1`);
+  await new Puller({ server: ttProxyUrl, home: warmPuller, ca: caPem, warn: () => {}, timeoutMs: 600_000 }).resolve(`${LARGE_GUN}:v1`);
   const coldResolve = { ms: performance.now() - t0, bytes: ttProxy.counts().down };
   row('  cold client resolves a tag (library): time', 'ms', coldResolve.ms, undefined);
   row('  cold client resolves a tag: bytes downloaded (gzip, TLS)', 'bytes', coldResolve.bytes, undefined);
-  await new Puller({ server: tt.url, home, ca: caPem, warn: () => {} }).resolve(`${LARGE_GUN}:v1`);
+  await new Puller({ server: tt.url, home, ca: caPem, warn: () => {}, timeoutMs: 600_000 }).resolve(`${LARGE_GUN}:v1`);
 
   const offset = await tt.logOffset();
   ttProxy.reset();
   t0 = performance.now();
-  const p = new (await import('@tagtrust/client')).Publisher({ server: ttProxyUrl, home, token: tt.token, ca: caPem, warn: () => {}, passphrases: async () => 'bench-targets-pass' });
+  const p = new (await import('@tagtrust/client')).Publisher({ server: ttProxyUrl, home, token: tt.token, ca: caPem, warn: () => {}, passphrases: async () => 'bench-targets-pass', timeoutMs: 600_000 });
   await p.sign(`${LARGE_GUN}:one-more`, { digest: `sha256:${digest(LARGE_GUN, 'one-more')}`, size: 1000 });
   const oneMore = { ms: performance.now() - t0, ...ttProxy.counts() };
   const serverMs = (await tt.posts(offset))[0];
@@ -479,7 +479,7 @@ async function largeCollection({ tt, work, caPem, publisher, Puller, certs, ttEn
 
   ttProxy.reset();
   t0 = performance.now();
-  await new Puller({ server: ttProxyUrl, home: warmPuller, ca: caPem, warn: () => {} }).resolve(`${LARGE_GUN}:one-more`);
+  await new Puller({ server: ttProxyUrl, home: warmPuller, ca: caPem, warn: () => {}, timeoutMs: 600_000 }).resolve(`${LARGE_GUN}:one-more`);
   const warmAfter = { ms: performance.now() - t0, bytes: ttProxy.counts().down };
   row('  warm client resolves after that change (library): time', 'ms', warmAfter.ms, undefined);
   row('  warm client resolves after that change: bytes downloaded', 'bytes', warmAfter.bytes, undefined);
@@ -488,5 +488,6 @@ async function largeCollection({ tt, work, caPem, publisher, Puller, certs, ttEn
 
 main().catch((err) => {
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+  if (results.rows.length > 0) process.stdout.write(`\nPartial results:\n\n${table()}\n`);
   process.exit(1);
 });
