@@ -17,7 +17,7 @@ import https from 'node:https';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { ROOT, countingProxy, log, loadTest, median, memoryKb, must, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
+import { ROOT, countingProxy, cpuMs, log, loadTest, median, memoryKb, must, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = QUICK ? 3 : 7;
@@ -31,6 +31,8 @@ const PORTS = { notaryTls: 14443, notaryPlain: 14444, tagtrust: 14543 };
 const GUN = 'registry.example.com/team/app';
 const BIG_GUN = 'registry.example.com/team/big';
 const LARGE_GUN = 'registry.example.com/team/large';
+// CPU times come in 10 ms ticks: a mean over the runs says more than a median.
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const sha = (text) => createHash('sha256').update(text).digest('hex');
 const results = { rows: [], notes: [], raw: {} };
 
@@ -217,14 +219,18 @@ async function main() {
 
     // -- publish one tag through the CLI
     log(`publish one tag through the CLI x${RUNS}`);
-    const ttCli = [], notaryCli = [];
+    const ttCli = [], notaryCli = [], ttCpu = [], notaryCpu = [];
+    // Server CPU time spent on one whole CLI publish (every request it makes, TLS handshakes included):
+    // the servers are otherwise idle, so this depends little on other load on the machine.
+    const withCpu = async (pid, into, work) => { const c0 = cpuMs(pid); const r = await work(); into.push(cpuMs(pid) - c0); return r; };
     let ttOff = await tt.logOffset(), nOff = await notaryTls.logOffset();
     for (let i = 0; i < RUNS; i += 1) {
-      ttCli.push((await T(['sign', `${GUN}:cli-${i}`, '--digest', `sha256:${digest(GUN, `cli-${i}`)}`, '--size', '1000'])).ms);
-      notaryCli.push((await N(['addhash', '-p', GUN, `cli-${i}`, '1000', '--sha256', digest(GUN, `cli-${i}`)])).ms);
+      ttCli.push((await withCpu(tt.pid, ttCpu, () => T(['sign', `${GUN}:cli-${i}`, '--digest', `sha256:${digest(GUN, `cli-${i}`)}`, '--size', '1000']))).ms);
+      notaryCli.push((await withCpu(notaryTls.pid, notaryCpu, () => N(['addhash', '-p', GUN, `cli-${i}`, '1000', '--sha256', digest(GUN, `cli-${i}`)]))).ms);
     }
     row('Publish one tag, CLI (end to end, TLS), median', 'ms', median(ttCli), median(notaryCli), 'lower');
-    row('  server-side handling of that publish, median', 'ms', median(await tt.posts(ttOff)), median(await notaryTls.posts(nOff)), 'lower');
+    row('  server-side handling of that publish (POST, wall time), median', 'ms', median(await tt.posts(ttOff)), median(await notaryTls.posts(nOff)), 'lower');
+    row('  server CPU for the whole CLI publish (all its requests), mean', 'ms', mean(ttCpu), mean(notaryCpu), 'lower');
 
     // -- publish through the library
     log(`publish one tag through the library x${RUNS + 1}`);
@@ -272,15 +278,16 @@ async function main() {
 
     // -- one tag into the BIG collection
     log(`one tag into the ${BIG}-tag collection x${RUNS}`);
-    const ttInto = [], notaryInto = [];
+    const ttInto = [], notaryInto = [], ttIntoCpu = [], notaryIntoCpu = [];
     ttOff = await tt.logOffset();
     nOff = await notaryTls.logOffset();
     for (let i = 0; i < RUNS; i += 1) {
-      ttInto.push((await T(['sign', `${BIG_GUN}:more-${i}`, '--digest', `sha256:${digest(BIG_GUN, `more-${i}`)}`, '--size', '1000'])).ms);
-      notaryInto.push((await N(['addhash', '-p', BIG_GUN, `more-${i}`, '1000', '--sha256', digest(BIG_GUN, `more-${i}`)])).ms);
+      ttInto.push((await withCpu(tt.pid, ttIntoCpu, () => T(['sign', `${BIG_GUN}:more-${i}`, '--digest', `sha256:${digest(BIG_GUN, `more-${i}`)}`, '--size', '1000']))).ms);
+      notaryInto.push((await withCpu(notaryTls.pid, notaryIntoCpu, () => N(['addhash', '-p', BIG_GUN, `more-${i}`, '1000', '--sha256', digest(BIG_GUN, `more-${i}`)]))).ms);
     }
     row(`One tag into a ${BIG.toLocaleString('en-US')}-tag collection, CLI, median`, 'ms', median(ttInto), median(notaryInto), 'lower');
-    row('  server-side handling, median', 'ms', median(await tt.posts(ttOff)), median(await notaryTls.posts(nOff)), 'lower');
+    row('  server-side handling (POST, wall time), median', 'ms', median(await tt.posts(ttOff)), median(await notaryTls.posts(nOff)), 'lower');
+    row('  server CPU for the whole CLI publish (all its requests), mean', 'ms', mean(ttIntoCpu), mean(notaryIntoCpu), 'lower');
 
     // -- resolve: cold and warm, through byte-counting proxies
     log(`resolve a tag in the ${BIG}-tag collection, cold and warm x${RUNS}`);
@@ -373,6 +380,7 @@ async function main() {
       { who: 'notary', url: `https://127.0.0.1:${PORTS.notaryTls}${tufPath(BIG_GUN, 'targets.json')}`, pid: notaryTls.pid },
     ]);
     row(`GET targets.json, ${(BIG + RUNS).toLocaleString('en-US')} tags, TLS, ${CONNS} connections, ${DURATION} s`, 'req/s', a.rps, b.rps, 'higher');
+    row('  server CPU per request', 'us', a.serverCpuUsPerReq, b.serverCpuUsPerReq, 'lower');
     row('  bytes per response (no Accept-Encoding)', 'bytes', a.bytesPerResponse, b.bytesPerResponse, 'lower');
     const gz = async (url) => new Promise((resolve) => {
       https.get(url, { ca: caPem, headers: { 'accept-encoding': 'gzip' } }, (res) => {
@@ -393,7 +401,7 @@ async function main() {
     const rssEnd = { tt: memoryKb(tt.pid), n: memoryKb(notaryTls.pid) };
     row(`Server RSS after the writes above (tagtrust: incl. the ${LARGE.toLocaleString('en-US')}-tag collection)`, 'MB', rssEnd.tt.rss / 1024, rssAfterWrites.n.rss / 1024, 'lower');
     row('Server peak RSS (VmHWM)', 'MB', Math.max(rssEnd.tt.hwm, rssAfterWrites.tt.hwm) / 1024, rssEnd.n.hwm / 1024, 'lower');
-    results.raw = { reads, cold, warm, large, ttCli, notaryCli, ttInto, notaryInto, libWarm, libFirst, scrypt, ttHelp, notaryHelp, rssAfterWrites, rssEnd };
+    results.raw = { reads, cold, warm, large, ttCli, notaryCli, ttCpu, notaryCpu, ttInto, notaryInto, ttIntoCpu, notaryIntoCpu, libWarm, libFirst, scrypt, ttHelp, notaryHelp, rssAfterWrites, rssEnd };
   } finally {
     await stopAll();
   }
