@@ -86,8 +86,35 @@ export async function tlsTerminator(targetPort, cert, key) {
   return { port: server.address().port, close() { for (const s of sockets) s.destroy(); return new Promise((r) => server.close(r)); } };
 }
 
-/** autocannon against `url`; adds the server's CPU time per request. */
+/** wrk (C, one thread) against `url`: the same figures as autocannon's, from wrk's text output. */
+async function wrkTest(url, { connections, seconds, serverPid }) {
+  const cpu0 = cpuMs(serverPid);
+  const t0 = performance.now();
+  const result = await must('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
+  const wallMs = performance.now() - t0;
+  const cpu = cpuMs(serverPid) - cpu0;
+  const text = result.stdout;
+  const ms = (value, unit) => Number(value) * { us: 1e-3, ms: 1, s: 1000 }[unit];
+  const latency = (p) => { const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(text); return m ? ms(m[1], m[2]) : NaN; };
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+  const read = /requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read/.exec(text);
+  const bytes = read ? Number(read[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[read[2]] : 0;
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN),
+    p50: latency(50),
+    p99: latency(99),
+    requests,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0),
+    errors: /Socket errors: (.*)/.exec(text)?.[1] ?? 0,
+    bytesPerResponse: requests ? Math.round(bytes / requests) : 0,
+    serverCpuPct: Math.round((100 * cpu) / wallMs),
+    serverCpuUsPerReq: requests ? Math.round((cpu * 1000) / requests) : NaN,
+  };
+}
+
+/** autocannon (or wrk with BENCH_LOADGEN=wrk) against `url`; adds the server's CPU time per request. */
 export async function loadTest(url, { connections, seconds, serverPid, ca }) {
+  if (process.env.BENCH_LOADGEN === 'wrk') return wrkTest(url, { connections, seconds, serverPid });
   const cpu0 = cpuMs(serverPid);
   const t0 = performance.now();
   const result = await must(process.execPath, [`${ROOT}node_modules/autocannon/autocannon.js`, '-c', String(connections), '-d', String(seconds), '--json', url], {

@@ -9,6 +9,7 @@
 // with GOMAXPROCS=1), clients and load generators on CPU 1 (npm run bench pins this process there).
 // Env: BENCH_QUICK, BENCH_LARGE (tags in the large tagtrust collection), BENCH_OUT (markdown path),
 // BENCH_DURATION (s per read test), BENCH_ROUNDS (read-test rounds; the best is kept),
+// BENCH_LOADGEN=wrk (wrk -t1 instead of autocannon for the read tests; apt-get install wrk),
 // NOTARY_PEER_DIR (default ../shared/peers/notary beside the repo or /work/shared/peers/notary).
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -217,6 +218,22 @@ async function main() {
     await N(['init', '-p', GUN]);
     await N(['init', '-p', GUN], { trust: join(work, 'notary-trust-plain'), url: `https://127.0.0.1:${terminator.port}` });
 
+    // -- warm-up: a long-running server has its publish path compiled by V8; a fresh one runs it in the
+    // interpreter. Both servers get the same warm-up publishes before anything is measured.
+    const WARMUP = 'registry.example.com/team/warmup';
+    log('warm-up publishes');
+    await T(['init', WARMUP]);
+    await N(['init', '-p', WARMUP]);
+    {
+      const { Publisher: WarmPublisher } = await import('@tagtrust/client');
+      const warmPublisher = new WarmPublisher({ server: tt.url, home: ttHome, token: tt.token, ca: caPem, warn: () => {}, passphrases: async () => 'bench-targets-pass' });
+      for (let i = 0; i < 30; i += 1) await warmPublisher.sign(`${WARMUP}:w${i}`, { digest: `sha256:${digest(WARMUP, `w${i}`)}`, size: 1000 });
+    }
+    for (let i = 0; i < 3; i += 1) {
+      await T(['sign', `${WARMUP}:cli-${i}`, '--digest', `sha256:${digest(WARMUP, `cli-${i}`)}`, '--size', '1000']);
+      await N(['addhash', '-p', WARMUP, `cli-${i}`, '1000', '--sha256', digest(WARMUP, `cli-${i}`)]);
+    }
+
     // -- publish one tag through the CLI
     log(`publish one tag through the CLI x${RUNS}`);
     const ttCli = [], notaryCli = [], ttCpu = [], notaryCpu = [];
@@ -343,7 +360,7 @@ async function main() {
       const rounds = targets.map(() => []);
       for (let r = 0; r < ROUNDS; r += 1) {
         for (const [i, t] of targets.entries()) {
-          log(`autocannon ${name} ${t.who} round ${r + 1}/${ROUNDS} (${DURATION}s, ${CONNS} connections)`);
+          log(`${process.env.BENCH_LOADGEN === 'wrk' ? 'wrk' : 'autocannon'} ${name} ${t.who} round ${r + 1}/${ROUNDS} (${DURATION}s, ${CONNS} connections)`);
           rounds[i].push(await loadTest(t.url, { connections: CONNS, seconds: DURATION, serverPid: t.pid, ca: certs.cert }));
         }
       }
@@ -417,8 +434,10 @@ Machine: ${info.cpu}, ${info.memory} RAM, ${info.kernel}; Node ${info.node}; ${i
 Both servers on 127.0.0.1 pinned to CPU 0 (Notary with GOMAXPROCS=1), clients and autocannon on CPU 1.
 tagtrust-server: embedded level database; notary-server: memory storage, in-process ed25519 signer, logging at info during
 writes (as tagtrust's --access-log) and at error during reads. Same self-signed EC P-256 certificate for both.
-Read tests: autocannon ${CONNS} connections, ${DURATION} s, ${ROUNDS} alternating round(s) per server, best round kept.
-Medians over ${RUNS} runs unless said otherwise. Server-side times: tagtrust --access-log, Notary's request log.
+Read tests: ${process.env.BENCH_LOADGEN === 'wrk' ? 'wrk -t1' : 'autocannon'} ${CONNS} connections, ${DURATION} s, ${ROUNDS} alternating round(s) per server, best round kept.
+Medians over ${RUNS} runs unless said otherwise, after 30 warm-up publishes (library) and 3 CLI publishes into
+another collection on each server. Server-side times: tagtrust --access-log, Notary's request log (wall time, so
+they include waiting for the CPU when the machine is busy); server CPU: /proc utime+stime of the server process.
 
 ${table()}
 
