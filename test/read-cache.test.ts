@@ -8,7 +8,7 @@ import test from 'ava';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { DEFAULT_LIFETIMES } from '@tagtrust/shared';
-import { startTestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { digestOf, publisherFor, tempHome } from './helpers/client.js';
 
@@ -168,4 +168,34 @@ test('a restarted server fills the cache from the store and serves the same byte
     t.deepEqual(again[i]!.body, before[i]!.body, paths[i]);
     t.is(again[i]!.headers.etag, before[i]!.headers.etag, paths[i]);
   }
+});
+
+test('with pull tokens required, cached files are not served without a token', async (t) => {
+  const server = await startTestServer({ requirePullScope: true });
+  t.teardown(() => server.close());
+  const publisher = publisherFor(server.url, await tempHome());
+  await publisher.init(GUN);
+  await publisher.sign(`${GUN}:v1`, { digest: digestOf('a'), size: 10 });
+  for (const file of ['timestamp.json', 'targets.json', '1.root.json']) {
+    const anonymous = await get(server, `${base}/${file}`);
+    t.is(anonymous.status, 401, file);
+    const withToken = await get(server, `${base}/${file}`, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    t.is(withToken.status, 200, file);
+  }
+});
+
+test('deleting a collection drops its cached files', async (t) => {
+  const { server } = await collection(1);
+  t.teardown(() => server.close());
+  t.is((await get(server, `${base}/timestamp.json`)).status, 200);
+  const deleted = await new Promise<number>((resolve, reject) => {
+    const req = request(`${server.url}${base}/`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.is(deleted, 200);
+  for (const file of ['timestamp.json', 'targets.json', 'snapshot.json', 'root.json']) t.is((await get(server, `${base}/${file}`)).status, 404, file);
 });
