@@ -74,3 +74,17 @@ test('tagtrust-server tls self-signed writes a certificate and a private key fil
   t.regex(await readFile(join(out, 'key.pem'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
   t.is((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600);
 });
+
+test('a client idle past the server keep-alive timeout still works (idle sockets are not reused stale)', async (t) => {
+  const tls = await certificate();
+  const server = await startTestServer({ tls });
+  t.teardown(() => server.close());
+  const home = await tempHome();
+  const publisher = publisherFor(server.url, home, { ca: tls.cert });
+  await publisher.init(GUN);
+  await publisher.sign(`${GUN}:v1`, { digest: digestOf('a'), size: 10 });
+  // Node servers close idle connections after 5 s; wait across that edge.
+  await new Promise((resolve) => setTimeout(resolve, 5_100));
+  await publisher.sign(`${GUN}:v2`, { digest: digestOf('b'), size: 10 });
+  t.is((await pullerFor(server.url, await tempHome(), { ca: tls.cert }).resolve(`${GUN}:v2`)).digest, digestOf('b'));
+});

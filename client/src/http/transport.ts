@@ -8,7 +8,10 @@
  * - Requests ask for gzip and bodies are decompressed as they stream, so size limits apply to the
  *   decompressed bytes.
  * - Every request takes the operation's AbortSignal; aborting ends the request and its body stream.
- * - Idle kept-alive sockets do not keep the process alive (node unrefs them).
+ * - Idle kept-alive sockets do not keep the process alive (node unrefs them), and are closed after
+ *   IDLE_SOCKET_MS, before a server's own idle timeout (node's default is 5 s) can race a new request.
+ * - A request that fails with ECONNRESET on a reused socket (the server closed it as we sent) is sent
+ *   again (up to three times in all): it never reached the server.
  */
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -32,6 +35,9 @@ export interface TransportOptions {
   ca?: string | Buffer;
 }
 
+/** Idle kept-alive sockets are closed after this long. */
+const IDLE_SOCKET_MS = 4_000;
+
 const agents = new Map<string, Promise<HttpAgent>>();
 
 async function agentFor(protocol: string, ca: string | Buffer | undefined): Promise<HttpAgent> {
@@ -43,9 +49,9 @@ async function agentFor(protocol: string, ca: string | Buffer | undefined): Prom
         ? import('node:https').then(async ({ Agent }) => {
             const { rootCertificates } = await import('node:tls');
             // `ca` replaces the default roots, so keep them (NODE_EXTRA_CA_CERTS still applies too).
-            return new Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca: [...rootCertificates, ca.toString()] }) });
+            return new Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(ca === undefined ? {} : { ca: [...rootCertificates, ca.toString()] }) });
           })
-        : import('node:http').then(({ Agent }) => new Agent({ keepAlive: true }));
+        : import('node:http').then(({ Agent }) => new Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
     agents.set(key, agent);
   }
   return agent;
@@ -58,11 +64,21 @@ export async function httpRequest(url: string, request: HttpRequest, options: Tr
   const { request: send } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const headers: Record<string, string> = { 'accept-encoding': 'gzip', ...request.headers };
   if (request.body !== undefined) headers['content-length'] = String(Buffer.byteLength(request.body));
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = send(target, { method: request.method ?? 'GET', headers, agent, signal: request.signal }, resolve);
-    req.once('error', reject);
-    req.end(request.body);
-  });
+  const exchange = () =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send(target, { method: request.method ?? 'GET', headers, agent, signal: request.signal }, resolve);
+      req.once('error', (err: NodeJS.ErrnoException) => reject(req.reusedSocket && err.code === 'ECONNRESET' ? new StaleSocketError(err) : err));
+      req.end(request.body);
+    });
+  let response: IncomingMessage | undefined;
+  for (let attempt = 1; !response; attempt += 1) {
+    try {
+      response = await exchange();
+    } catch (err) {
+      // Another pooled socket may be stale too; a new connection cannot be.
+      if (!(err instanceof StaleSocketError) || attempt >= 3) throw err instanceof StaleSocketError ? err.cause : err;
+    }
+  }
   let body: Readable = response;
   if (response.headers['content-encoding'] === 'gzip') {
     const { createGunzip } = await import('node:zlib');
@@ -71,6 +87,14 @@ export async function httpRequest(url: string, request: HttpRequest, options: Tr
     body = response.pipe(gunzip);
   }
   return { status: response.statusCode ?? 0, headers: response.headers, body };
+}
+
+/** A kept-alive socket the server had closed: the request never reached it. */
+class StaleSocketError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'StaleSocketError';
+  }
 }
 
 /** Reads a whole body, failing with `tooLarge()` once it passes `maxLength` bytes. */
