@@ -132,7 +132,7 @@ export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: Del
  * Structural rules for the delegations a targets role holds.
  * @throws InvalidInputError
  */
-export function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
+function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
   for (const info of signed.delegations?.roles ?? []) {
     const problem = delegatedRoleNameProblem(info.name, role);
     if (problem !== undefined) throw new InvalidInputError(`${role} delegates to ${JSON.stringify(info.name)}: ${problem}`);

@@ -119,13 +119,6 @@ export class Repository {
     return prepared;
   }
 
-  /** A metadata file: the latest, or an exact version. Undefined when it does not exist. */
-  async readFile(gun: string, role: string, version?: number): Promise<StoredFile | undefined> {
-    if (version !== undefined) return this.store.getVersion(gun, role, version);
-    if (role === 'timestamp') await this.renewTimestampIfDue(gun);
-    return this.store.getLatest(gun, role);
-  }
-
   /** The public half of a collection's online key, created on first request. */
   onlineKey(gun: string, role: ServerKeyRole) {
     return this.onlineKeys.publicKey(gun, role);

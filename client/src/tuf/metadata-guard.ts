@@ -133,7 +133,7 @@ export class MetadataGuard {
  * Refuses a root whose keys are not listed under their own key IDs.
  * @throws MalformedMetadataError
  */
-export function checkRootKeyIds(root: Metadata<RootSigned>, gun: string): void {
+function checkRootKeyIds(root: Metadata<RootSigned>, gun: string): void {
   for (const [keyId, key] of Object.entries(root.signed.keys)) {
     if (keyIdOf(key) !== keyId) {
       throw new MalformedMetadataError(

@@ -16,9 +16,9 @@
 import type { Context } from 'koa';
 import type { PreparedFile } from '../read-cache.js';
 
-export const IMMUTABLE = 'public, max-age=31536000, immutable';
+const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Longest time a cache may serve `timestamp.json` without asking again, in seconds. */
-export const TIMESTAMP_MAX_AGE_S = 60;
+const TIMESTAMP_MAX_AGE_S = 60;
 
 /** The Cache-Control value for a file requested by version (exact) or as latest. */
 export function cacheControl(file: PreparedFile, exactVersion: boolean, nowMs: number): string {
