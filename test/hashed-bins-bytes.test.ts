@@ -31,7 +31,7 @@ test(`one more tag into a ${TAGS}-tag collection: flat vs 256 hashed bins`, asyn
   const proxy = await startRecordingProxy(server.url);
   t.teardown(() => proxy.close());
   const home = await tempHome();
-  const owner = publisherFor(proxy.url, home);
+  const owner = publisherFor(proxy.url, home, { binsThreshold: 0 }); // flat first, bins by hand below
   await owner.init(GUN);
 
   // A flat collection of TAGS tags, published directly with the collection's targets key.

@@ -142,3 +142,27 @@ test('cli: tagtrust bins enable, then sign and list go through the bins', async 
   const bad = await runCli(['bins', 'enable', GUN, '--bins', '100'], env);
   t.not(bad.code, 0);
 });
+
+test('sign moves a flat collection over the bins threshold into bins first; every tag keeps resolving', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const warnings: string[] = [];
+  const owner = publisherFor(server.url, await tempHome(), { binsThreshold: 5, warn: (m) => warnings.push(m) });
+  await owner.init(GUN);
+  for (let i = 0; i < 5; i += 1) t.is((await owner.sign(`${GUN}:v${i}`, { digest: digestOf('a'), size: 10 + i })).role, 'targets');
+  // Re-signing an existing tag does not grow the collection: still flat.
+  t.is((await owner.sign(`${GUN}:v0`, { digest: digestOf('b'), size: 10 })).role, 'targets');
+  const sixth = await owner.sign(`${GUN}:v5`, { digest: digestOf('c'), size: 15 });
+  t.is(sixth.role, `targets/bin-${hashOf(`${GUN}:v5`).slice(0, 2)}`);
+  t.regex(warnings.join('\n'), /holds 5 tags, over the hashed bins threshold of 5: moved them into 256 bins/);
+  const puller = pullerFor(server.url, await tempHome());
+  t.is((await puller.resolve(`${GUN}:v0`)).digest, digestOf('b'));
+  t.is((await puller.resolve(`${GUN}:v5`)).digest, digestOf('c'));
+  t.is((await puller.list(GUN)).length, 6);
+
+  // Off with 0; a role given explicitly is never redirected.
+  const flat = publisherFor(server.url, await tempHome(), { binsThreshold: 0 });
+  const other = 'registry.example.com/team/other';
+  await flat.init(other);
+  for (let i = 0; i < 7; i += 1) t.is((await flat.sign(`${other}:v${i}`, { digest: digestOf('a'), size: 10 })).role, 'targets');
+});

@@ -1,6 +1,6 @@
 export { Puller, verifyManifestBytes } from './puller.js';
 export type { PullerOptions, Resolution, RoleState, SignedTag } from './puller.js';
-export { Publisher, describeManifest } from './publisher.js';
+export { DEFAULT_BINS_THRESHOLD, Publisher, describeManifest } from './publisher.js';
 export type { InitOptions, InitResult, PublishResult, PublisherOptions, TagManifest } from './publisher.js';
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 export { ROOT_PROPOSAL_FORMAT, loadRootProposal, proposalStatus } from './root-proposal.js';

@@ -14,6 +14,7 @@ import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/
 import {
   DEFAULT_LIFETIMES,
   InvalidInputError,
+  KeyNotFoundError,
   NotFoundError,
   NotSignedError,
   SubstitutionError,
@@ -61,7 +62,17 @@ export interface PublisherOptions extends ClientOptions {
   rootLifetimeMs?: number;
   /** How many times a publish is retried after losing a race to another publisher (default 50). */
   maxAttempts?: number;
+  /**
+   * Hashed bins threshold: when signing a new tag (without a role) would make the top-level targets
+   * of a flat collection hold more than this many tags, the collection is first moved to hashed bins
+   * (see {@link Publisher.enableBins}; needs TAGTRUST_BINS_PASSPHRASE for the new bin key). Default
+   * {@link DEFAULT_BINS_THRESHOLD}; 0 turns it off.
+   */
+  binsThreshold?: number;
 }
+
+/** Tags a flat collection holds before `sign` moves it to hashed bins. */
+export const DEFAULT_BINS_THRESHOLD = 1000;
 
 export interface InitOptions {
   algorithm?: KeyAlgorithm;
@@ -197,6 +208,7 @@ export class Publisher {
   private readonly targetsLifetimeMs: number;
   private readonly rootLifetimeMs: number;
   private readonly maxAttempts: number;
+  private readonly binsThreshold: number;
   private readonly rootChanges: RootChanges;
 
   constructor(options: PublisherOptions = {}) {
@@ -205,6 +217,7 @@ export class Publisher {
     this.targetsLifetimeMs = options.targetsLifetimeMs ?? DEFAULT_LIFETIMES.targets;
     this.rootLifetimeMs = options.rootLifetimeMs ?? DEFAULT_LIFETIMES.root;
     this.maxAttempts = options.maxAttempts ?? 50;
+    this.binsThreshold = options.binsThreshold ?? DEFAULT_BINS_THRESHOLD;
     this.rootChanges = new RootChanges({ options: this.options, keys: this.keys, rootLifetimeMs: this.rootLifetimeMs, targetsLifetimeMs: this.targetsLifetimeMs });
   }
 
@@ -485,6 +498,7 @@ export class Publisher {
       // Decrypting the targets key (scrypt, ~0.1 s) overlaps the metadata refresh: start it from the
       // locally trusted root; the unlock below then finds it done, or unlocks what the new root lists.
       const early = requestedRole === 'targets' ? this.unlockFromLocalRoot(gun) : undefined;
+      let autoBins = this.binsThreshold > 0;
       for (let attempt = 1; ; attempt += 1) {
         const base = await withTrustedCollection(this.context(gun, deadline), async (session) => {
           const role = (binFor !== undefined ? binRoleFor(session.metadata.targets.signed, binFor) : undefined) ?? requestedRole;
@@ -492,6 +506,10 @@ export class Publisher {
         });
         const role = base.role;
         await early;
+        if (autoBins && binFor !== undefined && role === 'targets' && this.shouldMoveToBins(base.current, binFor)) {
+          autoBins = false;
+          if (await this.moveToBinsBeforeSigning(gun, Object.keys(base.current.targets).length)) continue;
+        }
         if (base.invalid && attempt === 1) {
           this.options.warn(
             `${role} v${base.current.version} no longer verifies against its current keys (a key was revoked?); starting it afresh as v${base.current.version + 1}: re-sign every tag you vouch for`,
@@ -520,6 +538,30 @@ export class Publisher {
       }
     } finally {
       deadline.dispose();
+    }
+  }
+
+  /** True when adding `name` would take the flat targets over the bins threshold. */
+  private shouldMoveToBins(current: TargetsSigned, name: string): boolean {
+    if (this.binsThreshold <= 0 || name in current.targets) return false;
+    return Object.keys(current.targets).length + 1 > this.binsThreshold;
+  }
+
+  /**
+   * Moves a collection over the threshold to hashed bins; when that is not possible here (targets
+   * needs several signatures, no passphrase for a bin key), warns and signs flat.
+   * @returns true when the collection now has bins (moved here or by someone else meanwhile)
+   */
+  private async moveToBinsBeforeSigning(gun: string, tags: number): Promise<boolean> {
+    try {
+      const result = await this.enableBins(gun);
+      this.options.warn(`${gun} holds ${tags} tags, over the hashed bins threshold of ${this.binsThreshold}: moved them into ${result.bins} bins (bin key ${result.keyId.slice(0, 8)})`);
+      return true;
+    } catch (err) {
+      if (err instanceof UsageError && /already uses hashed bins/.test(err.message)) return true;
+      if (!(err instanceof UsageError) && !(err instanceof KeyNotFoundError)) throw err;
+      this.options.warn(`${gun} holds ${tags} tags but could not move to hashed bins (${(err as Error).message}); signing into the top-level targets (run \`tagtrust bins enable ${gun}\`)`);
+      return false;
     }
   }
 
