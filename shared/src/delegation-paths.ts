@@ -131,10 +131,17 @@ export function targetNameHash(name: string): string {
   return createHash('sha256').update(name, 'utf8').digest('hex');
 }
 
-/** True when `name` is delegated by `info`, by `paths` or by `path_hash_prefixes` (tuf-js semantics). */
-export function isDelegatedTarget(name: string, info: { paths?: readonly string[]; path_hash_prefixes?: readonly string[] }): boolean {
+/**
+ * True when `name` is delegated by `info`, by `paths` or by `path_hash_prefixes` (tuf-js semantics).
+ * @param nameHash the name's {@link targetNameHash}, memoised by a caller that tests many delegations
+ */
+export function isDelegatedTarget(
+  name: string,
+  info: { paths?: readonly string[]; path_hash_prefixes?: readonly string[] },
+  nameHash?: () => string,
+): boolean {
   if (info.path_hash_prefixes !== undefined) {
-    const hash = targetNameHash(name);
+    const hash = nameHash ? nameHash() : targetNameHash(name);
     return info.path_hash_prefixes.some((prefix) => hash.startsWith(prefix));
   }
   return isDelegatedPath(name, info.paths);

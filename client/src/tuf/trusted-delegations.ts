@@ -23,6 +23,7 @@ import {
   UsageError,
   delegatorOf,
   isDelegatedTarget,
+  targetNameHash,
   isExpired,
   validateMetadata,
 } from '@tagtrust/shared';
@@ -142,6 +143,8 @@ export class TrustedDelegations {
    */
   lookupOrder(name: string): string[] {
     const order: string[] = [];
+    let hash: string | undefined;
+    const nameHash = () => (hash ??= targetNameHash(name));
     const stack = ['targets'];
     const visited = new Set<string>();
     while (stack.length > 0) {
@@ -151,7 +154,7 @@ export class TrustedDelegations {
       order.push(role);
       const matching: string[] = [];
       for (const info of this.children(role)) {
-        if (!isDelegatedTarget(name, info)) continue;
+        if (!isDelegatedTarget(name, info, nameHash)) continue;
         matching.push(info.name);
         if (info.terminating) {
           stack.length = 0;
