@@ -12,6 +12,8 @@ export interface RecordedRequest {
   body: Buffer;
   responseBytes: number;
   status: number;
+  /** From forwarding the request to the complete answer (server time plus loopback transfer). */
+  durationMs: number;
 }
 
 export interface RecordingProxy {
@@ -31,6 +33,7 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
+    const started = performance.now();
     try {
       const upstream = await fetch(`${target}${req.url ?? '/'}`, {
         method: req.method,
@@ -38,7 +41,7 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
         ...(body.length > 0 ? { body } : {}),
       });
       const answer = Buffer.from(await upstream.arrayBuffer());
-      requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', body, responseBytes: answer.length, status: upstream.status });
+      requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', body, responseBytes: answer.length, status: upstream.status, durationMs: performance.now() - started });
       const out: Record<string, string> = { 'content-type': upstream.headers.get('content-type') ?? 'application/json' };
       res.writeHead(upstream.status, out);
       res.end(answer);
