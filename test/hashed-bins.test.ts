@@ -120,6 +120,12 @@ test('enableBins moves every tag into its bin in one publish; tags keep resolvin
   await owner.sign(`${GUN}:v4`, { digest: digestOf('e'), size: 9 });
   t.is((await puller.resolve(`${GUN}:v4`)).digest, digestOf('e'));
 
+  // A tag signed into the top-level targets explicitly stays there (it would shadow its bin).
+  t.is((await owner.sign(`${GUN}:top`, { digest: digestOf('1'), size: 1 }, { role: 'targets' })).role, 'targets');
+  t.is((await owner.sign(`${GUN}:top`, { digest: digestOf('2'), size: 1 })).role, 'targets');
+  t.is((await puller.resolve(`${GUN}:top`)).digest, digestOf('2'));
+  t.is((await owner.unsign(`${GUN}:top`)).role, 'targets');
+
   await t.throwsAsync(owner.enableBins(GUN), { message: /already uses hashed bins/ });
 });
 
@@ -165,4 +171,22 @@ test('sign moves a flat collection over the bins threshold into bins first; ever
   const other = 'registry.example.com/team/other';
   await flat.init(other);
   for (let i = 0; i < 7; i += 1) t.is((await flat.sign(`${other}:v${i}`, { digest: digestOf('a'), size: 10 })).role, 'targets');
+});
+
+test('concurrent signers into a binned collection lose no tag (bins and snapshot races are retried)', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const home = await tempHome();
+  const owner = publisherFor(server.url, home);
+  await owner.init(GUN);
+  await owner.enableBins(GUN, { bins: 16 });
+  const signers = [publisherFor(server.url, home), publisherFor(server.url, home), publisherFor(server.url, home)];
+  await Promise.all(
+    signers.map(async (signer, s) => {
+      for (let i = 0; i < 6; i += 1) await signer.sign(`${GUN}:s${s}-${i}`, { digest: digestOf(String(s)), size: 10 + i });
+    }),
+  );
+  const listed = await pullerFor(server.url, await tempHome()).list(GUN);
+  t.is(listed.length, 18);
+  for (const tag of listed) t.is(tag.signedBy, `targets/bin-${hashOf(tag.reference)[0]}`);
 });

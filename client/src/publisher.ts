@@ -501,7 +501,9 @@ export class Publisher {
       let autoBins = this.binsThreshold > 0;
       for (let attempt = 1; ; attempt += 1) {
         const base = await withTrustedCollection(this.context(gun, deadline), async (session) => {
-          const role = (binFor !== undefined ? binRoleFor(session.metadata.targets.signed, binFor) : undefined) ?? requestedRole;
+          // A tag the top-level targets itself signs (with --role targets) stays there: it shadows its bin.
+          const top = session.metadata.targets.signed;
+          const role = (binFor !== undefined && !(binFor in top.targets) ? binRoleFor(top, binFor) : undefined) ?? requestedRole;
           return { role, ...(await this.loadRole(session, role, names, binFor)) };
         });
         const role = base.role;
