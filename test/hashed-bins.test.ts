@@ -12,6 +12,7 @@ import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 import { startRecordingProxy } from './helpers/recording-proxy.js';
+import { readHistory } from '@tagtrust/client';
 
 const GUN = 'registry.example.com/team/app';
 const DAY = 24 * 3600_000;
@@ -189,4 +190,24 @@ test('concurrent signers into a binned collection lose no tag (bins and snapshot
   const listed = await pullerFor(server.url, await tempHome()).list(GUN);
   t.is(listed.length, 18);
   for (const tag of listed) t.is(tag.signedBy, `targets/bin-${hashOf(tag.reference)[0]}`);
+});
+
+test('history: moving tags into bins records no tag change; signing into a bin records the tag', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const home = await tempHome();
+  const owner = publisherFor(server.url, home);
+  await owner.init(GUN);
+  await owner.sign(`${GUN}:v1`, { digest: digestOf('a'), size: 10 });
+  await owner.enableBins(GUN, { bins: 16 });
+  await owner.sign(`${GUN}:v1`, { digest: digestOf('b'), size: 10 });
+  await owner.sign(`${GUN}:v2`, { digest: digestOf('c'), size: 10 });
+  await owner.unsign(`${GUN}:v2`);
+  const all = await readHistory(GUN, { server: server.url, home });
+  const migration = all.find((r) => r.versions?.['targets/bin-0'] === 1)!;
+  t.deepEqual(migration.tags ?? [], []);
+  const v1 = await readHistory(`${GUN}:v1`, { server: server.url, home });
+  t.deepEqual(v1.map((r) => r.tags!.map((c) => [c.tag, c.change])), [[['v1', 'added']], [['v1', 'moved']]]);
+  const v2 = await readHistory(`${GUN}:v2`, { server: server.url, home });
+  t.deepEqual(v2.map((r) => r.tags!.map((c) => c.change)), [['added'], ['removed']]);
 });
