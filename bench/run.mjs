@@ -496,7 +496,7 @@ async function largeCollection({ tt, work, caPem, publisher, Puller, certs, ttEn
   const offset = await tt.logOffset();
   ttProxy.reset();
   t0 = performance.now();
-  const p = new (await import('@tagtrust/client')).Publisher({ server: ttProxyUrl, home, token: tt.token, ca: caPem, warn: () => {}, passphrases: async () => 'bench-targets-pass', timeoutMs: 600_000 });
+  const p = new (await import('@tagtrust/client')).Publisher({ server: ttProxyUrl, home, token: tt.token, ca: caPem, warn: () => {}, passphrases: async () => 'bench-targets-pass', timeoutMs: 600_000, binsThreshold: 0 }); // measure the flat collection
   await p.sign(`${LARGE_GUN}:one-more`, { digest: `sha256:${digest(LARGE_GUN, 'one-more')}`, size: 1000 });
   const oneMore = { ms: performance.now() - t0, ...ttProxy.counts() };
   const serverMs = (await tt.posts(offset))[0];

@@ -57,3 +57,21 @@ test('10,000 targets load and serialise in well under a second', (t) => {
   targets.toJSON();
   t.true(performance.now() - start < 1000, `${performance.now() - start} ms`);
 });
+
+test('Snapshot fromJSON and toJSON match the original @tufjs/models methods (hashed bins list 257+ files)', async (t) => {
+  const { Snapshot } = await import('@tufjs/models');
+  const { originalSnapshot } = await import('../client/src/tuf/linear-targets.js');
+  const meta: Record<string, unknown> = { 'targets.json': { version: 3 } };
+  for (let i = 0; i < 300; i += 1) meta[`targets/bin-${i.toString(16).padStart(3, '0')}.json`] = { version: i + 1, length: 100 + i, hashes: { sha256: i.toString(16).padStart(64, '0') } };
+  const data = { _type: 'snapshot', spec_version: '1.0.31', version: 9, expires: '2030-01-01T00:00:00Z', meta, x_unrecognised: 1 };
+  const linear = Snapshot.fromJSON(structuredClone(data) as never);
+  const original = originalSnapshot.fromJSON(structuredClone(data) as never);
+  t.true(isDeepStrictEqual(linear, original));
+  t.is(JSON.stringify(linear.toJSON()), JSON.stringify(originalSnapshot.toJSON.call(original)));
+  t.is(JSON.stringify(Snapshot.fromJSON(structuredClone({ ...data, meta: undefined }) as never).toJSON()), JSON.stringify(originalSnapshot.fromJSON(structuredClone({ ...data, meta: undefined }) as never).toJSON()));
+  for (const bad of [{ ...data, meta: 'x' }, { ...data, meta: { 'targets.json': 5 } }, { ...data, meta: null }]) {
+    const a = t.throws(() => Snapshot.fromJSON(structuredClone(bad) as never));
+    const b = t.throws(() => originalSnapshot.fromJSON(structuredClone(bad) as never));
+    t.is(a?.message, b?.message);
+  }
+});

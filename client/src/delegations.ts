@@ -25,6 +25,8 @@ export interface DelegationListing {
   keyIds: string[];
   threshold: number;
   paths: string[];
+  /** Set for hashed bins (`targets/bin-<prefix>`): the sha256 prefixes of the names the role holds. */
+  pathHashPrefixes?: string[];
   terminating: boolean;
   /** `trusted`: signed and verified; `unpublished`: nothing signed yet; `invalid`: fails verification. */
   state: 'trusted' | 'unpublished' | 'invalid';

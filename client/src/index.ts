@@ -1,6 +1,6 @@
 export { Puller, verifyManifestBytes } from './puller.js';
 export type { PullerOptions, Resolution, RoleState, SignedTag } from './puller.js';
-export { Publisher, describeManifest } from './publisher.js';
+export { DEFAULT_BINS_THRESHOLD, Publisher, describeManifest } from './publisher.js';
 export type { InitOptions, InitResult, PublishResult, PublisherOptions, TagManifest } from './publisher.js';
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 export { ROOT_PROPOSAL_FORMAT, loadRootProposal, proposalStatus } from './root-proposal.js';
@@ -47,7 +47,8 @@ export {
 export type { ErrorCode } from '@tagtrust/shared';
 export { expandPatterns, readPublicKeyFile } from './delegations.js';
 export type { DelegationListing, DelegationSpec } from './delegations.js';
-export type { GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';
+export type { BinsOptions, BinsResult, GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';
+export { BIN_KEY_NAME, BIN_ROLE_PREFIX, DEFAULT_BINS, binRoleFor, isBinRole } from './bins.js';
 export { changeLines, describeChange } from './pending.js';
 export type { PendingView, TagChange } from './pending.js';
 export type { ApproveOptions, ApproveResult } from './publisher.js';

@@ -14,6 +14,7 @@ import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/
 import {
   DEFAULT_LIFETIMES,
   InvalidInputError,
+  KeyNotFoundError,
   NotFoundError,
   NotSignedError,
   SubstitutionError,
@@ -26,7 +27,8 @@ import {
   parseGun,
   parseTaggedReference,
   delegationChain,
-  isDelegatedPath,
+  isDelegatedTarget,
+  describeDelegatedPaths,
   isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
@@ -47,6 +49,7 @@ import type { TrustedMetadata } from './tuf/trusted-collection.js';
 import type { CollectionSession } from './tuf/trusted-collection.js';
 import { recordPublishedTargets, trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
 import { trustDir } from './home.js';
+import { BIN_KEY_NAME, DEFAULT_BINS, binDelegations, binPrefixes, binRoleFor, binRoleName, isBinRole } from './bins.js';
 
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 
@@ -59,7 +62,17 @@ export interface PublisherOptions extends ClientOptions {
   rootLifetimeMs?: number;
   /** How many times a publish is retried after losing a race to another publisher (default 50). */
   maxAttempts?: number;
+  /**
+   * Hashed bins threshold: when signing a new tag (without a role) would make the top-level targets
+   * of a flat collection hold more than this many tags, the collection is first moved to hashed bins
+   * (see {@link Publisher.enableBins}; needs TAGTRUST_BINS_PASSPHRASE for the new bin key). Default
+   * {@link DEFAULT_BINS_THRESHOLD}; 0 turns it off.
+   */
+  binsThreshold?: number;
 }
+
+/** Tags a flat collection holds before `sign` moves it to hashed bins. */
+export const DEFAULT_BINS_THRESHOLD = 1000;
 
 export interface InitOptions {
   algorithm?: KeyAlgorithm;
@@ -119,6 +132,28 @@ export interface RoleChangeResult {
   pending?: PendingStatus;
 }
 
+export interface BinsOptions {
+  /** How many hashed bins: 16 or 256 (default 256). */
+  bins?: number;
+  /**
+   * The bins' public key when another home signs them (default: a new bin key kept in this home).
+   * Only for a collection without tags: existing tags are moved into bins signed here.
+   */
+  key?: TufKey;
+}
+
+export interface BinsResult {
+  gun: string;
+  bins: number;
+  /** Tags moved from the top-level targets into their bins. */
+  moved: number;
+  keyId: string;
+  /** Where the new bin key is (absent when `key` was given). */
+  keyFile?: string;
+  targetsVersion: number;
+  attempts: number;
+}
+
 export interface ApproveOptions {
   /** Which pending change, when the role has several. */
   id?: string;
@@ -173,6 +208,7 @@ export class Publisher {
   private readonly targetsLifetimeMs: number;
   private readonly rootLifetimeMs: number;
   private readonly maxAttempts: number;
+  private readonly binsThreshold: number;
   private readonly rootChanges: RootChanges;
 
   constructor(options: PublisherOptions = {}) {
@@ -181,6 +217,7 @@ export class Publisher {
     this.targetsLifetimeMs = options.targetsLifetimeMs ?? DEFAULT_LIFETIMES.targets;
     this.rootLifetimeMs = options.rootLifetimeMs ?? DEFAULT_LIFETIMES.root;
     this.maxAttempts = options.maxAttempts ?? 50;
+    this.binsThreshold = options.binsThreshold ?? DEFAULT_BINS_THRESHOLD;
     this.rootChanges = new RootChanges({ options: this.options, keys: this.keys, rootLifetimeMs: this.rootLifetimeMs, targetsLifetimeMs: this.targetsLifetimeMs });
   }
 
@@ -260,22 +297,34 @@ export class Publisher {
       hashes: { sha256: digest.slice('sha256:'.length) },
       ...(manifest.mediaType ? { custom: { mediaType: manifest.mediaType } } : {}),
     };
-    const role = options.role ?? 'targets';
-    const result = await this.changeRole(parsed.gun, role, `signing ${name}`, (signed) => ({ ...signed, targets: { ...signed.targets, [name]: entry } }), [name]);
-    return { reference: name, digest, role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
+    const result = await this.changeRole(
+      parsed.gun,
+      options.role ?? 'targets',
+      `signing ${name}`,
+      (signed) => ({ ...signed, targets: { ...signed.targets, [name]: entry } }),
+      [name],
+      options.role === undefined ? name : undefined,
+    );
+    return { reference: name, digest, role: result.role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
   }
 
   /** Removes the signed mapping of `<gun>:<tag>`. @throws NotSignedError when it is not signed */
   async unsign(reference: string, options: RoleOptions = {}): Promise<PublishResult> {
     const parsed = parseTaggedReference(reference);
     const name = targetName(parsed.gun, parsed.tag);
-    const role = options.role ?? 'targets';
-    const result = await this.changeRole(parsed.gun, role, `unsigning ${name}`, (signed) => {
-      if (!(name in signed.targets)) throw new NotSignedError(`${name} is not signed by ${role}, so there is nothing to remove`);
-      const { [name]: _removed, ...rest } = signed.targets;
-      return { ...signed, targets: rest };
-    });
-    return { reference: name, role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
+    const result = await this.changeRole(
+      parsed.gun,
+      options.role ?? 'targets',
+      `unsigning ${name}`,
+      (signed, role) => {
+        if (!(name in signed.targets)) throw new NotSignedError(`${name} is not signed by ${role}, so there is nothing to remove`);
+        const { [name]: _removed, ...rest } = signed.targets;
+        return { ...signed, targets: rest };
+      },
+      [],
+      options.role === undefined ? name : undefined,
+    );
+    return { reference: name, role: result.role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
   }
 
   /** Rotates a role's key and publishes root N+1 (see RootChanges.rotateKey). */
@@ -322,6 +371,76 @@ export class Publisher {
     return this.changeRole(gun, delegator, `revoking key ${keyId} of ${role} in ${gun}`, (signed) => withoutDelegationKey(signed, role, keyId));
   }
 
+  /**
+   * Moves a collection to hashed bins (docs/delegations.md, "Hashed bins"): the top-level targets
+   * delegates `bins` roles `targets/bin-<prefix>` by sha256 prefix of the tag name to one bin key,
+   * and every tag it signed moves into its bin, in one atomic publish (targets and every bin), so
+   * every tag keeps resolving. Afterwards `sign`/`unsign` without a role re-sign only the tag's bin.
+   * @throws UsageError when the collection already has bins, or the targets role needs several signatures
+   */
+  async enableBins(gunInput: string, options: BinsOptions = {}): Promise<BinsResult> {
+    const gun = parseGun(gunInput);
+    const bins = options.bins ?? DEFAULT_BINS;
+    const prefixes = binPrefixes(bins);
+    const deadline = new Deadline(this.options.timeoutMs, `moving ${gun} to hashed bins`);
+    try {
+      const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
+      let pair: Awaited<ReturnType<typeof generateKeyPair>> | undefined;
+      let keyFile: string | undefined;
+      for (let attempt = 1; ; attempt += 1) {
+        const metadata = await withTrustedCollection(this.context(gun, deadline), async (session) => session.metadata);
+        const current = metadata.targets.signed;
+        if (binDelegations(current).length > 0) throw new UsageError(`${gun} already uses hashed bins (${binDelegations(current).length})`);
+        const targetsKeys = metadata.root.signed.roles.targets;
+        if (targetsKeys.threshold > 1) throw new UsageError(`the targets role of ${gun} needs ${targetsKeys.threshold} signatures: moving to bins needs a single-signature targets role`);
+        const names = Object.keys(current.targets);
+        if (options.key && names.length > 0) {
+          throw new UsageError(`${gun} has ${names.length} tags to move into bins: they must be signed with a bin key in this home (leave out the bin key)`);
+        }
+        const targetsKey = await this.keys.unlock(targetsKeys.keyids, 'targets', gun);
+        if (!options.key && !pair) {
+          pair = await generateKeyPair();
+          keyFile = await this.keys.add(pair, { role: BIN_KEY_NAME, name: BIN_KEY_NAME, gun });
+        }
+        const publicKey = options.key ?? pair!.publicKey;
+        const keyId = keyIdOf(publicKey);
+        const expires = expiresAfter(new Date(), this.targetsLifetimeMs);
+        const existing = current.delegations ?? { keys: {}, roles: [] };
+        if (existing.roles.some((r) => prefixes.some((p) => r.name === binRoleName(p)))) {
+          throw new UsageError(`${gun} already delegates a role named ${binRoleName('..')}: remove it before moving to bins`);
+        }
+        const signed = buildTargets(current.version + 1, expires, {});
+        signed.delegations = {
+          keys: { ...existing.keys, [keyId]: { keytype: publicKey.keytype, scheme: publicKey.scheme, keyval: { public: publicKey.keyval.public } } },
+          // Bins first: they hold what the top-level targets held, which came first in TUF order.
+          roles: [
+            ...prefixes.map((prefix) => ({ name: binRoleName(prefix), keyids: [keyId], threshold: 1, terminating: false, path_hash_prefixes: [prefix] })),
+            ...existing.roles,
+          ],
+        };
+        const body: Record<string, Metadata> = { targets: signMetadata(signed, [targetsKey]) };
+        if (pair) {
+          const contents = new Map<string, Record<string, TargetFileInfo>>(prefixes.map((p) => [binRoleName(p), {}]));
+          for (const name of names) contents.get(binRoleFor(signed, name)!)![name] = current.targets[name]!;
+          for (const [role, targets] of contents) {
+            const version = (metadata.snapshot.signed.meta[`${role}.json`]?.version ?? 0) + 1;
+            body[role] = signMetadata(buildTargets(version, expires, targets), [pair]);
+          }
+        }
+        try {
+          await api.publish(gun, body);
+          await recordPublishedTargets(this.options.home, gun, body.targets as Metadata<TargetsSigned>);
+          return { gun, bins, moved: names.length, keyId, ...(keyFile ? { keyFile } : {}), targetsVersion: signed.version, attempts: attempt };
+        } catch (err) {
+          if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
+          await sleep(Math.random() * Math.min(200, 10 * attempt));
+        }
+      }
+    } finally {
+      deadline.dispose();
+    }
+  }
+
   /** The delegated roles of a collection (verified), pre-order. */
   async listDelegations(gunInput: string): Promise<DelegationListing[]> {
     const gun = parseGun(gunInput);
@@ -335,6 +454,7 @@ export class Publisher {
           keyIds: info.keyids,
           threshold: info.threshold,
           paths: info.paths ?? [],
+          ...(info.path_hash_prefixes ? { pathHashPrefixes: info.path_hash_prefixes } : {}),
           terminating: info.terminating,
           state: status.state,
           version: status.state === 'trusted' ? status.metadata.signed.version : (tree.snapshotEntry(role)?.version ?? 0),
@@ -361,30 +481,44 @@ export class Publisher {
    * Applies `change` to the latest verified metadata of `role`, signs it with this home's key for
    * the role and publishes; retries lost races.
    * @param names target names the change signs: checked against the role's delegated paths first
+   * @param binFor when the collection uses hashed bins, change the bin of this target name instead
+   *   of `role` (the top-level targets): only that bin, snapshot and timestamp change
    */
   private async changeRole(
     gun: string,
-    role: string,
+    requestedRole: string,
     what: string,
-    change: (signed: TargetsSigned) => TargetsSigned,
+    change: (signed: TargetsSigned, role: string) => TargetsSigned,
     names: string[] = [],
+    binFor?: string,
   ): Promise<RoleChangeResult> {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
       // Decrypting the targets key (scrypt, ~0.1 s) overlaps the metadata refresh: start it from the
       // locally trusted root; the unlock below then finds it done, or unlocks what the new root lists.
-      const early = role === 'targets' ? this.unlockFromLocalRoot(gun) : undefined;
+      const early = requestedRole === 'targets' ? this.unlockFromLocalRoot(gun) : undefined;
+      let autoBins = this.binsThreshold > 0;
       for (let attempt = 1; ; attempt += 1) {
-        const base = await withTrustedCollection(this.context(gun, deadline), (session) => this.loadRole(session, role, names));
+        const base = await withTrustedCollection(this.context(gun, deadline), async (session) => {
+          // A tag the top-level targets itself signs (with --role targets) stays there: it shadows its bin.
+          const top = session.metadata.targets.signed;
+          const role = (binFor !== undefined && !(binFor in top.targets) ? binRoleFor(top, binFor) : undefined) ?? requestedRole;
+          return { role, ...(await this.loadRole(session, role, names, binFor)) };
+        });
+        const role = base.role;
         await early;
+        if (autoBins && binFor !== undefined && role === 'targets' && this.shouldMoveToBins(base.current, binFor)) {
+          autoBins = false;
+          if (await this.moveToBinsBeforeSigning(gun, Object.keys(base.current.targets).length)) continue;
+        }
         if (base.invalid && attempt === 1) {
           this.options.warn(
             `${role} v${base.current.version} no longer verifies against its current keys (a key was revoked?); starting it afresh as v${base.current.version + 1}: re-sign every tag you vouch for`,
           );
         }
         const key = await this.keys.unlock(base.keys.keyids, role, gun);
-        const changed = change(base.current);
+        const changed = change(base.current, role);
         const signed = buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets);
         if (changed.delegations) signed.delegations = changed.delegations;
         const metadata = signMetadata(signed, [key]);
@@ -406,6 +540,30 @@ export class Publisher {
       }
     } finally {
       deadline.dispose();
+    }
+  }
+
+  /** True when adding `name` would take the flat targets over the bins threshold. */
+  private shouldMoveToBins(current: TargetsSigned, name: string): boolean {
+    if (this.binsThreshold <= 0 || name in current.targets) return false;
+    return Object.keys(current.targets).length + 1 > this.binsThreshold;
+  }
+
+  /**
+   * Moves a collection over the threshold to hashed bins; when that is not possible here (targets
+   * needs several signatures, no passphrase for a bin key), warns and signs flat.
+   * @returns true when the collection now has bins (moved here or by someone else meanwhile)
+   */
+  private async moveToBinsBeforeSigning(gun: string, tags: number): Promise<boolean> {
+    try {
+      const result = await this.enableBins(gun);
+      this.options.warn(`${gun} holds ${tags} tags, over the hashed bins threshold of ${this.binsThreshold}: moved them into ${result.bins} bins (bin key ${result.keyId.slice(0, 8)})`);
+      return true;
+    } catch (err) {
+      if (err instanceof UsageError && /already uses hashed bins/.test(err.message)) return true;
+      if (!(err instanceof UsageError) && !(err instanceof KeyNotFoundError)) throw err;
+      this.options.warn(`${gun} holds ${tags} tags but could not move to hashed bins (${(err as Error).message}); signing into the top-level targets (run \`tagtrust bins enable ${gun}\`)`);
+      return false;
     }
   }
 
@@ -496,10 +654,16 @@ export class Publisher {
   }
 
   /** The verified current state of `role` and the keys that sign it. */
-  private async loadRole(session: CollectionSession, role: string, names: string[]): Promise<{ current: TargetsSigned; keys: RoleKeys; invalid?: boolean }> {
+  private async loadRole(
+    session: CollectionSession,
+    role: string,
+    names: string[],
+    lookup?: string,
+  ): Promise<{ current: TargetsSigned; keys: RoleKeys; invalid?: boolean }> {
     if (role === 'targets') return { current: session.metadata.targets.signed, keys: session.metadata.root.signed.roles.targets };
     checkRoleName(role);
-    const tree = await session.delegations();
+    // A hashed bin: load only the roles a lookup of the name reaches (that bin), not every bin.
+    const tree = isBinRole(role) && lookup !== undefined ? await session.delegationsFor(lookup) : await session.delegations();
     const chain: DelegatedRoleInfo[] = [];
     for (const name of [...delegationChain(role).slice(1), role]) {
       const info = tree.trusted(name.slice(0, name.lastIndexOf('/'))) ? tree.delegation(name) : undefined;
@@ -507,9 +671,9 @@ export class Publisher {
       chain.push(info);
     }
     for (const name of names) {
-      const outside = chain.find((info) => !isDelegatedPath(name, info.paths));
+      const outside = chain.find((info) => !isDelegatedTarget(name, info));
       if (outside) {
-        throw new SubstitutionError(`${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${(outside.paths ?? []).join(', ')})`);
+        throw new SubstitutionError(`${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${describeDelegatedPaths(outside)})`);
       }
     }
     const status = tree.status(role);

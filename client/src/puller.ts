@@ -164,13 +164,20 @@ export class Puller {
         for (const name of Object.keys(view.status.metadata.signed.targets)) if (!(name in top)) delegatedNames.add(name);
       }
       for (const name of delegatedNames) {
+        const order = tree.lookupOrder(name);
+        const signedBy = order.find((role) => tree.trusted(role)?.signed.targets[name]);
+        // Every role on the way verified (or unpublished, so empty): the verified tree answers as
+        // tuf-js would, without a tuf-js lookup per tag (5,000 binned tags: seconds otherwise).
+        const settled = order.every((role) => {
+          const state = tree.status(role)?.state;
+          return state === 'trusted' || state === 'unpublished';
+        });
         let info;
         try {
-          info = await lookupTarget(session, name);
+          info = settled ? (signedBy ? tree.trusted(signedBy)!.signed.targets[name] : undefined) : await lookupTarget(session, name);
         } catch {
           continue;
         }
-        const signedBy = tree.lookupOrder(name).find((role) => tree.trusted(role)?.signed.targets[name]);
         if (info && signedBy) add(name, info, signedBy);
       }
       return tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));

@@ -15,6 +15,11 @@ export interface DelegatedPublish {
   /** Role -> latest version the change was built on, for the commit. */
   expectedLatest: Record<string, number>;
   events: DelegationEvent[];
+  /**
+   * Hashed bins among the published roles (delegated by targets with path_hash_prefixes): their
+   * targets before and after, so the audit can record tag changes in bins like those in targets.
+   */
+  bins: { before: TargetsSigned | undefined; after: TargetsSigned }[];
 }
 
 /**
@@ -41,12 +46,15 @@ export async function prepareDelegatedPublish(
   const events = targetsAfter === targetsBefore ? [] : delegationChanges('targets', targetsBefore?.signed, targetsAfter.signed);
   const files: StoredFile[] = [];
   const expectedLatest: Record<string, number> = {};
+  const hashed = new Set((targetsAfter.signed.delegations?.roles ?? []).filter((r) => r.path_hash_prefixes !== undefined).map((r) => r.name));
+  const bins: DelegatedPublish['bins'] = [];
   for (const { role, metadata, previousVersion } of verified) {
+    if (hashed.has(role)) bins.push({ before: current.get(role)?.signed, after: metadata.signed });
     files.push({ role, version: metadata.signed.version, text: serialise(metadata) });
     expectedLatest[role] = previousVersion;
     events.push(...delegationChanges(role, current.get(role)?.signed, metadata.signed));
   }
   // Delegators read from storage are part of what was verified: the commit fails if one moved.
   for (const [role, metadata] of current) expectedLatest[role] ??= metadata.signed.version;
-  return { files, expectedLatest, events };
+  return { files, expectedLatest, events, bins };
 }

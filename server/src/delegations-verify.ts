@@ -10,10 +10,11 @@
  * - Each delegated role's version is exactly latest + 1 (1 for a new role); it is signed by the
  *   threshold of the keys its delegator lists for it; it is not expired.
  * - Every target it signs is a tag of this collection AND matches the paths of every delegation
- *   from the top-level targets down to it (what tuf-js would look it up through). A delegate can
+ *   (or hash prefixes) from the top-level targets down to it (what tuf-js would look it up through). A delegate can
  *   never sign a reference outside its patterns.
- * - Delegations, wherever they appear, only name children of the delegating role, use `paths`
- *   (not hash prefixes) with the pattern subset of shared/delegation-paths.ts.
+ * - Delegations, wherever they appear, only name children of the delegating role, and use either
+ *   `paths` with the pattern subset of shared/delegation-paths.ts, or `path_hash_prefixes`
+ *   (hashed bins, TAP 15: a name belongs to the role when its sha256 hex starts with a prefix).
  */
 import {
   BadVersionError,
@@ -26,7 +27,9 @@ import {
   delegatedRoleNameProblem,
   delegationChain,
   delegatorOf,
-  isDelegatedPath,
+  isDelegatedTarget,
+  describeDelegatedPaths,
+  checkHashPrefixes,
   isDelegatedRoleName,
   isExpired,
   isTargetInCollection,
@@ -136,9 +139,12 @@ function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
   for (const info of signed.delegations?.roles ?? []) {
     const problem = delegatedRoleNameProblem(info.name, role);
     if (problem !== undefined) throw new InvalidInputError(`${role} delegates to ${JSON.stringify(info.name)}: ${problem}`);
-    if (info.path_hash_prefixes !== undefined || info.paths === undefined) {
-      throw new InvalidInputError(`${role} delegates ${info.name} by path hash prefixes: tagtrust delegations use paths (patterns over references)`);
+    if (info.path_hash_prefixes !== undefined) {
+      // Hashed bins: the metadata validator already ensured exactly one of paths / prefixes.
+      checkHashPrefixes(info.path_hash_prefixes, `the delegation of ${info.name} in ${role}`);
+      continue;
     }
+    if (info.paths === undefined) throw new InvalidInputError(`${role} delegates ${info.name} without paths or path_hash_prefixes`);
     checkPathPatterns(info.paths, `the delegation of ${info.name} in ${role}`);
   }
 }
@@ -148,10 +154,10 @@ function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: Dele
     if (!isTargetInCollection(name, gun)) {
       throw new SubstitutionError(`${role} signs "${name}", which is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
     }
-    const outside = chain.find((delegation) => !isDelegatedPath(name, delegation.paths));
+    const outside = chain.find((delegation) => !isDelegatedTarget(name, delegation));
     if (outside) {
       throw new SubstitutionError(
-        `${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${(outside.paths ?? []).join(', ')})`,
+        `${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${describeDelegatedPaths(outside)})`,
       );
     }
     const sha256 = info.hashes.sha256;

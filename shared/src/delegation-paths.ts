@@ -13,6 +13,7 @@
  *   {@link isDelegatedPath} here agrees exactly with tuf-js (test/delegation-paths.test.ts pins it
  *   to `DelegatedRole.isDelegatedPath` of @tufjs/models on a table of cases).
  */
+import { createHash } from 'node:crypto';
 import { InvalidInputError } from './errors.js';
 
 const ROLE_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
@@ -106,4 +107,48 @@ export function matchesPathPattern(name: string, pattern: string): boolean {
 /** True when `name` matches any of a delegated role's `paths` (tuf-js `isDelegatedPath`). */
 export function isDelegatedPath(name: string, paths: readonly string[] | undefined): boolean {
   return (paths ?? []).some((pattern) => matchesPathPattern(name, pattern));
+}
+
+const HASH_PREFIX = /^[0-9a-f]{1,64}$/;
+
+/**
+ * Hashed bins (TUF succinct/hashed-bin delegations, TAP 15): a delegation may give
+ * `path_hash_prefixes` instead of `paths`; a target name belongs to it when the sha256 hex of the
+ * name (UTF-8) starts with one of the prefixes, exactly as tuf-js `DelegatedRole.isDelegatedPath`.
+ * @throws InvalidInputError naming the first prefix that is not lowercase hex
+ */
+export function checkHashPrefixes(prefixes: readonly string[], where: string): void {
+  if (prefixes.length === 0) throw new InvalidInputError(`${where} has no path hash prefixes: give at least one`);
+  for (const prefix of prefixes) {
+    if (typeof prefix !== 'string' || !HASH_PREFIX.test(prefix)) {
+      throw new InvalidInputError(`${where}: path hash prefix ${JSON.stringify(prefix)} must be 1 to 64 lowercase hex characters`);
+    }
+  }
+}
+
+/** The sha256 hex of a target name: what `path_hash_prefixes` match. */
+export function targetNameHash(name: string): string {
+  return createHash('sha256').update(name, 'utf8').digest('hex');
+}
+
+/**
+ * True when `name` is delegated by `info`, by `paths` or by `path_hash_prefixes` (tuf-js semantics).
+ * @param nameHash the name's {@link targetNameHash}, memoised by a caller that tests many delegations
+ */
+export function isDelegatedTarget(
+  name: string,
+  info: { paths?: readonly string[]; path_hash_prefixes?: readonly string[] },
+  nameHash?: () => string,
+): boolean {
+  if (info.path_hash_prefixes !== undefined) {
+    const hash = nameHash ? nameHash() : targetNameHash(name);
+    return info.path_hash_prefixes.some((prefix) => hash.startsWith(prefix));
+  }
+  return isDelegatedPath(name, info.paths);
+}
+
+/** Human description of what a delegation covers, for error messages and listings. */
+export function describeDelegatedPaths(info: { paths?: readonly string[]; path_hash_prefixes?: readonly string[] }): string {
+  if (info.path_hash_prefixes !== undefined) return `names whose sha256 starts with ${info.path_hash_prefixes.join(', ')}`;
+  return (info.paths ?? []).join(', ');
 }

@@ -76,8 +76,12 @@ export {
 } from './reference.js';
 export type { ImageReference } from './reference.js';
 export {
+  checkHashPrefixes,
   checkPathPatterns,
   delegatedRoleNameProblem,
+  describeDelegatedPaths,
+  isDelegatedTarget,
+  targetNameHash,
   delegationChain,
   delegatorOf,
   isDelegatedPath,

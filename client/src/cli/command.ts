@@ -45,7 +45,10 @@ export const clientOptions = async (values: Values) => {
 
 export const publisher = async (values: Values) => {
   const [{ Publisher }, { terminalPassphrases }] = await Promise.all([import('../publisher.js'), import('./prompt.js')]);
-  return new Publisher({ ...(await clientOptions(values)), passphrases: terminalPassphrases });
+  // TAGTRUST_BINS_THRESHOLD: tags before `sign` moves a flat collection to hashed bins (0: never).
+  const threshold = process.env.TAGTRUST_BINS_THRESHOLD;
+  if (threshold !== undefined && !/^\d+$/.test(threshold)) throw new UsageError(`TAGTRUST_BINS_THRESHOLD "${threshold}" must be a whole number of tags (0 turns it off)`);
+  return new Publisher({ ...(await clientOptions(values)), passphrases: terminalPassphrases, ...(threshold === undefined ? {} : { binsThreshold: Number(threshold) }) });
 };
 
 /** Options of the commands that verify metadata (resolve, list, verify). */

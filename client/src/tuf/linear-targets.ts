@@ -7,9 +7,11 @@
  * downloaded (fromJSON to load targets, toJSON to verify its signature). These wrappers let the
  * original methods do everything except the `targets` map, which they build in one pass. Same
  * result, same errors for malformed input (test/linear-targets.test.ts compares with the originals).
+ * Snapshot.fromJSON / toJSON build the snapshot's `meta` map the same way: with hashed bins the
+ * snapshot lists 257+ files and every refresh paid that square too; wrapped the same way below.
  * Remove when @tufjs/models builds these maps in linear time.
  */
-import { TargetFile, Targets } from '@tufjs/models';
+import { MetaFile, Snapshot, TargetFile, Targets } from '@tufjs/models';
 
 type TargetsJson = Parameters<typeof Targets.fromJSON>[0];
 type TargetJson = Parameters<typeof TargetFile.fromJSON>[1];
@@ -62,3 +64,43 @@ function toJSON(this: Targets) {
 
 Targets.fromJSON = fromJSON as typeof Targets.fromJSON;
 Targets.prototype.toJSON = toJSON;
+
+type SnapshotJson = Parameters<typeof Snapshot.fromJSON>[0];
+type MutableSnapshot = { meta: Snapshot['meta'] };
+
+const originalSnapshotFromJSON = Snapshot.fromJSON.bind(Snapshot);
+const originalSnapshotToJSON = Snapshot.prototype.toJSON;
+
+/** The unpatched Snapshot methods, for tests. */
+export const originalSnapshot = { fromJSON: originalSnapshotFromJSON, toJSON: originalSnapshotToJSON };
+
+function snapshotFromJSON(data: SnapshotJson): Snapshot {
+  const { meta, ...rest } = data as SnapshotJson & { meta?: unknown };
+  const result = originalSnapshotFromJSON(rest as SnapshotJson);
+  if (meta !== undefined) {
+    if (!isObjectRecord(meta)) throw new TypeError('meta field is malformed');
+    const map: Record<string, MetaFile> = {};
+    for (const [path, file] of Object.entries(meta)) define(map, path, MetaFile.fromJSON(file as never));
+    (result as unknown as MutableSnapshot).meta = map;
+  }
+  return result;
+}
+
+function snapshotToJSON(this: Snapshot) {
+  const self = this as unknown as MutableSnapshot;
+  const meta = self.meta;
+  self.meta = {};
+  let json: ReturnType<typeof originalSnapshotToJSON>;
+  try {
+    json = originalSnapshotToJSON.call(this);
+  } finally {
+    self.meta = meta;
+  }
+  const map: Record<string, unknown> = {};
+  for (const [path, file] of Object.entries(meta)) define(map, path, file.toJSON());
+  json.meta = map as unknown as (typeof json)['meta'];
+  return json;
+}
+
+Snapshot.fromJSON = snapshotFromJSON as typeof Snapshot.fromJSON;
+Snapshot.prototype.toJSON = snapshotToJSON;

@@ -30,7 +30,7 @@ import { loadPins } from '../trust/pin-store.js';
 import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-map.js';
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
-import { TrustedDelegations, loadDelegations } from './trusted-delegations.js';
+import { TrustedDelegations, loadDelegations, loadDelegationsFor } from './trusted-delegations.js';
 import './linear-targets.js';
 import type { TransportOptions } from '../http/transport.js';
 
@@ -69,6 +69,8 @@ export interface CollectionSession {
   getTargetInfo(name: string): Promise<TargetFile | undefined>;
   /** Every delegated role, downloaded and verified on first call (invalid roles are recorded, not thrown). */
   delegations(): Promise<TrustedDelegations>;
+  /** Only the delegated roles a lookup of `name` reaches (e.g. one hashed bin), downloaded and verified. */
+  delegationsFor(name: string): Promise<TrustedDelegations>;
 }
 
 export interface UpdateContext {
@@ -143,7 +145,14 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
           if (pending) failures.record(pending);
           return trusted;
         })());
-      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations });
+      const delegationsFor = async (name: string) => {
+        const pending = failures.latest;
+        const trusted = new TrustedDelegations(metadata.snapshot.signed, metadata.targets, new Date());
+        await loadDelegationsFor(trusted, name, (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max), METADATA_LIMITS.targets);
+        if (pending) failures.record(pending);
+        return trusted;
+      };
+      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations, delegationsFor });
     } catch (err) {
       throw mapTufError(err, context.gun, context.deadline, failures);
     }

@@ -22,7 +22,8 @@ import {
   RepositoryError,
   UsageError,
   delegatorOf,
-  isDelegatedPath,
+  isDelegatedTarget,
+  targetNameHash,
   isExpired,
   validateMetadata,
 } from '@tagtrust/shared';
@@ -142,6 +143,8 @@ export class TrustedDelegations {
    */
   lookupOrder(name: string): string[] {
     const order: string[] = [];
+    let hash: string | undefined;
+    const nameHash = () => (hash ??= targetNameHash(name));
     const stack = ['targets'];
     const visited = new Set<string>();
     while (stack.length > 0) {
@@ -151,7 +154,7 @@ export class TrustedDelegations {
       order.push(role);
       const matching: string[] = [];
       for (const info of this.children(role)) {
-        if (!isDelegatedPath(name, info.paths)) continue;
+        if (!isDelegatedTarget(name, info, nameHash)) continue;
         matching.push(info.name);
         if (info.terminating) {
           stack.length = 0;
@@ -179,13 +182,45 @@ export async function loadDelegations(
   delegations: TrustedDelegations,
   download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
   maxLength: number,
-  maxRoles = 256,
+  maxRoles = 1280,
 ): Promise<void> {
   let loaded = 0;
   const visit = async (role: string): Promise<void> => {
     for (const info of delegations.children(role)) {
       if (delegations.status(info.name) !== undefined) continue;
       if ((loaded += 1) > maxRoles) return;
+      const entry = delegations.snapshotEntry(info.name);
+      if (!entry) {
+        delegations.markUnpublished(info.name);
+        continue;
+      }
+      const bytes = await download(`${entry.version}.${encodeURIComponent(info.name)}.json`, entry.length ?? maxLength);
+      try {
+        delegations.update(info.name, bytes);
+      } catch (err) {
+        if (err instanceof RepositoryError) continue;
+        throw err;
+      }
+      await visit(info.name);
+    }
+  };
+  await visit('targets');
+}
+
+/**
+ * Downloads and verifies only the delegated roles a lookup of `name` can reach: children whose
+ * paths or hash prefixes match it, recursively. Publishing into one hashed bin thus downloads that
+ * bin, never the other bins.
+ */
+export async function loadDelegationsFor(
+  delegations: TrustedDelegations,
+  name: string,
+  download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
+  maxLength: number,
+): Promise<void> {
+  const visit = async (role: string): Promise<void> => {
+    for (const info of delegations.children(role)) {
+      if (!isDelegatedTarget(name, info) || delegations.status(info.name) !== undefined) continue;
       const entry = delegations.snapshotEntry(info.name);
       if (!entry) {
         delegations.markUnpublished(info.name);

@@ -38,7 +38,7 @@ export const delegationCommand: Command = {
         const state = r.state === 'trusted' ? `v${r.version}, ${r.tags} tag${r.tags === 1 ? '' : 's'}` : r.state === 'unpublished' ? 'nothing signed yet' : `INVALID v${r.version}: ${r.problem}`;
         out.print(`${r.role}  threshold ${r.threshold} of ${r.keyIds.length}${r.terminating ? ', terminating' : ''}  (${state})`);
         out.print(`  keys:  ${r.keyIds.map((id) => id.slice(0, 8)).join(' ')}`);
-        out.print(`  paths: ${r.paths.join(' ')}`);
+        out.print(r.pathHashPrefixes ? `  hash prefixes: ${r.pathHashPrefixes.join(' ')}` : `  paths: ${r.paths.join(' ')}`);
       }
       return;
     }

@@ -8,6 +8,7 @@ import { resolveCommand } from './resolve.js';
 import { verifyCommand } from './verify.js';
 import { trustCommand } from './trust.js';
 import { delegationCommand } from './delegation.js';
+import { binsCommand } from './bins.js';
 import { pendingCommand } from './pending.js';
 import { approveCommand } from './approve.js';
 import { keyCommand } from './key.js';
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   verifyCommand,
   trustCommand,
   delegationCommand,
+  binsCommand,
   pendingCommand,
   approveCommand,
   keyCommand,
