@@ -178,33 +178,13 @@ export class TrustedDelegations {
  * A role that fails verification is recorded as invalid and its subtree skipped; download
  * failures (network, timeout) abort.
  */
-export async function loadDelegations(
+export function loadDelegations(
   delegations: TrustedDelegations,
   download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
   maxLength: number,
   maxRoles = 1280,
 ): Promise<void> {
-  let loaded = 0;
-  const visit = async (role: string): Promise<void> => {
-    for (const info of delegations.children(role)) {
-      if (delegations.status(info.name) !== undefined) continue;
-      if ((loaded += 1) > maxRoles) return;
-      const entry = delegations.snapshotEntry(info.name);
-      if (!entry) {
-        delegations.markUnpublished(info.name);
-        continue;
-      }
-      const bytes = await download(`${entry.version}.${encodeURIComponent(info.name)}.json`, entry.length ?? maxLength);
-      try {
-        delegations.update(info.name, bytes);
-      } catch (err) {
-        if (err instanceof RepositoryError) continue;
-        throw err;
-      }
-      await visit(info.name);
-    }
-  };
-  await visit('targets');
+  return walkDelegations(delegations, download, maxLength, () => true, maxRoles);
 }
 
 /**
@@ -212,15 +192,28 @@ export async function loadDelegations(
  * paths or hash prefixes match it, recursively. Publishing into one hashed bin thus downloads that
  * bin, never the other bins.
  */
-export async function loadDelegationsFor(
+export function loadDelegationsFor(
   delegations: TrustedDelegations,
   name: string,
   download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
   maxLength: number,
 ): Promise<void> {
+  return walkDelegations(delegations, download, maxLength, (info) => isDelegatedTarget(name, info), Infinity);
+}
+
+/** Pre-order walk from `targets`: downloads and verifies each not yet loaded child that `follow` accepts. */
+async function walkDelegations(
+  delegations: TrustedDelegations,
+  download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
+  maxLength: number,
+  follow: (info: DelegatedRoleInfo) => boolean,
+  maxRoles: number,
+): Promise<void> {
+  let loaded = 0;
   const visit = async (role: string): Promise<void> => {
     for (const info of delegations.children(role)) {
-      if (!isDelegatedTarget(name, info) || delegations.status(info.name) !== undefined) continue;
+      if (!follow(info) || delegations.status(info.name) !== undefined) continue;
+      if ((loaded += 1) > maxRoles) return;
       const entry = delegations.snapshotEntry(info.name);
       if (!entry) {
         delegations.markUnpublished(info.name);
