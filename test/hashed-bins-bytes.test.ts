@@ -10,8 +10,8 @@ import { buildTargets, expiresAfter } from '@tagtrust/shared';
 import { startTestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
 import { collectionKeys, publishRaw } from './helpers/metadata.js';
-import { startRecordingProxy } from './helpers/recording-proxy.js';
-import type { RecordedRequest } from './helpers/recording-proxy.js';
+import { startProxy } from './helpers/proxy.js';
+import type { RecordedRequest } from './helpers/proxy.js';
 
 const GUN = 'registry.example.com/team/app';
 /** BINS_TAGS=100000 measures a larger collection (the server's body limit is raised for the bulk load). */
@@ -29,7 +29,7 @@ test(`one more tag into a ${TAGS}-tag collection: flat vs 256 hashed bins`, asyn
   t.timeout(600_000);
   const server = await startTestServer({ bodyLimit: 64 * 1024 * 1024 });
   t.teardown(() => server.close());
-  const proxy = await startRecordingProxy(server.url);
+  const proxy = await startProxy(server.url);
   t.teardown(() => proxy.close());
   const home = await tempHome();
   const owner = publisherFor(proxy.url, home, { binsThreshold: 0 }); // flat first, bins by hand below

@@ -11,7 +11,7 @@ import type { Metadata, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
-import { startRecordingProxy } from './helpers/recording-proxy.js';
+import { startProxy } from './helpers/proxy.js';
 import { readHistory } from '@tagtrust/client';
 
 const GUN = 'registry.example.com/team/app';
@@ -75,7 +75,7 @@ test('a bin signs only names whose sha256 starts with its prefix: the server ref
 test('enableBins moves every tag into its bin in one publish; tags keep resolving; a sign re-signs only its bin', async (t) => {
   const server = await startTestServer();
   t.teardown(() => server.close());
-  const proxy = await startRecordingProxy(server.url);
+  const proxy = await startProxy(server.url);
   t.teardown(() => proxy.close());
   const owner = publisherFor(proxy.url, await tempHome());
   await owner.init(GUN);
