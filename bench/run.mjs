@@ -7,7 +7,8 @@
 // Needs: `npm run build` output (npm run bench builds first), notary + notary-server + openssl
 // (installed with apt-get when missing, which needs root), taskset. Servers run pinned to CPU 0 (Notary
 // with GOMAXPROCS=1), clients and load generators on CPU 1 (npm run bench pins this process there).
-// Env: BENCH_QUICK, BENCH_LARGE (tags in the large tagtrust collection), BENCH_OUT (markdown path),
+// Env: BENCH_QUICK, BENCH_LARGE (tags in the large flat tagtrust collection), BENCH_HUGE (tags in the
+// collection in hashed bins, 100,000 by default; 0 skips it), BENCH_OUT (markdown path),
 // BENCH_DURATION (s per read test), BENCH_ROUNDS (read-test rounds; the best is kept),
 // BENCH_LOADGEN=wrk (wrk -t1 instead of autocannon for the read tests; apt-get install wrk),
 // NOTARY_PEER_DIR (default ../shared/peers/notary beside the repo or /work/shared/peers/notary).
@@ -24,6 +25,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = QUICK ? 3 : 7;
 const BIG = QUICK ? 100 : 1000;
 const LARGE = Number(process.env.BENCH_LARGE ?? (QUICK ? 2000 : 5000));
+const HUGE = Number(process.env.BENCH_HUGE ?? (QUICK ? 20000 : 100000));
 const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 10));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const CONNS = 50;
@@ -32,6 +34,7 @@ const PORTS = { notaryTls: 14443, notaryPlain: 14444, tagtrust: 14543 };
 const GUN = 'registry.example.com/team/app';
 const BIG_GUN = 'registry.example.com/team/big';
 const LARGE_GUN = 'registry.example.com/team/large';
+const HUGE_GUN = 'registry.example.com/team/huge';
 // CPU times come in 10 ms ticks: a mean over the runs says more than a median.
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const sha = (text) => createHash('sha256').update(text).digest('hex');
@@ -113,10 +116,11 @@ class TagTrust {
   constructor(work, certs) {
     Object.assign(this, { work, certs, data: join(work, 'tagtrust-data'), logFile: join(work, 'tagtrust-server.log'), token: `tt_${randomBytes(24).toString('base64url')}` });
   }
-  async start({ tlsOn, accessLog }) {
+  async start({ tlsOn, accessLog, bodyLimit }) {
     const args = ['-c', '0', process.execPath, join(ROOT, 'server/dist/bin.js'), '--listen', `127.0.0.1:${PORTS.tagtrust}`, '--data', this.data];
     if (tlsOn) args.push('--tls-cert', this.certs.cert, '--tls-key', this.certs.key);
     if (accessLog) args.push('--access-log');
+    if (bodyLimit) args.push('--body-limit', String(bodyLimit));
     this.url = `${tlsOn ? 'https' : 'http'}://127.0.0.1:${PORTS.tagtrust}`;
     const ca = await readFile(this.certs.cert);
     this.child = await startProcess('taskset', args, {
@@ -418,7 +422,8 @@ async function main() {
     const rssEnd = { tt: memoryKb(tt.pid), n: memoryKb(notaryTls.pid) };
     row(`Server RSS after the writes above (tagtrust: incl. the ${LARGE.toLocaleString('en-US')}-tag collection)`, 'MB', rssEnd.tt.rss / 1024, rssAfterWrites.n.rss / 1024, 'lower');
     row('Server peak RSS (VmHWM)', 'MB', Math.max(rssEnd.tt.hwm, rssAfterWrites.tt.hwm) / 1024, rssEnd.n.hwm / 1024, 'lower');
-    results.raw = { reads, cold, warm, large, ttCli, notaryCli, ttCpu, notaryCpu, ttInto, notaryInto, ttIntoCpu, notaryIntoCpu, libWarm, libFirst, scrypt, ttHelp, notaryHelp, rssAfterWrites, rssEnd };
+    const huge = HUGE > 0 ? await hugeCollection({ tt, work, caPem, Publisher, Puller, digest, ttProxy, ttProxyUrl }) : undefined;
+    results.raw = { reads, cold, warm, large, huge, ttCli, notaryCli, ttCpu, notaryCpu, ttInto, notaryInto, ttIntoCpu, notaryIntoCpu, libWarm, libFirst, scrypt, ttHelp, notaryHelp, rssAfterWrites, rssEnd };
   } finally {
     await stopAll();
   }
@@ -458,34 +463,14 @@ ${results.notes.map((n) => `- ${n}`).join('\n')}
 
 /** A LARGE-tag collection published in one go, then one more tag and a warm resolve after it. */
 async function largeCollection({ tt, work, caPem, publisher, Puller, certs, ttEnv, T, digest, ttProxy, ttProxyUrl }) {
-  const { buildTargets, expiresAfter, DEFAULT_LIFETIMES } = await import('@tagtrust/shared');
-  const { decryptKeyFile, parseKeyFile, signMetadata } = await import('@tagtrust/keys');
   const home = join(work, 'large-home');
   const init = await publisher(home).init(LARGE_GUN);
-  // Bulk load: sign a targets v2 with LARGE entries using the collection's own targets key and
-  // publish it like the client does (one POST); the tagtrust client has no batch sign yet.
-  const keyPath = init.keyFiles.find((f) => f.includes(init.targetsKeyId));
-  const key = await decryptKeyFile(parseKeyFile(await readFile(keyPath, 'utf8'), keyPath), 'bench-targets-pass');
-  const targets = {};
-  for (let i = 0; i < LARGE; i += 1) targets[`${LARGE_GUN}:v${i}`] = { length: 1000 + i, hashes: { sha256: digest(LARGE_GUN, `v${i}`) } };
-  const signed = signMetadata(buildTargets(2, expiresAfter(new Date(), DEFAULT_LIFETIMES.targets), targets), [key]);
-  const body = JSON.stringify({ targets: signed });
-  let t0 = performance.now();
-  const post = await new Promise((resolve, reject) => {
-    const req = https.request(`${tt.url}/v2/${LARGE_GUN}/_trust/tuf/`, { method: 'POST', ca: caPem, headers: { authorization: `Bearer ${tt.token}`, 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  if (post.status !== 200) throw new Error(`bulk publish failed: ${post.status} ${post.text}`);
-  const bulkMs = performance.now() - t0;
-  row(`Large collection: publish ${LARGE.toLocaleString('en-US')} tags in one POST (bench-built, ${(body.length / 1e6).toFixed(1)} MB), end to end`, 'ms', bulkMs, undefined);
+  const { ms: bulkMs, bodyBytes } = await bulkLoad({ tt, caPem, gun: LARGE_GUN, init, count: LARGE, digest });
+  row(`Large collection: publish ${LARGE.toLocaleString('en-US')} tags in one POST (bench-built, ${(bodyBytes / 1e6).toFixed(1)} MB), end to end`, 'ms', bulkMs, undefined);
 
   // A publisher and a puller that are up to date (they have the current targets).
   const warmPuller = join(work, 'large-puller');
-  t0 = performance.now();
+  let t0 = performance.now();
   ttProxy.reset();
   await new Puller({ server: ttProxyUrl, home: warmPuller, ca: caPem, warn: () => {}, timeoutMs: 600_000 }).resolve(`${LARGE_GUN}:v1`);
   const coldResolve = { ms: performance.now() - t0, bytes: ttProxy.counts().down };
@@ -510,7 +495,108 @@ async function largeCollection({ tt, work, caPem, publisher, Puller, certs, ttEn
   const warmAfter = { ms: performance.now() - t0, bytes: ttProxy.counts().down };
   row('  warm client resolves after that change (library): time', 'ms', warmAfter.ms, undefined);
   row('  warm client resolves after that change: bytes downloaded', 'bytes', warmAfter.bytes, undefined);
-  return { bulkMs, coldResolve, oneMore, serverMs, warmAfter, bodyBytes: body.length };
+  return { bulkMs, coldResolve, oneMore, serverMs, warmAfter, bodyBytes };
+}
+
+/**
+ * Bulk load: sign a targets v2 with `count` entries using the collection's own targets key and
+ * publish it like the client does (one POST); the tagtrust client has no batch sign.
+ */
+async function bulkLoad({ tt, caPem, gun, init, count, digest }) {
+  const { buildTargets, expiresAfter, DEFAULT_LIFETIMES } = await import('@tagtrust/shared');
+  const { decryptKeyFile, parseKeyFile, signMetadata } = await import('@tagtrust/keys');
+  const keyPath = init.keyFiles.find((f) => f.includes(init.targetsKeyId));
+  const key = await decryptKeyFile(parseKeyFile(await readFile(keyPath, 'utf8'), keyPath), 'bench-targets-pass');
+  const targets = {};
+  for (let i = 0; i < count; i += 1) targets[`${gun}:v${i}`] = { length: 1000 + i, hashes: { sha256: digest(gun, `v${i}`) } };
+  const signed = signMetadata(buildTargets(2, expiresAfter(new Date(), DEFAULT_LIFETIMES.targets), targets), [key]);
+  const body = JSON.stringify({ targets: signed });
+  const t0 = performance.now();
+  const post = await new Promise((resolve, reject) => {
+    const req = https.request(`${tt.url}/v2/${gun}/_trust/tuf/`, { method: 'POST', ca: caPem, headers: { authorization: `Bearer ${tt.token}`, 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  if (post.status !== 200) throw new Error(`bulk publish failed: ${post.status} ${post.text}`);
+  return { ms: performance.now() - t0, bodyBytes: body.length };
+}
+
+/**
+ * A HUGE-tag collection in hashed bins: bulk-loaded flat (server restarted with a body limit that
+ * takes it), moved to bins with the library (the documented migration), then the server restarted
+ * with default settings; then, RUNS times, one tag published into a bin other than the one a warm
+ * client reads, and that warm client resolving its tag again.
+ */
+async function hugeCollection({ tt, work, caPem, Publisher, Puller, digest, ttProxy, ttProxyUrl }) {
+  const { targetNameHash } = await import('@tagtrust/shared');
+  const n = HUGE.toLocaleString('en-US');
+  log(`huge collection: ${n} tags, moved to hashed bins (tagtrust only)`);
+  await tt.stop();
+  await tt.start({ tlsOn: true, accessLog: true, bodyLimit: 256 * 2 ** 20 });
+  const home = join(work, 'huge-home');
+  const passphrases = async ({ role }) => (role === 'root' ? 'bench-root-pass' : 'bench-targets-pass');
+  const publisherAt = (server) => new Publisher({ server, home, token: tt.token, ca: caPem, passphrases, warn: () => {}, timeoutMs: 600_000 });
+  const init = await publisherAt(tt.url).init(HUGE_GUN);
+  const bulk = await bulkLoad({ tt, caPem, gun: HUGE_GUN, init, count: HUGE, digest });
+  let t0 = performance.now();
+  ttProxy.reset();
+  const binned = await publisherAt(ttProxyUrl).enableBins(HUGE_GUN);
+  const move = { ms: performance.now() - t0, ...ttProxy.counts() };
+  const loadHwm = memoryKb(tt.pid).hwm;
+  row(`Huge collection: ${n} tags (bench-built flat, ${(bulk.bodyBytes / 1e6).toFixed(1)} MB), moved to ${binned.bins} hashed bins by \`bins enable\` (library): time`, 'ms', move.ms, undefined);
+  row('  the move: bytes uploaded', 'bytes', move.up, undefined);
+
+  // Steady state: a server started on the stored collection with default settings.
+  await tt.stop();
+  await tt.start({ tlsOn: true, accessLog: true });
+  const watched = `${HUGE_GUN}:v1`;
+  const watchedByte = targetNameHash(watched).slice(0, 2);
+  const puller = () => new Puller({ server: ttProxyUrl, home: join(work, 'huge-puller'), ca: caPem, warn: () => {}, timeoutMs: 600_000 });
+  ttProxy.reset();
+  t0 = performance.now();
+  await puller().resolve(watched);
+  const cold = { ms: performance.now() - t0, bytes: ttProxy.counts().down };
+  row(`  cold client resolves a tag (library): time`, 'ms', cold.ms, undefined);
+  row('  cold client resolves a tag: bytes downloaded (gzip, TLS)', 'bytes', cold.bytes, undefined);
+
+  const publisher = publisherAt(ttProxyUrl);
+  await publisher.sign(`${HUGE_GUN}:warm-up`, { digest: `sha256:${digest(HUGE_GUN, 'warm-up')}`, size: 1000 }); // unlocks the bin key
+  const publishes = [], ups = [], downs = [], warmMs = [], warmBytes = [], cpu = [];
+  const offset = await tt.logOffset();
+  let tag = 0;
+  for (let i = 0; i < RUNS; i += 1) {
+    // A tag in another bin than the watched one: the first byte of its name's sha256 differs.
+    let name;
+    do name = `${HUGE_GUN}:unrelated-${tag++}`; while (targetNameHash(name).startsWith(watchedByte));
+    ttProxy.reset();
+    const c0 = cpuMs(tt.pid);
+    t0 = performance.now();
+    await publisher.sign(name, { digest: `sha256:${sha(name)}`, size: 1000 });
+    publishes.push(performance.now() - t0);
+    cpu.push(cpuMs(tt.pid) - c0);
+    ups.push(ttProxy.counts().up);
+    downs.push(ttProxy.counts().down);
+    ttProxy.reset();
+    t0 = performance.now();
+    await puller().resolve(watched);
+    warmMs.push(performance.now() - t0);
+    warmBytes.push(ttProxy.counts().down);
+  }
+  const serverMs = median(await tt.posts(offset));
+  const rss = memoryKb(tt.pid);
+  const upShare = (100 * median(ups)) / bulk.bodyBytes;
+  row('  publish one more tag (library, up-to-date publisher), median: time', 'ms', median(publishes), undefined);
+  row(`  publish one more tag: bytes uploaded (${upShare.toFixed(2)}% of the ${(bulk.bodyBytes / 1e6).toFixed(1)} MB of the whole tag set) / downloaded, median`, 'bytes', `${median(ups).toLocaleString('en-US')} / ${median(downs).toLocaleString('en-US')}`, undefined);
+  row('  publish one more tag: server-side handling (POST), median', 'ms', serverMs, undefined);
+  row('  publish one more tag: server CPU for the whole publish, mean', 'ms', mean(cpu), undefined);
+  row('  warm client resolves after an unrelated tag changed (library): time, median', 'ms', median(warmMs), undefined);
+  row('  warm client resolves after an unrelated tag changed: bytes downloaded (gzip, TLS), median', 'bytes', median(warmBytes), undefined);
+  row(`  server RSS with the ${n}-tag collection (restarted on the stored data, after the publishes and resolves above)`, 'MB', rss.rss / 1024, undefined);
+  row('  server peak RSS during the bulk load and the move to bins (VmHWM, body limit raised for the flat upload)', 'MB', loadHwm / 1024, undefined);
+  return { bulk, bins: binned.bins, move, cold, publishes, ups, downs, serverMs, cpu, warmMs, warmBytes, rss, loadHwm };
 }
 
 main().catch((err) => {
