@@ -5,8 +5,9 @@
  *
  * Rules (client workflow 5.6, as tuf-js applies them):
  * - A role is accepted only after its delegator (`update` out of order is a caller bug).
- * - Its bytes match the length and sha256 the trusted snapshot lists; its version equals the
- *   snapshot's; it is signed by the threshold of the keys its delegator lists; it is not expired.
+ * - Its bytes match the length and sha256 the trusted snapshot lists (hashed bins are listed by
+ *   version only: their size is capped by the caller's maxLength as they download); its version
+ *   equals the snapshot's; it is signed by the threshold of the keys its delegator lists; it is not expired.
  * - Lookups walk pre-order, follow only delegations whose paths match the name, and stop at a
  *   terminating delegation that matches. Resolution itself goes through tuf-js `getTargetInfo`;
  *   this class serves listing and publishing, which need every role, and agrees with tuf-js on
@@ -21,13 +22,16 @@ import {
   MismatchError,
   RepositoryError,
   UsageError,
+  delegatedRoles,
   delegatorOf,
+  findDelegation,
   isDelegatedTarget,
   targetNameHash,
   isExpired,
   validateMetadata,
+  MAX_BIT_LENGTH,
 } from '@tagtrust/shared';
-import type { DelegatedRoleInfo, MetaFileInfo, Metadata, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
+import type { MetaFileInfo, Metadata, RoleDelegation, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
 
 export type RoleStatus =
   | { state: 'trusted'; metadata: Metadata<TargetsSigned> }
@@ -37,7 +41,7 @@ export type RoleStatus =
 export interface DelegatedRoleView {
   role: string;
   delegator: string;
-  info: DelegatedRoleInfo;
+  info: RoleDelegation;
   status: RoleStatus;
 }
 
@@ -58,10 +62,10 @@ export class TrustedDelegations {
   }
 
   /** How the delegator of `role` lists it. @throws UsageError when the delegator is not trusted yet */
-  delegation(role: string): DelegatedRoleInfo | undefined {
+  delegation(role: string): RoleDelegation | undefined {
     const delegator = this.trusted(delegatorOf(role));
     if (!delegator) throw new UsageError(`update ${delegatorOf(role)} before ${role}`);
-    return delegator.signed.delegations?.roles.find((r) => r.name === role);
+    return findDelegation(delegator.signed.delegations, role);
   }
 
   /** Records that the snapshot lists no file for `role`. */
@@ -117,9 +121,9 @@ export class TrustedDelegations {
     return this.roles.get(role);
   }
 
-  /** The delegations of a trusted role, in the order its delegator lists them. */
-  children(role: string): DelegatedRoleInfo[] {
-    return this.trusted(role)?.signed.delegations?.roles ?? [];
+  /** The delegations of a trusted role, in the order its delegator lists them (every bin of succinct_roles). */
+  children(role: string): RoleDelegation[] {
+    return delegatedRoles(this.trusted(role)?.signed.delegations);
   }
 
   /** Every delegated role loaded so far, pre-order. */
@@ -166,7 +170,7 @@ export class TrustedDelegations {
     return order;
   }
 
-  private delegationOrThrow(role: string): DelegatedRoleInfo {
+  private delegationOrThrow(role: string): RoleDelegation {
     const info = this.delegation(role);
     if (!info) throw new UsageError(`${delegatorOf(role)} does not delegate ${role}`);
     return info;
@@ -176,13 +180,14 @@ export class TrustedDelegations {
 /**
  * Downloads and verifies every delegated role reachable from the trusted targets, pre-order.
  * A role that fails verification is recorded as invalid and its subtree skipped; download
- * failures (network, timeout) abort.
+ * failures (network, timeout) abort. At most `maxRoles` roles (every bin of the largest succinct
+ * layout plus room for explicit roles).
  */
 export function loadDelegations(
   delegations: TrustedDelegations,
   download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
   maxLength: number,
-  maxRoles = 1280,
+  maxRoles = 2 ** MAX_BIT_LENGTH + 1024,
 ): Promise<void> {
   return walkDelegations(delegations, download, maxLength, () => true, maxRoles);
 }
@@ -198,7 +203,9 @@ export function loadDelegationsFor(
   download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
   maxLength: number,
 ): Promise<void> {
-  return walkDelegations(delegations, download, maxLength, (info) => isDelegatedTarget(name, info), Infinity);
+  let hash: string | undefined;
+  const nameHash = () => (hash ??= targetNameHash(name));
+  return walkDelegations(delegations, download, maxLength, (info) => isDelegatedTarget(name, info, nameHash), Infinity);
 }
 
 /** Pre-order walk from `targets`: downloads and verifies each not yet loaded child that `follow` accepts. */
@@ -206,7 +213,7 @@ async function walkDelegations(
   delegations: TrustedDelegations,
   download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
   maxLength: number,
-  follow: (info: DelegatedRoleInfo) => boolean,
+  follow: (info: RoleDelegation) => boolean,
   maxRoles: number,
 ): Promise<void> {
   let loaded = 0;
