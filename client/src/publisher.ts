@@ -475,7 +475,7 @@ export class Publisher {
         }
         try {
           await api.publish(gun, body);
-          await recordPublishedTargets(this.options.home, gun, body.targets as Metadata<TargetsSigned>);
+          for (const [role, published] of Object.entries(body)) await recordPublishedTargets(this.options.home, gun, published as Metadata<TargetsSigned>, role);
           return { gun, bins: 2 ** bits, moved: names.length, keyId, ...(keyFile ? { keyFile } : {}), targetsVersion: signed.version, attempts: attempt };
         } catch (err) {
           if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
@@ -585,9 +585,9 @@ export class Publisher {
             return { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) };
           }
           await api.publish(gun, { [role]: metadata });
-          // The server stores these exact bytes: keep them as this client's targets, so the next
-          // refresh verifies them against the new snapshot instead of downloading them again.
-          if (role === 'targets') await recordPublishedTargets(this.options.home, gun, metadata);
+          // The server stores these exact bytes: keep them as this client's copy of the role, so the
+          // next refresh verifies them against the new snapshot instead of downloading them again.
+          await recordPublishedTargets(this.options.home, gun, metadata, role);
           return { role, version: signed.version, attempts: attempt };
         } catch (err) {
           if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
