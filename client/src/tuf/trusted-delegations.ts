@@ -264,23 +264,28 @@ async function walkDelegations(
       let { bytes, kept } = await fetched.get(info.name)!;
       verified += 1;
       startMore();
-      try {
-        try {
-          delegations.update(info.name, bytes);
-        } catch (err) {
-          if (!kept || !(err instanceof RepositoryError)) throw err;
-          // The kept copy is out of date: the current version from the server.
-          bytes = await download(info.name);
-          kept = false;
-          delegations.update(info.name, bytes);
-        }
-        if (!kept) await files.keep(info.name, bytes);
-      } catch (err) {
-        if (err instanceof RepositoryError) continue;
-        throw err;
+      let accepted = kept && updates(delegations, info.name, bytes);
+      if (!accepted && kept) {
+        // The kept copy is out of date: the current version from the server (a failed download aborts).
+        bytes = await download(info.name);
+        kept = false;
       }
+      accepted ||= updates(delegations, info.name, bytes);
+      if (!accepted) continue;
+      if (!kept) await files.keep(info.name, bytes);
       await visit(info.name);
     }
   };
   await visit('targets');
+}
+
+/** Verifies and records `bytes` of `role`: false when verification refused them (recorded as invalid). */
+function updates(delegations: TrustedDelegations, role: string, bytes: Uint8Array): boolean {
+  try {
+    delegations.update(role, bytes);
+    return true;
+  } catch (err) {
+    if (err instanceof RepositoryError) return false;
+    throw err;
+  }
 }
