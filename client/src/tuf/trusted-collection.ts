@@ -138,7 +138,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       const files: RoleFiles = {
         cached: (role) => readKeptRole(dir, role).then((kept) => kept ?? readFile(join(work, `${encodeURIComponent(role)}.json`)).catch(() => undefined)),
         download: (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max),
-        keep: (role, bytes) => keepRole(dir, role, bytes),
+        keep: (role, bytes) => keepRole(work, role, bytes),
       };
       let tree: Promise<TrustedDelegations> | undefined;
       const delegations = () =>
@@ -183,12 +183,19 @@ async function commit(work: string, dir: string): Promise<void> {
       return 0;
     }
   };
-  const names = await readdir(work);
+  const names = (await readdir(work)).filter((name) => name !== KEPT_ROLES);
   const rootRotated = (await version(join(work, 'root.json'))) > (await version(join(dir, 'root.json')));
   for (const name of names) {
     if (rootRotated || (await version(join(work, name))) >= (await version(join(dir, name)))) {
       await rename(join(work, name), join(dir, name));
     }
+  }
+  // Roles kept during this update (only new ones are in the work copy), by the same rule.
+  const kept = await readdir(join(work, KEPT_ROLES)).catch(() => [] as string[]);
+  if (kept.length > 0) await ensurePrivateDir(join(dir, KEPT_ROLES));
+  for (const name of kept) {
+    const [from, to] = [join(work, KEPT_ROLES, name), join(dir, KEPT_ROLES, name)];
+    if ((await version(from)) >= (await version(to))) await rename(from, to);
   }
 }
 
@@ -216,12 +223,15 @@ export async function recordPublishedTargets(home: string, gun: string, targets:
 /**
  * Kept delegated roles (`<trust dir>/roles/<encoded role>.json`): copies of roles this client
  * verified or published, so that a later walk (list, publish into a bin) verifies them instead of
- * downloading them again. A cache, not trusted state: every use verifies the copy against the
- * current snapshot and delegator, so they are written in place (atomically) rather than through the
- * update's work copy, and an update does not copy them (a 100,000-tag collection keeps ~15 MB of bins).
+ * downloading them again. A cache, not the rollback baseline: every use verifies the copy against
+ * the current snapshot and delegator. An update does not copy them into its work copy (a
+ * 100,000-tag collection keeps ~15 MB of bins); it reads them in place, writes the roles it
+ * downloads into the work copy's `roles/`, and `commit` moves those in.
  */
+const KEPT_ROLES = 'roles';
+
 function keptRolePath(dir: string, role: string): string {
-  return join(dir, 'roles', `${encodeURIComponent(role)}.json`);
+  return join(dir, KEPT_ROLES, `${encodeURIComponent(role)}.json`);
 }
 
 async function readKeptRole(dir: string, role: string): Promise<Uint8Array | undefined> {
@@ -229,7 +239,7 @@ async function readKeptRole(dir: string, role: string): Promise<Uint8Array | und
 }
 
 async function keepRole(dir: string, role: string, bytes: Uint8Array): Promise<void> {
-  await ensurePrivateDir(join(dir, 'roles'));
+  await ensurePrivateDir(join(dir, KEPT_ROLES));
   await writeFileAtomic(keptRolePath(dir, role), bytes, 0o600);
 }
 
