@@ -288,6 +288,13 @@ test('re-binning moves every tag into the new layout in one publish; old bins st
   await owner.enableBins(GUN, { bins: 4 });
   for (const tag of tags) t.is((await warm.resolve(`${GUN}:${tag}`)).digest, digestOf('a'), tag);
   t.is((await snapshotMeta(server.url))['bins-0.json']!.version, 2);
+  // A new bin key (after it was exposed): same layout, every bin re-signed with it.
+  const rotated = await owner.enableBins(GUN, { newKey: true });
+  t.like(rotated, { bins: 4, moved: 30 });
+  t.not(rotated.keyId, first.keyId);
+  t.truthy(rotated.keyFile);
+  t.deepEqual((await latestMetadata<Metadata<TargetsSigned>>(server.url, GUN, 'targets')).signed.delegations?.succinct_roles?.keyids, [rotated.keyId]);
+  for (const tag of tags) t.is((await warm.resolve(`${GUN}:${tag}`)).digest, digestOf('a'), tag);
 });
 
 test('cli: tagtrust bins enable, then sign, list and delegation list go through the bins', async (t) => {

@@ -145,6 +145,8 @@ export interface BinsOptions {
    * Only for a collection without tags: existing tags are moved into bins signed here.
    */
   key?: TufKey;
+  /** Sign the bins with a new bin key even when this home holds the current one (rotation after a compromise). */
+  newKey?: boolean;
 }
 
 export interface BinsResult {
@@ -383,7 +385,8 @@ export class Publisher {
    * publish (targets and every bin of the new layout), so every tag keeps resolving. Bins of an
    * older layout stay listed in the snapshot (TUF clients refuse a snapshot that drops a file) but
    * are no longer delegated. Afterwards `sign`/`unsign` without a role re-sign only the tag's bin.
-   * @param options.bins how many bins, a power of two (default: about 500 tags per bin, 16 to 1,024 bins)
+   * @param options.bins how many bins, a power of two (default: about 500 tags per bin, 16 to 1,024
+   *   bins; on a binned collection with `newKey`, its current layout)
    * @throws UsageError when the collection already uses that layout, delegates explicit roles (TUF
    *   allows no explicit delegations beside succinct ones), or its targets role needs several signatures
    */
@@ -436,8 +439,8 @@ export class Publisher {
         const { metadata, tags } = state;
         const current = metadata.targets.signed;
         const names = Object.keys(tags);
-        const bits = requested ?? Math.max(defaultBitLength(names.length), options.minBitLength ?? 0);
-        if (state.succinct?.bit_length === bits && Object.keys(current.targets).length === 0) {
+        const bits = requested ?? (options.newKey && state.succinct ? state.succinct.bit_length : Math.max(defaultBitLength(names.length), options.minBitLength ?? 0));
+        if (state.succinct?.bit_length === bits && Object.keys(current.targets).length === 0 && !options.newKey) {
           throw new UsageError(`${gun} already uses hashed bins (${2 ** bits}): give another --bins to re-bin it`);
         }
         const targetsKeys = metadata.root.signed.roles.targets;
@@ -448,7 +451,7 @@ export class Publisher {
         const targetsKey = await this.keys.unlock(targetsKeys.keyids, 'targets', gun);
         if (!options.key && !pair) {
           // Re-binning keeps the bin key when this home holds it; otherwise (and for a first move) a new one.
-          if (state.oldKeyIds) pair = await this.keys.unlock(state.oldKeyIds, BIN_KEY_NAME, gun).catch(ignoreMissingKey);
+          if (state.oldKeyIds && !options.newKey) pair = await this.keys.unlock(state.oldKeyIds, BIN_KEY_NAME, gun).catch(ignoreMissingKey);
           if (!pair) {
             pair = await generateKeyPair();
             keyFile = await this.keys.add(pair, { role: BIN_KEY_NAME, name: BIN_KEY_NAME, gun });
