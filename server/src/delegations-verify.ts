@@ -132,7 +132,7 @@ export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: Del
     if (isExpired(signed, now)) {
       throw new ExpiredMetadataError(`${role} v${signed.version} expired at ${signed.expires}: sign it with a later expiry`);
     }
-    verifyDelegatedTargets(role, signed, infos, state.gun);
+    verifyDelegatedTargets(role, signed, infos, state.gun, state.current.get(role)?.signed.targets);
     verifyDelegationsShape(signed, role);
     verified.push({ role, metadata, previousVersion });
   }
@@ -166,9 +166,10 @@ function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
   }
 }
 
-function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: RoleDelegation[], gun: string): void {
+/** @param current the role's stored targets: names it holds were checked to be tags of the collection when published */
+function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: RoleDelegation[], gun: string, current: TargetsSigned['targets'] | undefined): void {
   for (const [name, info] of Object.entries(signed.targets)) {
-    if (!isTargetInCollection(name, gun)) {
+    if (!(current && Object.hasOwn(current, name)) && !isTargetInCollection(name, gun)) {
       throw new SubstitutionError(`${role} signs "${name}", which is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
     }
     const outside = chain.find((delegation) => !isDelegatedTarget(name, delegation));
