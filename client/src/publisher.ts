@@ -142,7 +142,7 @@ export interface BinsOptions {
   bins?: number;
   /**
    * The bins' public key when another home signs them (default: a new bin key kept in this home).
-   * Only for a collection without tags: existing tags are moved into bins signed here.
+   * Only for a first move of a collection without tags: existing tags and bins are re-signed here.
    */
   key?: TufKey;
   /** Sign the bins with a new bin key even when this home holds the current one (rotation after a compromise). */
@@ -445,8 +445,10 @@ export class Publisher {
         }
         const targetsKeys = metadata.root.signed.roles.targets;
         if (targetsKeys.threshold > 1) throw new UsageError(`the targets role of ${gun} needs ${targetsKeys.threshold} signatures: moving to bins needs a single-signature targets role`);
-        if (options.key && names.length > 0) {
-          throw new UsageError(`${gun} has ${names.length} tags to move into bins: they must be signed with a bin key in this home (leave out the bin key)`);
+        if (options.key && (names.length > 0 || state.oldKeyIds)) {
+          throw new UsageError(
+            `${gun} ${names.length > 0 ? `has ${names.length} tags to move into bins` : 'already has bins'}: they must be signed with a bin key in this home (leave out the bin key)`,
+          );
         }
         const targetsKey = await this.keys.unlock(targetsKeys.keyids, 'targets', gun);
         if (!options.key && !pair) {
