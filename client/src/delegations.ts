@@ -25,8 +25,10 @@ export interface DelegationListing {
   keyIds: string[];
   threshold: number;
   paths: string[];
-  /** Set for hashed bins (`targets/bin-<prefix>`): the sha256 prefixes of the names the role holds. */
+  /** Set for explicit hashed-bin delegations: the sha256 prefixes of the names the role holds. */
   pathHashPrefixes?: string[];
+  /** Set for a bin of succinct hashed bins (TAP 15): its number and the layout's bit_length. */
+  bin?: { index: number; bitLength: number };
   terminating: boolean;
   /** `trusted`: signed and verified; `unpublished`: nothing signed yet; `invalid`: fails verification. */
   state: 'trusted' | 'unpublished' | 'invalid';
@@ -69,7 +71,12 @@ export function withDelegation(signed: TargetsSigned, delegator: string, role: s
     throw new InvalidInputError(`--threshold ${threshold} must be from 1 to the number of distinct keys (${keyids.length})`);
   }
   const info: DelegatedRoleInfo = { name: role, keyids, threshold, terminating: spec.terminating ?? false, paths: expandPatterns(gun, spec.paths) };
-  const current: Delegations = signed.delegations ?? { keys: {}, roles: [] };
+  if (signed.delegations?.succinct_roles) {
+    throw new InvalidInputError(
+      `${delegator} delegates hashed bins (succinct_roles), and TUF allows no explicit delegations beside them: delegate ${role} from a collection without bins`,
+    );
+  }
+  const current = { keys: signed.delegations?.keys ?? {}, roles: signed.delegations?.roles ?? [] };
   const index = current.roles.findIndex((r) => r.name === role);
   const roles = index < 0 ? [...current.roles, info] : current.roles.map((r, i) => (i === index ? info : r));
   return { ...signed, delegations: pruneKeys({ keys: { ...current.keys, ...keys }, roles }) };
@@ -78,15 +85,15 @@ export function withDelegation(signed: TargetsSigned, delegator: string, role: s
 /** A copy of `signed` without the delegation of `role`. @throws NotFoundError when it is not delegated */
 export function withoutDelegation(signed: TargetsSigned, role: string): TargetsSigned {
   const current = signed.delegations;
-  if (!current?.roles.some((r) => r.name === role)) throw new NotFoundError(`${role} is not delegated by ${delegatorOf(role)}, so there is nothing to remove`);
+  if (!current?.roles?.some((r) => r.name === role)) throw new NotFoundError(`${role} is not delegated by ${delegatorOf(role)}, so there is nothing to remove`);
   return { ...signed, delegations: pruneKeys({ keys: current.keys, roles: current.roles.filter((r) => r.name !== role) }) };
 }
 
 /** A copy of `signed` where `role` no longer lists `keyId` (threshold lowered if it must be). */
 export function withoutDelegationKey(signed: TargetsSigned, role: string, keyId: string): TargetsSigned {
   const current = signed.delegations;
-  const info = current?.roles.find((r) => r.name === role);
-  if (!current || !info) throw new NotFoundError(`${role} is not delegated by ${delegatorOf(role)}`);
+  const info = current?.roles?.find((r) => r.name === role);
+  if (!current?.roles || !info) throw new NotFoundError(`${role} is not delegated by ${delegatorOf(role)}`);
   const matches = info.keyids.filter((id) => id.startsWith(keyId));
   if (matches.length !== 1) throw new NotFoundError(`${role} has ${matches.length === 0 ? 'no' : 'more than one'} key ${keyId}: give more of the key ID`);
   const keyids = info.keyids.filter((id) => id !== matches[0]);
@@ -96,7 +103,7 @@ export function withoutDelegationKey(signed: TargetsSigned, role: string, keyId:
 }
 
 /** Keeps only keys some role lists. */
-function pruneKeys(delegations: Delegations): Delegations {
+function pruneKeys(delegations: Delegations & { roles: DelegatedRoleInfo[] }): Delegations {
   const used = new Set(delegations.roles.flatMap((r) => r.keyids));
   return { keys: Object.fromEntries(Object.entries(delegations.keys).filter(([id]) => used.has(id))), roles: delegations.roles };
 }

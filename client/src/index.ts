@@ -48,7 +48,7 @@ export type { ErrorCode } from '@tagtrust/shared';
 export { expandPatterns, readPublicKeyFile } from './delegations.js';
 export type { DelegationListing, DelegationSpec } from './delegations.js';
 export type { BinsOptions, BinsResult, GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';
-export { BIN_KEY_NAME, BIN_ROLE_PREFIX, DEFAULT_BINS, binRoleFor, isBinRole } from './bins.js';
+export { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, defaultBitLength, isBinRole } from './bins.js';
 export { changeLines, describeChange } from './pending.js';
 export type { PendingView, TagChange } from './pending.js';
 export type { ApproveOptions, ApproveResult } from './publisher.js';

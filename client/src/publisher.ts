@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { KeyAlgorithm } from '@tagtrust/keys';
+import type { KeyAlgorithm, KeyPair } from '@tagtrust/keys';
 import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
 import {
   DEFAULT_LIFETIMES,
@@ -27,12 +27,17 @@ import {
   parseGun,
   parseTaggedReference,
   delegationChain,
+  delegatorOf,
+  binRoleForTarget,
+  binRoleNames,
+  isBinDelegation,
+  isBinRoleName,
   isDelegatedTarget,
   describeDelegatedPaths,
   isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
-import type { DelegatedRoleInfo, Metadata, PendingStatus, RoleKeys, RootSigned, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, RootSigned, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
 import type { PendingView } from './pending.js';
 import { describeChange } from './pending.js';
 import type { DelegationListing, DelegationSpec } from './delegations.js';
@@ -49,7 +54,7 @@ import type { TrustedMetadata } from './tuf/trusted-collection.js';
 import type { CollectionSession } from './tuf/trusted-collection.js';
 import { recordPublishedTargets, trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
 import { trustDir } from './home.js';
-import { BIN_KEY_NAME, DEFAULT_BINS, binDelegations, binPrefixes, binRoleFor, binRoleName, isBinRole } from './bins.js';
+import { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, bitLengthOf, defaultBitLength, isBinRole, legacyBins, succinctBins } from './bins.js';
 
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 
@@ -133,13 +138,15 @@ export interface RoleChangeResult {
 }
 
 export interface BinsOptions {
-  /** How many hashed bins: 16 or 256 (default 256). */
+  /** How many hashed bins, a power of two from 2 to 16,384 (default: about 500 tags per bin, 16 to 1,024 bins). */
   bins?: number;
   /**
    * The bins' public key when another home signs them (default: a new bin key kept in this home).
-   * Only for a collection without tags: existing tags are moved into bins signed here.
+   * Only for a first move of a collection without tags: existing tags and bins are re-signed here.
    */
   key?: TufKey;
+  /** Sign the bins with a new bin key even when this home holds the current one (rotation after a compromise). */
+  newKey?: boolean;
 }
 
 export interface BinsResult {
@@ -372,56 +379,100 @@ export class Publisher {
   }
 
   /**
-   * Moves a collection to hashed bins (docs/delegations.md, "Hashed bins"): the top-level targets
-   * delegates `bins` roles `targets/bin-<prefix>` by sha256 prefix of the tag name to one bin key,
-   * and every tag it signed moves into its bin, in one atomic publish (targets and every bin), so
-   * every tag keeps resolving. Afterwards `sign`/`unsign` without a role re-sign only the tag's bin.
-   * @throws UsageError when the collection already has bins, or the targets role needs several signatures
+   * Moves a collection into hashed bins (TAP 15 succinct_roles; docs/delegations.md, "Hashed
+   * bins"), or re-bins a binned one into another layout: the top-level targets delegates
+   * 2^bit_length bins `bins-<hex>` to one bin key, and every tag moves into its bin, in one atomic
+   * publish (targets and every bin of the new layout), so every tag keeps resolving. Bins of an
+   * older layout stay listed in the snapshot (TUF clients refuse a snapshot that drops a file) but
+   * are no longer delegated. Afterwards `sign`/`unsign` without a role re-sign only the tag's bin.
+   * @param options.bins how many bins, a power of two (default: about 500 tags per bin, 16 to 1,024
+   *   bins; on a binned collection with `newKey`, its current layout)
+   * @throws UsageError when the collection already uses that layout, delegates explicit roles (TUF
+   *   allows no explicit delegations beside succinct ones), or its targets role needs several signatures
    */
   async enableBins(gunInput: string, options: BinsOptions = {}): Promise<BinsResult> {
-    const gun = parseGun(gunInput);
-    const bins = options.bins ?? DEFAULT_BINS;
-    const prefixes = binPrefixes(bins);
+    return this.moveToBins(parseGun(gunInput), options);
+  }
+
+  /**
+   * {@link enableBins}, and the automatic moves of `sign`.
+   * @param options.onlyIfFlat refuse ("already uses hashed bins") when the collection has bins
+   * @param options.minBitLength use at least this many bits; refuse ("already uses hashed bins")
+   *   when the collection's succinct bins already have that many
+   */
+  private async moveToBins(gun: string, options: BinsOptions & { onlyIfFlat?: boolean; minBitLength?: number }): Promise<BinsResult> {
+    const requested = options.bins === undefined ? undefined : bitLengthOf(options.bins);
     const deadline = new Deadline(this.options.timeoutMs, `moving ${gun} to hashed bins`);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
-      let pair: Awaited<ReturnType<typeof generateKeyPair>> | undefined;
+      let pair: KeyPair | undefined;
       let keyFile: string | undefined;
       for (let attempt = 1; ; attempt += 1) {
-        const metadata = await withTrustedCollection(this.context(gun, deadline), async (session) => session.metadata);
+        const state = await withTrustedCollection(this.context(gun, deadline), async (session) => {
+          const current = session.metadata.targets.signed;
+          const succinct = succinctBins(current);
+          const legacy = legacyBins(current);
+          const binned = succinct !== undefined || legacy.length > 0;
+          if (binned && (options.onlyIfFlat || (succinct && options.minBitLength !== undefined && succinct.bit_length >= options.minBitLength))) {
+            throw new UsageError(`${gun} already uses hashed bins (${succinct ? 2 ** succinct.bit_length : legacy.length})`);
+          }
+          const explicit = (current.delegations?.roles ?? []).filter((r) => !legacy.includes(r));
+          if (explicit.length > 0) {
+            throw new UsageError(
+              `${gun} delegates ${explicit.map((r) => r.name).join(', ')}: hashed bins (TUF succinct_roles) cannot sit beside explicit delegations in the top-level targets; remove them first (\`tagtrust delegation remove\`)`,
+            );
+          }
+          // Every tag the collection signs: its bins' (all verified), then the top-level targets' (which shadow them).
+          const tags: Record<string, TargetFileInfo> = {};
+          if (binned) {
+            const tree = await session.delegations();
+            for (const { role, status } of tree.views()) {
+              if (status.state === 'invalid') {
+                throw new UsageError(`bin ${role} of ${gun} does not verify (${status.error.message}): re-binning would drop its tags; re-sign it first`);
+              }
+              if (status.state === 'trusted') Object.assign(tags, status.metadata.signed.targets);
+            }
+          }
+          Object.assign(tags, current.targets);
+          return { metadata: session.metadata, tags, succinct, oldKeyIds: succinct?.keyids ?? legacy[0]?.keyids };
+        });
+        const { metadata, tags } = state;
         const current = metadata.targets.signed;
-        if (binDelegations(current).length > 0) throw new UsageError(`${gun} already uses hashed bins (${binDelegations(current).length})`);
+        const names = Object.keys(tags);
+        const bits = requested ?? (options.newKey && state.succinct ? state.succinct.bit_length : Math.max(defaultBitLength(names.length), options.minBitLength ?? 0));
+        if (state.succinct?.bit_length === bits && Object.keys(current.targets).length === 0 && !options.newKey) {
+          throw new UsageError(`${gun} already uses hashed bins (${2 ** bits}): give another --bins to re-bin it`);
+        }
         const targetsKeys = metadata.root.signed.roles.targets;
         if (targetsKeys.threshold > 1) throw new UsageError(`the targets role of ${gun} needs ${targetsKeys.threshold} signatures: moving to bins needs a single-signature targets role`);
-        const names = Object.keys(current.targets);
-        if (options.key && names.length > 0) {
-          throw new UsageError(`${gun} has ${names.length} tags to move into bins: they must be signed with a bin key in this home (leave out the bin key)`);
+        if (options.key && (names.length > 0 || state.oldKeyIds)) {
+          throw new UsageError(
+            `${gun} ${names.length > 0 ? `has ${names.length} tags to move into bins` : 'already has bins'}: they must be signed with a bin key in this home (leave out the bin key)`,
+          );
         }
         const targetsKey = await this.keys.unlock(targetsKeys.keyids, 'targets', gun);
         if (!options.key && !pair) {
-          pair = await generateKeyPair();
-          keyFile = await this.keys.add(pair, { role: BIN_KEY_NAME, name: BIN_KEY_NAME, gun });
+          // Re-binning keeps the bin key when this home holds it; otherwise (and for a first move) a new one.
+          if (state.oldKeyIds && !options.newKey) pair = await this.keys.unlock(state.oldKeyIds, BIN_KEY_NAME, gun).catch(ignoreMissingKey);
+          if (!pair) {
+            pair = await generateKeyPair();
+            keyFile = await this.keys.add(pair, { role: BIN_KEY_NAME, name: BIN_KEY_NAME, gun });
+          }
         }
         const publicKey = options.key ?? pair!.publicKey;
         const keyId = keyIdOf(publicKey);
         const expires = expiresAfter(new Date(), this.targetsLifetimeMs);
-        const existing = current.delegations ?? { keys: {}, roles: [] };
-        if (existing.roles.some((r) => prefixes.some((p) => r.name === binRoleName(p)))) {
-          throw new UsageError(`${gun} already delegates a role named ${binRoleName('..')}: remove it before moving to bins`);
-        }
+        const layout: SuccinctRolesInfo = { keyids: [keyId], threshold: 1, bit_length: bits, name_prefix: BIN_NAME_PREFIX };
         const signed = buildTargets(current.version + 1, expires, {});
         signed.delegations = {
-          keys: { ...existing.keys, [keyId]: { keytype: publicKey.keytype, scheme: publicKey.scheme, keyval: { public: publicKey.keyval.public } } },
-          // Bins first: they hold what the top-level targets held, which came first in TUF order.
-          roles: [
-            ...prefixes.map((prefix) => ({ name: binRoleName(prefix), keyids: [keyId], threshold: 1, terminating: false, path_hash_prefixes: [prefix] })),
-            ...existing.roles,
-          ],
+          keys: { [keyId]: { keytype: publicKey.keytype, scheme: publicKey.scheme, keyval: { public: publicKey.keyval.public } } },
+          succinct_roles: layout,
         };
         const body: Record<string, Metadata> = { targets: signMetadata(signed, [targetsKey]) };
         if (pair) {
-          const contents = new Map<string, Record<string, TargetFileInfo>>(prefixes.map((p) => [binRoleName(p), {}]));
-          for (const name of names) contents.get(binRoleFor(signed, name)!)![name] = current.targets[name]!;
+          // Every bin of the layout, empty ones too: a bin name an older layout used must not keep its old tags.
+          const contents = new Map<string, Record<string, TargetFileInfo>>(binRoleNames(layout).map((role) => [role, {}]));
+          for (const name of names) contents.get(binRoleForTarget(layout, name))![name] = tags[name]!;
           for (const [role, targets] of contents) {
             const version = (metadata.snapshot.signed.meta[`${role}.json`]?.version ?? 0) + 1;
             body[role] = signMetadata(buildTargets(version, expires, targets), [pair]);
@@ -429,8 +480,8 @@ export class Publisher {
         }
         try {
           await api.publish(gun, body);
-          await recordPublishedTargets(this.options.home, gun, body.targets as Metadata<TargetsSigned>);
-          return { gun, bins, moved: names.length, keyId, ...(keyFile ? { keyFile } : {}), targetsVersion: signed.version, attempts: attempt };
+          for (const [role, published] of Object.entries(body)) await recordPublishedTargets(this.options.home, gun, published as Metadata<TargetsSigned>, role);
+          return { gun, bins: 2 ** bits, moved: names.length, keyId, ...(keyFile ? { keyFile } : {}), targetsVersion: signed.version, attempts: attempt };
         } catch (err) {
           if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
           await sleep(Math.random() * Math.min(200, 10 * attempt));
@@ -453,8 +504,9 @@ export class Publisher {
           delegator,
           keyIds: info.keyids,
           threshold: info.threshold,
-          paths: info.paths ?? [],
-          ...(info.path_hash_prefixes ? { pathHashPrefixes: info.path_hash_prefixes } : {}),
+          paths: isBinDelegation(info) ? [] : (info.paths ?? []),
+          ...(!isBinDelegation(info) && info.path_hash_prefixes ? { pathHashPrefixes: info.path_hash_prefixes } : {}),
+          ...(isBinDelegation(info) ? { bin: { index: info.bin.index, bitLength: info.bin.bitLength } } : {}),
           terminating: info.terminating,
           state: status.state,
           version: status.state === 'trusted' ? status.metadata.signed.version : (tree.snapshotEntry(role)?.version ?? 0),
@@ -504,13 +556,22 @@ export class Publisher {
           // A tag the top-level targets itself signs (with --role targets) stays there: it shadows its bin.
           const top = session.metadata.targets.signed;
           const role = (binFor !== undefined && !(binFor in top.targets) ? binRoleFor(top, binFor) : undefined) ?? requestedRole;
-          return { role, ...(await this.loadRole(session, role, names, binFor)) };
+          const bitLength = succinctBins(top)?.bit_length ?? Math.log2(legacyBins(top).length || 1);
+          return { role, bitLength, ...(await this.loadRole(session, role, names, binFor)) };
         });
         const role = base.role;
         await early;
-        if (autoBins && binFor !== undefined && role === 'targets' && this.shouldMoveToBins(base.current, binFor)) {
-          autoBins = false;
-          if (await this.moveToBinsBeforeSigning(gun, Object.keys(base.current.targets).length)) continue;
+        if (autoBins && binFor !== undefined && this.binsThreshold > 0 && !(binFor in base.current.targets)) {
+          const entries = Object.keys(base.current.targets).length;
+          if (role === 'targets' && entries + 1 > this.binsThreshold) {
+            autoBins = false;
+            const why = `${gun} holds ${entries} tags, over the hashed bins threshold of ${this.binsThreshold}`;
+            if (await this.binsBeforeSigning(gun, why, { onlyIfFlat: true })) continue;
+          } else if (isBinRole(role) && entries + 1 > MAX_BIN_ENTRIES) {
+            autoBins = false;
+            const why = `${role} of ${gun} holds ${entries} tags, over the ${MAX_BIN_ENTRIES} a bin should hold`;
+            if (await this.binsBeforeSigning(gun, why, { minBitLength: base.bitLength + 1 })) continue;
+          }
         }
         if (base.invalid && attempt === 1) {
           this.options.warn(
@@ -529,9 +590,9 @@ export class Publisher {
             return { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) };
           }
           await api.publish(gun, { [role]: metadata });
-          // The server stores these exact bytes: keep them as this client's targets, so the next
-          // refresh verifies them against the new snapshot instead of downloading them again.
-          if (role === 'targets') await recordPublishedTargets(this.options.home, gun, metadata);
+          // The server stores these exact bytes: keep them as this client's copy of the role, so the
+          // next refresh verifies them against the new snapshot instead of downloading them again.
+          await recordPublishedTargets(this.options.home, gun, metadata, role);
           return { role, version: signed.version, attempts: attempt };
         } catch (err) {
           if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
@@ -543,26 +604,21 @@ export class Publisher {
     }
   }
 
-  /** True when adding `name` would take the flat targets over the bins threshold. */
-  private shouldMoveToBins(current: TargetsSigned, name: string): boolean {
-    if (this.binsThreshold <= 0 || name in current.targets) return false;
-    return Object.keys(current.targets).length + 1 > this.binsThreshold;
-  }
-
   /**
-   * Moves a collection over the threshold to hashed bins; when that is not possible here (targets
-   * needs several signatures, no passphrase for a bin key), warns and signs flat.
-   * @returns true when the collection now has bins (moved here or by someone else meanwhile)
+   * Moves a collection into (more) hashed bins before a sign; when that is not possible here
+   * (targets needs several signatures, no passphrase for a bin key, explicit delegations), warns
+   * and lets the sign go where it would have gone.
+   * @returns true when the collection's layout changed (here, or by someone else meanwhile)
    */
-  private async moveToBinsBeforeSigning(gun: string, tags: number): Promise<boolean> {
+  private async binsBeforeSigning(gun: string, why: string, options: { onlyIfFlat?: boolean; minBitLength?: number }): Promise<boolean> {
     try {
-      const result = await this.enableBins(gun);
-      this.options.warn(`${gun} holds ${tags} tags, over the hashed bins threshold of ${this.binsThreshold}: moved them into ${result.bins} bins (bin key ${result.keyId.slice(0, 8)})`);
+      const result = await this.moveToBins(gun, options);
+      this.options.warn(`${why}: moved ${result.moved} tags into ${result.bins} hashed bins (bin key ${result.keyId.slice(0, 8)})`);
       return true;
     } catch (err) {
       if (err instanceof UsageError && /already uses hashed bins/.test(err.message)) return true;
       if (!(err instanceof UsageError) && !(err instanceof KeyNotFoundError)) throw err;
-      this.options.warn(`${gun} holds ${tags} tags but could not move to hashed bins (${(err as Error).message}); signing into the top-level targets (run \`tagtrust bins enable ${gun}\`)`);
+      this.options.warn(`${why} but could not move to hashed bins (${(err as Error).message}); signing as it is (run \`tagtrust bins enable ${gun}\`)`);
       return false;
     }
   }
@@ -661,12 +717,12 @@ export class Publisher {
     lookup?: string,
   ): Promise<{ current: TargetsSigned; keys: RoleKeys; invalid?: boolean }> {
     if (role === 'targets') return { current: session.metadata.targets.signed, keys: session.metadata.root.signed.roles.targets };
-    checkRoleName(role);
+    if (!isBinRoleName(role)) checkRoleName(role);
     // A hashed bin: load only the roles a lookup of the name reaches (that bin), not every bin.
     const tree = isBinRole(role) && lookup !== undefined ? await session.delegationsFor(lookup) : await session.delegations();
-    const chain: DelegatedRoleInfo[] = [];
+    const chain: RoleDelegation[] = [];
     for (const name of [...delegationChain(role).slice(1), role]) {
-      const info = tree.trusted(name.slice(0, name.lastIndexOf('/'))) ? tree.delegation(name) : undefined;
+      const info = tree.trusted(delegatorOf(name)) ? tree.delegation(name) : undefined;
       if (!info) throw new NotFoundError(`${name} is not delegated in ${session.gun}: ask the collection owner to run \`tagtrust delegation add ${session.gun} ${name} ...\``);
       chain.push(info);
     }
@@ -707,6 +763,12 @@ export class Publisher {
 
 function alreadyExists(gun: string, rootVersion: number, cause?: unknown): UsageError {
   return new UsageError(`collection ${gun} already exists (root v${rootVersion}): sign tags into it, or pick another name`, { cause });
+}
+
+/** For an optional key: undefined when this home does not hold it. */
+function ignoreMissingKey(err: unknown): undefined {
+  if (err instanceof KeyNotFoundError) return undefined;
+  throw err;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,6 +3,7 @@
  * (delegations-verify.ts), and returns the files to commit with their compare-and-swap versions
  * and the delegation changes to audit. Called by Repository.publish under the collection lock.
  */
+import { findDelegation } from '@tagtrust/shared';
 import type { Metadata, TargetsSigned } from '@tagtrust/shared';
 import type { DelegationEvent } from './delegation-changes.js';
 import { delegationChanges } from './delegation-changes.js';
@@ -16,7 +17,8 @@ export interface DelegatedPublish {
   expectedLatest: Record<string, number>;
   events: DelegationEvent[];
   /**
-   * Hashed bins among the published roles (delegated by targets with path_hash_prefixes): their
+   * Hashed bins among the published roles (delegated by targets as succinct_roles, or explicitly
+   * with path_hash_prefixes): their
    * targets before and after, so the audit can record tag changes in bins like those in targets.
    */
   bins: { before: TargetsSigned | undefined; after: TargetsSigned }[];
@@ -46,10 +48,13 @@ export async function prepareDelegatedPublish(
   const events = targetsAfter === targetsBefore ? [] : delegationChanges('targets', targetsBefore?.signed, targetsAfter.signed);
   const files: StoredFile[] = [];
   const expectedLatest: Record<string, number> = {};
-  const hashed = new Set((targetsAfter.signed.delegations?.roles ?? []).filter((r) => r.path_hash_prefixes !== undefined).map((r) => r.name));
+  const isBin = (role: string) => {
+    const info = findDelegation(targetsAfter.signed.delegations, role);
+    return info !== undefined && ('bin' in info || info.path_hash_prefixes !== undefined);
+  };
   const bins: DelegatedPublish['bins'] = [];
   for (const { role, metadata, previousVersion } of verified) {
-    if (hashed.has(role)) bins.push({ before: current.get(role)?.signed, after: metadata.signed });
+    if (isBin(role)) bins.push({ before: current.get(role)?.signed, after: metadata.signed });
     files.push({ role, version: metadata.signed.version, text: serialise(metadata) });
     expectedLatest[role] = previousVersion;
     events.push(...delegationChanges(role, current.get(role)?.signed, metadata.signed));

@@ -14,7 +14,12 @@
  *   never sign a reference outside its patterns.
  * - Delegations, wherever they appear, only name children of the delegating role, and use either
  *   `paths` with the pattern subset of shared/delegation-paths.ts, or `path_hash_prefixes`
- *   (hashed bins, TAP 15: a name belongs to the role when its sha256 hex starts with a prefix).
+ *   (a name belongs to the role when its sha256 hex starts with a prefix).
+ * - Hashed bins (TAP 15 `succinct_roles`, shared/succinct-roles.ts): only the top-level targets may
+ *   delegate them, instead of (never beside) explicit roles, with a bit_length and name_prefix
+ *   tagtrust accepts. A published bin must be one of the 2^bit_length bins the targets trusted
+ *   after this publish delegates, signed by the threshold of the succinct keys, and every name it
+ *   signs must hash into it (first bit_length bits of its sha256). A bin delegates nothing.
  */
 import {
   BadVersionError,
@@ -31,11 +36,14 @@ import {
   describeDelegatedPaths,
   checkHashPrefixes,
   isDelegatedRoleName,
+  isBinRoleName,
+  findDelegation,
+  succinctRolesProblem,
   isExpired,
   isTargetInCollection,
   validateMetadata,
 } from '@tagtrust/shared';
-import type { DelegatedRoleInfo, Metadata, TargetsSigned } from '@tagtrust/shared';
+import type { Metadata, RoleDelegation, TargetsSigned } from '@tagtrust/shared';
 import { verifyRoleSignatures } from '@tagtrust/keys';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -53,7 +61,7 @@ export function splitPublishBody(body: unknown): SplitPublish {
   const topLevel: Record<string, unknown> = {};
   const delegated = new Map<string, unknown>();
   for (const [role, value] of Object.entries(body as Record<string, unknown>)) {
-    if (isDelegatedRoleName(role)) delegated.set(role, value);
+    if (isDelegatedRoleName(role) || isBinRoleName(role)) delegated.set(role, value);
     else topLevel[role] = value;
   }
   return { topLevel, delegated };
@@ -106,11 +114,11 @@ export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: Del
     checkVersion(role, signed.version, previousVersion);
 
     // The chain of delegations from targets down to this role, each as its delegator lists it.
-    const infos: DelegatedRoleInfo[] = [];
+    const infos: RoleDelegation[] = [];
     for (const childName of [...delegationChain(role).slice(1), role]) {
       const parentName = delegatorOf(childName);
       const parent = trusted(parentName);
-      const info = parent?.signed.delegations?.roles.find((r) => r.name === childName);
+      const info = findDelegation(parent?.signed.delegations, childName);
       if (!parent || !info) {
         throw new NotFoundError(
           `${childName} is not delegated by ${parentName} in ${state.gun}: add the delegation first (\`tagtrust delegation add ${state.gun} ${childName} ...\`)`,
@@ -124,7 +132,7 @@ export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: Del
     if (isExpired(signed, now)) {
       throw new ExpiredMetadataError(`${role} v${signed.version} expired at ${signed.expires}: sign it with a later expiry`);
     }
-    verifyDelegatedTargets(role, signed, infos, state.gun);
+    verifyDelegatedTargets(role, signed, infos, state.gun, state.current.get(role)?.signed.targets);
     verifyDelegationsShape(signed, role);
     verified.push({ role, metadata, previousVersion });
   }
@@ -136,7 +144,16 @@ export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: Del
  * @throws InvalidInputError
  */
 function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
-  for (const info of signed.delegations?.roles ?? []) {
+  const delegations = signed.delegations;
+  if (delegations && !role.includes('/') && role !== 'targets') {
+    throw new InvalidInputError(`${role} is a hashed bin: bins delegate nothing (publish it without delegations)`);
+  }
+  if (delegations?.succinct_roles) {
+    const problem = succinctRolesProblem(delegations.succinct_roles, role);
+    if (problem !== undefined) throw new InvalidInputError(`${role} delegates hashed bins: ${problem}`);
+    return;
+  }
+  for (const info of delegations?.roles ?? []) {
     const problem = delegatedRoleNameProblem(info.name, role);
     if (problem !== undefined) throw new InvalidInputError(`${role} delegates to ${JSON.stringify(info.name)}: ${problem}`);
     if (info.path_hash_prefixes !== undefined) {
@@ -149,9 +166,10 @@ function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
   }
 }
 
-function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: DelegatedRoleInfo[], gun: string): void {
+/** @param current the role's stored targets: names it holds were checked to be tags of the collection when published */
+function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: RoleDelegation[], gun: string, current: TargetsSigned['targets'] | undefined): void {
   for (const [name, info] of Object.entries(signed.targets)) {
-    if (!isTargetInCollection(name, gun)) {
+    if (!(current && Object.hasOwn(current, name)) && !isTargetInCollection(name, gun)) {
       throw new SubstitutionError(`${role} signs "${name}", which is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
     }
     const outside = chain.find((delegation) => !isDelegatedTarget(name, delegation));

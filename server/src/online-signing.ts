@@ -2,14 +2,16 @@
  * Builds and signs the metadata the server signs with its online keys: snapshot (listing the exact
  * length and sha256 of every targets file) and timestamp (listing the exact snapshot file).
  * Listing lengths and hashes, not only versions, makes clients refuse any file whose bytes differ
- * from what was published (mix-and-match).
+ * from what was published (mix-and-match). Hashed bins (succinct_roles) are the exception: their
+ * entries carry only the version, so a snapshot of 1,000 bins stays a few KB gzipped for every
+ * warm client (the trade-off is in docs/security-model.md, "Hashed bins").
  * Each is signed by every key in `keys`: one normally, the old and the new key in the one publish
  * that switches a role to a rotated key (so clients mid-update under either root accept it).
  */
 import type { KeyPair } from '@tagtrust/keys';
 import { signMetadata } from '@tagtrust/keys';
 import type { MetaFileInfo, SnapshotSigned } from '@tagtrust/shared';
-import { buildSnapshot, buildTimestamp, describeFile, expiresAfter } from '@tagtrust/shared';
+import { buildSnapshot, buildTimestamp, describeFile, expiresAfter, isBinRoleName } from '@tagtrust/shared';
 import type { StoredFile } from './storage/store.js';
 
 export interface OnlineLifetimes {
@@ -34,7 +36,9 @@ export function signSnapshot(
   lifetimeMs: number,
 ): StoredFile {
   const meta: Record<string, MetaFileInfo> = { ...previous?.meta };
-  for (const file of changed) meta[`${file.role}.json`] = describeFile(Buffer.from(file.text), file.version);
+  for (const file of changed) {
+    meta[`${file.role}.json`] = isBinRoleName(file.role) ? { version: file.version } : describeFile(Buffer.from(file.text), file.version);
+  }
   const version = (previous?.version ?? 0) + 1;
   const snapshot = signMetadata(buildSnapshot(version, expiresAfter(now, lifetimeMs), meta), keys);
   return { role: 'snapshot', version, text: serialise(snapshot) };

@@ -15,6 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from './errors.js';
+import { binIndexOf } from './succinct-roles.js';
+import type { RoleDelegation } from './succinct-roles.js';
 
 const ROLE_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 /** Characters a pattern may hold: those of normalised references, plus `*` and `?`. */
@@ -28,9 +30,13 @@ export function isDelegatedRoleName(role: string): boolean {
   return first === 'targets' && rest.length >= 1 && rest.length <= MAX_DEPTH && rest.every((s) => ROLE_SEGMENT.test(s));
 }
 
-/** The role that delegates `role`: `targets/ci` -> `targets`, `targets/ci/a` -> `targets/ci`. */
+/**
+ * The role that delegates `role`: `targets/ci` -> `targets`, `targets/ci/a` -> `targets/ci`; a
+ * hashed bin (a name without "/", see succinct-roles.ts) -> `targets`.
+ */
 export function delegatorOf(role: string): string {
-  return role.slice(0, role.lastIndexOf('/'));
+  const slash = role.lastIndexOf('/');
+  return slash < 0 ? 'targets' : role.slice(0, slash);
 }
 
 /** Every delegator from the top-level targets down to `role`'s own delegator. */
@@ -132,14 +138,12 @@ export function targetNameHash(name: string): string {
 }
 
 /**
- * True when `name` is delegated by `info`, by `paths` or by `path_hash_prefixes` (tuf-js semantics).
+ * True when `name` is delegated by `info`: by `paths`, by `path_hash_prefixes`, or as the bin of a
+ * succinct delegation that holds it (tuf-js semantics).
  * @param nameHash the name's {@link targetNameHash}, memoised by a caller that tests many delegations
  */
-export function isDelegatedTarget(
-  name: string,
-  info: { paths?: readonly string[]; path_hash_prefixes?: readonly string[] },
-  nameHash?: () => string,
-): boolean {
+export function isDelegatedTarget(name: string, info: RoleDelegation, nameHash?: () => string): boolean {
+  if ('bin' in info) return binIndexOf(name, info.bin.bitLength, nameHash?.()) === info.bin.index;
   if (info.path_hash_prefixes !== undefined) {
     const hash = nameHash ? nameHash() : targetNameHash(name);
     return info.path_hash_prefixes.some((prefix) => hash.startsWith(prefix));
@@ -148,7 +152,8 @@ export function isDelegatedTarget(
 }
 
 /** Human description of what a delegation covers, for error messages and listings. */
-export function describeDelegatedPaths(info: { paths?: readonly string[]; path_hash_prefixes?: readonly string[] }): string {
+export function describeDelegatedPaths(info: RoleDelegation): string {
+  if ('bin' in info) return `names whose sha256 starts with the ${info.bin.bitLength} bits of bin ${info.bin.index}`;
   if (info.path_hash_prefixes !== undefined) return `names whose sha256 starts with ${info.path_hash_prefixes.join(', ')}`;
   return (info.paths ?? []).join(', ');
 }

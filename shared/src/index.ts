@@ -31,6 +31,7 @@ export { SPEC_VERSION, TIMESTAMP_SIGNED_AT, TOP_LEVEL_ROLES } from './tuf-types.
 export type {
   AnySigned,
   DelegatedRoleInfo,
+  SuccinctRolesInfo,
   Delegations,
   KeyScheme,
   MetaFileInfo,
@@ -89,5 +90,20 @@ export {
   matchesPathPattern,
   pathPatternProblem,
 } from './delegation-paths.js';
+export {
+  MAX_BIT_LENGTH,
+  binIndexOf,
+  binIndexOfRole,
+  binRoleForTarget,
+  binRoleName,
+  binRoleNames,
+  binSuffixLength,
+  delegatedRoles,
+  findDelegation,
+  isBinDelegation,
+  isBinRoleName,
+  succinctRolesProblem,
+} from './succinct-roles.js';
+export type { BinDelegation, RoleDelegation } from './succinct-roles.js';
 export { pendingBasePath } from './pending-api.js';
 export type { ApproveRequest, PendingChange, PendingResult, PendingStatus, ProposeRequest } from './pending-api.js';

@@ -201,6 +201,18 @@ function validateMetaFile(c: Checker, value: unknown, field: string): MetaFileIn
 function validateDelegations(c: Checker, value: unknown): Delegations {
   const delegations = c.object(value, 'signed.delegations');
   const keys = validateKeys(c, delegations.keys, 'signed.delegations.keys');
+  // TUF: a delegator lists either roles or succinct_roles (TAP 15), never both.
+  if ((delegations.roles === undefined) === (delegations.succinct_roles === undefined)) {
+    c.fail('signed.delegations', 'must have exactly one of roles and succinct_roles');
+  }
+  if (delegations.succinct_roles !== undefined) {
+    const field = 'signed.delegations.succinct_roles';
+    const succinct = c.object(delegations.succinct_roles, field);
+    validateRoleKeys(c, succinct, field, keys);
+    c.integer(succinct.bit_length, `${field}.bit_length`, 1);
+    c.string(succinct.name_prefix, `${field}.name_prefix`);
+    return delegations as unknown as Delegations;
+  }
   if (!Array.isArray(delegations.roles)) c.fail('signed.delegations.roles', 'must be an array');
   const names = new Set<string>();
   for (const [i, entry] of (delegations.roles as unknown[]).entries()) {

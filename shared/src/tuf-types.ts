@@ -55,9 +55,17 @@ export interface DelegatedRoleInfo extends RoleKeys {
   path_hash_prefixes?: string[];
 }
 
+/** TAP 15 hashed bins: 2^bit_length roles `<name_prefix>-<hex>` (see succinct-roles.ts). */
+export interface SuccinctRolesInfo extends RoleKeys {
+  bit_length: number;
+  name_prefix: string;
+}
+
+/** Exactly one of `roles` and `succinct_roles`. */
 export interface Delegations {
   keys: Record<string, TufKey>;
-  roles: DelegatedRoleInfo[];
+  roles?: DelegatedRoleInfo[];
+  succinct_roles?: SuccinctRolesInfo;
 }
 
 export interface TargetsSigned extends SignedBase<'targets'> {

@@ -37,7 +37,12 @@ export async function trustState(home: string, gun: string): Promise<Record<stri
   } catch {
     return state;
   }
-  for (const name of names.sort()) state[name] = await readFile(join(dir, name), 'utf8');
+  for (const name of names.sort()) {
+    // Kept delegated roles live in a subdirectory (client/src/tuf/trusted-collection.ts).
+    const inner = await readdir(join(dir, name)).catch(() => undefined);
+    if (inner === undefined) state[name] = await readFile(join(dir, name), 'utf8');
+    else for (const file of inner.sort()) state[`${name}/${file}`] = await readFile(join(dir, name, file), 'utf8');
+  }
   return state;
 }
 

@@ -31,6 +31,7 @@ import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
 import { TrustedDelegations, loadDelegations, loadDelegationsFor } from './trusted-delegations.js';
+import type { RoleFiles } from './trusted-delegations.js';
 import './linear-targets.js';
 import type { TransportOptions } from '../http/transport.js';
 
@@ -134,6 +135,11 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       const metadata = await readTrusted(work);
       guard.checkTrusted(metadata, new Date());
       const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
+      const files: RoleFiles = {
+        cached: (role) => readKeptRole(dir, role).then((kept) => kept ?? readFile(join(work, `${encodeURIComponent(role)}.json`)).catch(() => undefined)),
+        download: (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max),
+        keep: (role, bytes) => keepRole(work, role, bytes),
+      };
       let tree: Promise<TrustedDelegations> | undefined;
       const delegations = () =>
         (tree ??= (async () => {
@@ -141,14 +147,14 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
           // keep the failure a tuf-js lookup recorded before (lookupTarget rethrows its error).
           const pending = failures.latest;
           const trusted = new TrustedDelegations(metadata.snapshot.signed, metadata.targets, new Date());
-          await loadDelegations(trusted, (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max), METADATA_LIMITS.targets);
+          await loadDelegations(trusted, files, METADATA_LIMITS.targets);
           if (pending) failures.record(pending);
           return trusted;
         })());
       const delegationsFor = async (name: string) => {
         const pending = failures.latest;
         const trusted = new TrustedDelegations(metadata.snapshot.signed, metadata.targets, new Date());
-        await loadDelegationsFor(trusted, name, (file, max) => fetcher.downloadBytes(`${baseUrl}/${file}`, max), METADATA_LIMITS.targets);
+        await loadDelegationsFor(trusted, name, files, METADATA_LIMITS.targets);
         if (pending) failures.record(pending);
         return trusted;
       };
@@ -177,12 +183,19 @@ async function commit(work: string, dir: string): Promise<void> {
       return 0;
     }
   };
-  const names = await readdir(work);
+  const names = (await readdir(work)).filter((name) => name !== KEPT_ROLES);
   const rootRotated = (await version(join(work, 'root.json'))) > (await version(join(dir, 'root.json')));
   for (const name of names) {
     if (rootRotated || (await version(join(work, name))) >= (await version(join(dir, name)))) {
       await rename(join(work, name), join(dir, name));
     }
+  }
+  // Roles kept during this update (only new ones are in the work copy), by the same rule.
+  const kept = await readdir(join(work, KEPT_ROLES)).catch(() => [] as string[]);
+  if (kept.length > 0) await ensurePrivateDir(join(dir, KEPT_ROLES));
+  for (const name of kept) {
+    const [from, to] = [join(work, KEPT_ROLES, name), join(dir, KEPT_ROLES, name)];
+    if ((await version(from)) >= (await version(to))) await rename(from, to);
   }
 }
 
@@ -190,18 +203,44 @@ async function commit(work: string, dir: string): Promise<void> {
 export async function trustRoot(home: string, gun: string, root: Metadata<RootSigned>): Promise<void> {
   const dir = trustDir(home, gun);
   await ensurePrivateDir(dir);
-  for (const name of await readdir(dir)) await rm(join(dir, name), { force: true });
+  for (const name of await readdir(dir)) await rm(join(dir, name), { force: true, recursive: true });
   await writeFileAtomic(join(dir, 'root.json'), JSON.stringify(root), 0o600);
 }
 
 /**
  * After a successful publish: stores the targets this client signed and the server accepted as the
- * local copy of `targets.json`. It is not trusted by being there: the next refresh (client workflow
- * 5.6) verifies it against the new snapshot's version and hash and downloads the server's copy if it
- * does not match. Saves downloading one's own, possibly large, targets file again.
+ * local copy of `targets.json`, or of the delegated `role` (e.g. a hashed bin) among the kept roles.
+ * It is not trusted by being there: the next refresh (client workflow 5.6) verifies it against the
+ * new snapshot's version (and hash, where listed) and downloads the server's copy if it does not
+ * match. Saves downloading one's own, possibly large, file again.
  */
-export async function recordPublishedTargets(home: string, gun: string, targets: Metadata<TargetsSigned>): Promise<void> {
-  await writeFileAtomic(join(trustDir(home, gun), 'targets.json'), JSON.stringify(targets), 0o600);
+export async function recordPublishedTargets(home: string, gun: string, targets: Metadata<TargetsSigned>, role = 'targets'): Promise<void> {
+  const bytes = JSON.stringify(targets);
+  if (role === 'targets') await writeFileAtomic(join(trustDir(home, gun), 'targets.json'), bytes, 0o600);
+  else await keepRole(trustDir(home, gun), role, Buffer.from(bytes));
+}
+
+/**
+ * Kept delegated roles (`<trust dir>/roles/<encoded role>.json`): copies of roles this client
+ * verified or published, so that a later walk (list, publish into a bin) verifies them instead of
+ * downloading them again. A cache, not the rollback baseline: every use verifies the copy against
+ * the current snapshot and delegator. An update does not copy them into its work copy (a
+ * 100,000-tag collection keeps ~15 MB of bins); it reads them in place, writes the roles it
+ * downloads into the work copy's `roles/`, and `commit` moves those in.
+ */
+const KEPT_ROLES = 'roles';
+
+function keptRolePath(dir: string, role: string): string {
+  return join(dir, KEPT_ROLES, `${encodeURIComponent(role)}.json`);
+}
+
+async function readKeptRole(dir: string, role: string): Promise<Uint8Array | undefined> {
+  return readFile(keptRolePath(dir, role)).catch(() => undefined);
+}
+
+async function keepRole(dir: string, role: string, bytes: Uint8Array): Promise<void> {
+  await ensurePrivateDir(join(dir, KEPT_ROLES));
+  await writeFileAtomic(keptRolePath(dir, role), bytes, 0o600);
 }
 
 async function readTrusted(dir: string): Promise<TrustedMetadata> {

@@ -5,8 +5,9 @@
  *
  * Rules (client workflow 5.6, as tuf-js applies them):
  * - A role is accepted only after its delegator (`update` out of order is a caller bug).
- * - Its bytes match the length and sha256 the trusted snapshot lists; its version equals the
- *   snapshot's; it is signed by the threshold of the keys its delegator lists; it is not expired.
+ * - Its bytes match the length and sha256 the trusted snapshot lists (hashed bins are listed by
+ *   version only: their size is capped by the caller's maxLength as they download); its version
+ *   equals the snapshot's; it is signed by the threshold of the keys its delegator lists; it is not expired.
  * - Lookups walk pre-order, follow only delegations whose paths match the name, and stop at a
  *   terminating delegation that matches. Resolution itself goes through tuf-js `getTargetInfo`;
  *   this class serves listing and publishing, which need every role, and agrees with tuf-js on
@@ -21,13 +22,18 @@ import {
   MismatchError,
   RepositoryError,
   UsageError,
+  binIndexOf,
+  binRoleName,
+  delegatedRoles,
   delegatorOf,
+  findDelegation,
   isDelegatedTarget,
   targetNameHash,
   isExpired,
   validateMetadata,
+  MAX_BIT_LENGTH,
 } from '@tagtrust/shared';
-import type { DelegatedRoleInfo, MetaFileInfo, Metadata, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
+import type { MetaFileInfo, Metadata, RoleDelegation, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
 
 export type RoleStatus =
   | { state: 'trusted'; metadata: Metadata<TargetsSigned> }
@@ -37,7 +43,7 @@ export type RoleStatus =
 export interface DelegatedRoleView {
   role: string;
   delegator: string;
-  info: DelegatedRoleInfo;
+  info: RoleDelegation;
   status: RoleStatus;
 }
 
@@ -58,10 +64,10 @@ export class TrustedDelegations {
   }
 
   /** How the delegator of `role` lists it. @throws UsageError when the delegator is not trusted yet */
-  delegation(role: string): DelegatedRoleInfo | undefined {
+  delegation(role: string): RoleDelegation | undefined {
     const delegator = this.trusted(delegatorOf(role));
     if (!delegator) throw new UsageError(`update ${delegatorOf(role)} before ${role}`);
-    return delegator.signed.delegations?.roles.find((r) => r.name === role);
+    return findDelegation(delegator.signed.delegations, role);
   }
 
   /** Records that the snapshot lists no file for `role`. */
@@ -117,9 +123,9 @@ export class TrustedDelegations {
     return this.roles.get(role);
   }
 
-  /** The delegations of a trusted role, in the order its delegator lists them. */
-  children(role: string): DelegatedRoleInfo[] {
-    return this.trusted(role)?.signed.delegations?.roles ?? [];
+  /** The delegations of a trusted role, in the order its delegator lists them (every bin of succinct_roles). */
+  children(role: string): RoleDelegation[] {
+    return delegatedRoles(this.trusted(role)?.signed.delegations);
   }
 
   /** Every delegated role loaded so far, pre-order. */
@@ -152,6 +158,13 @@ export class TrustedDelegations {
       if (visited.has(role)) continue;
       visited.add(role);
       order.push(role);
+      const succinct = this.trusted(role)?.signed.delegations?.succinct_roles;
+      if (succinct) {
+        // Hashed bins: exactly one bin matches, and bins are terminating (TAP 15).
+        stack.length = 0;
+        stack.push(binRoleName(succinct.name_prefix, succinct.bit_length, binIndexOf(name, succinct.bit_length, nameHash())));
+        continue;
+      }
       const matching: string[] = [];
       for (const info of this.children(role)) {
         if (!isDelegatedTarget(name, info, nameHash)) continue;
@@ -166,68 +179,113 @@ export class TrustedDelegations {
     return order;
   }
 
-  private delegationOrThrow(role: string): DelegatedRoleInfo {
+  private delegationOrThrow(role: string): RoleDelegation {
     const info = this.delegation(role);
     if (!info) throw new UsageError(`${delegatorOf(role)} does not delegate ${role}`);
     return info;
   }
 }
 
+/** Where the walk gets the bytes of delegated roles. */
+export interface RoleFiles {
+  /** The copy of `role` kept by an earlier update, if any: verified like a download, downloaded again when it fails. */
+  cached(role: string): Promise<Uint8Array | undefined>;
+  /** Downloads `fileName` (`<version>.<role>.json`), at most `maxLength` bytes. */
+  download(fileName: string, maxLength: number): Promise<Uint8Array>;
+  /** Keeps the verified, downloaded bytes of `role` for later updates. */
+  keep(role: string, bytes: Uint8Array): Promise<void>;
+}
+
+/** Downloads in flight at once while walking the children of one role (e.g. the bins of a `list`). */
+const PARALLEL_DOWNLOADS = 8;
+
 /**
- * Downloads and verifies every delegated role reachable from the trusted targets, pre-order.
+ * Loads and verifies every delegated role reachable from the trusted targets, pre-order.
  * A role that fails verification is recorded as invalid and its subtree skipped; download
- * failures (network, timeout) abort.
+ * failures (network, timeout) abort. At most `maxRoles` roles (every bin of the largest succinct
+ * layout plus room for explicit roles).
  */
-export function loadDelegations(
-  delegations: TrustedDelegations,
-  download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
-  maxLength: number,
-  maxRoles = 1280,
-): Promise<void> {
-  return walkDelegations(delegations, download, maxLength, () => true, maxRoles);
+export function loadDelegations(delegations: TrustedDelegations, files: RoleFiles, maxLength: number, maxRoles = 2 ** MAX_BIT_LENGTH + 1024): Promise<void> {
+  return walkDelegations(delegations, files, maxLength, () => true, maxRoles);
 }
 
 /**
- * Downloads and verifies only the delegated roles a lookup of `name` can reach: children whose
- * paths or hash prefixes match it, recursively. Publishing into one hashed bin thus downloads that
- * bin, never the other bins.
+ * Loads and verifies only the delegated roles a lookup of `name` can reach: children whose
+ * paths, hash prefixes or bin match it, recursively. Publishing into one hashed bin thus loads
+ * that bin, never the other bins.
  */
-export function loadDelegationsFor(
-  delegations: TrustedDelegations,
-  name: string,
-  download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
-  maxLength: number,
-): Promise<void> {
-  return walkDelegations(delegations, download, maxLength, (info) => isDelegatedTarget(name, info), Infinity);
+export function loadDelegationsFor(delegations: TrustedDelegations, name: string, files: RoleFiles, maxLength: number): Promise<void> {
+  let hash: string | undefined;
+  const nameHash = () => (hash ??= targetNameHash(name));
+  return walkDelegations(delegations, files, maxLength, (info) => isDelegatedTarget(name, info, nameHash), Infinity);
 }
 
-/** Pre-order walk from `targets`: downloads and verifies each not yet loaded child that `follow` accepts. */
+/**
+ * Pre-order walk from `targets`: verifies each not yet loaded child that `follow` accepts, from its
+ * kept copy when that still verifies (the snapshot's version, and length and hash where listed),
+ * else downloaded (bounded by the snapshot's length, or `maxLength` when it lists none, as for
+ * hashed bins). The children of one role are fetched a few at a time; they are verified in order.
+ */
 async function walkDelegations(
   delegations: TrustedDelegations,
-  download: (fileName: string, maxLength: number) => Promise<Uint8Array>,
+  files: RoleFiles,
   maxLength: number,
-  follow: (info: DelegatedRoleInfo) => boolean,
+  follow: (info: RoleDelegation) => boolean,
   maxRoles: number,
 ): Promise<void> {
   let loaded = 0;
+  const download = (role: string): Promise<Uint8Array> => {
+    const entry = delegations.snapshotEntry(role)!;
+    return files.download(`${entry.version}.${encodeURIComponent(role)}.json`, entry.length ?? maxLength);
+  };
   const visit = async (role: string): Promise<void> => {
-    for (const info of delegations.children(role)) {
-      if (!follow(info) || delegations.status(info.name) !== undefined) continue;
-      if ((loaded += 1) > maxRoles) return;
-      const entry = delegations.snapshotEntry(info.name);
-      if (!entry) {
+    const children = delegations.children(role).filter((info) => follow(info) && delegations.status(info.name) === undefined);
+    const budget = children.slice(0, Math.max(0, maxRoles - loaded));
+    loaded += budget.length;
+    const published = budget.filter((info) => delegations.snapshotEntry(info.name) !== undefined);
+    const fetched = new Map<string, Promise<{ bytes: Uint8Array; kept: boolean }>>();
+    let next = 0;
+    let verified = 0;
+    // Up to PARALLEL_DOWNLOADS children ahead of the one being verified.
+    const startMore = () => {
+      for (; next < published.length && next - verified < PARALLEL_DOWNLOADS; next += 1) {
+        const name = published[next]!.name;
+        const loading = files.cached(name).then(async (kept) => (kept ? { bytes: kept, kept: true } : { bytes: await download(name), kept: false }));
+        loading.catch(() => {}); // awaited in order below; a failure ahead of that is not unhandled
+        fetched.set(name, loading);
+      }
+    };
+    startMore();
+    for (const info of budget) {
+      if (!delegations.snapshotEntry(info.name)) {
         delegations.markUnpublished(info.name);
         continue;
       }
-      const bytes = await download(`${entry.version}.${encodeURIComponent(info.name)}.json`, entry.length ?? maxLength);
-      try {
-        delegations.update(info.name, bytes);
-      } catch (err) {
-        if (err instanceof RepositoryError) continue;
-        throw err;
+      let { bytes, kept } = await fetched.get(info.name)!;
+      verified += 1;
+      startMore();
+      let accepted = kept && updates(delegations, info.name, bytes);
+      if (!accepted && kept) {
+        // The kept copy is out of date: the current version from the server (a failed download aborts).
+        bytes = await download(info.name);
+        kept = false;
       }
+      accepted ||= updates(delegations, info.name, bytes);
+      if (!accepted) continue;
+      if (!kept) await files.keep(info.name, bytes);
       await visit(info.name);
     }
   };
   await visit('targets');
+}
+
+/** Verifies and records `bytes` of `role`: false when verification refused them (recorded as invalid). */
+function updates(delegations: TrustedDelegations, role: string, bytes: Uint8Array): boolean {
+  try {
+    delegations.update(role, bytes);
+    return true;
+  } catch (err) {
+    if (err instanceof RepositoryError) return false;
+    throw err;
+  }
 }

@@ -41,7 +41,8 @@ export interface AppDependencies {
   pending?: PendingChanges;
 }
 
-const METADATA_FILE = /^(?:([1-9]\d{0,11})\.)?(root|targets|snapshot|timestamp|targets\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*)\.json$/;
+/** `[<N>.]<role>.json`: top-level roles, `targets/...` delegated roles, and hashed bins `<name_prefix>-<hex>` (shared/succinct-roles.ts). */
+const METADATA_FILE = /^(?:([1-9]\d{0,11})\.)?(root|targets|snapshot|timestamp|targets\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*|[A-Za-z][A-Za-z0-9_-]{0,31}-[0-9a-f]{1,4})\.json$/;
 const KEY_FILE = /^(snapshot|timestamp)\.key$/;
 
 export function createApp(deps: AppDependencies): Koa {

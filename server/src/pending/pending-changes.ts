@@ -211,7 +211,7 @@ function signersOf(state: CurrentState, role: string): RoleSigners {
   if (role === 'targets') return { role: state.root.signed.roles.targets, keys: state.root.signed.keys };
   const delegatorName = delegatorOf(role);
   const delegator = delegatorName === 'targets' ? state.targets : state.delegated.get(delegatorName);
-  const info = delegator?.signed.delegations?.roles.find((r) => r.name === role);
+  const info = delegator?.signed.delegations?.roles?.find((r) => r.name === role);
   if (!delegator || !info) throw new NotFoundError(`${role} is not delegated by ${delegatorName}: add the delegation first`);
   return { role: info, keys: delegator.signed.delegations!.keys };
 }

@@ -34,7 +34,17 @@ export const delegationCommand: Command = {
       const roles = await p.listDelegations(gun!);
       if (values.json) return out.json(roles);
       if (roles.length === 0) return out.print(`No delegations in ${gun}`);
-      for (const r of roles) {
+      const bins = roles.filter((r) => r.bin !== undefined);
+      if (bins.length > 0) {
+        // Hashed bins share one delegation (succinct_roles): one summary line, not one per bin.
+        const first = bins[0]!;
+        const tags = bins.reduce((sum, r) => sum + r.tags, 0);
+        const invalid = bins.filter((r) => r.state === 'invalid');
+        out.print(`${first.role}..${bins[bins.length - 1]!.role}  ${bins.length} hashed bins (first ${first.bin!.bitLength} bits of sha256), threshold ${first.threshold} of ${first.keyIds.length}  (${tags} tag${tags === 1 ? '' : 's'})`);
+        out.print(`  keys:  ${first.keyIds.map((id) => id.slice(0, 8)).join(' ')}`);
+        for (const r of invalid) out.print(`  ${r.role} INVALID v${r.version}: ${r.problem}`);
+      }
+      for (const r of roles.filter((role) => role.bin === undefined)) {
         const state = r.state === 'trusted' ? `v${r.version}, ${r.tags} tag${r.tags === 1 ? '' : 's'}` : r.state === 'unpublished' ? 'nothing signed yet' : `INVALID v${r.version}: ${r.problem}`;
         out.print(`${r.role}  threshold ${r.threshold} of ${r.keyIds.length}${r.terminating ? ', terminating' : ''}  (${state})`);
         out.print(`  keys:  ${r.keyIds.map((id) => id.slice(0, 8)).join(' ')}`);
