@@ -225,6 +225,7 @@ export class Repository {
           this.parsedTargets.set(gun, file, { metadata: verified.newTargets, canonical: verified.newTargetsCanonical });
         }
       }
+      if (Object.keys(activateKeys).length > 0) this.onlineKeys.changed(gun);
       for (const role of Object.keys(activateKeys) as ServerKeyRole[]) this.onlineKeys.forget(gun, role, active[role].keyId);
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
       return { gun, versions };
@@ -246,6 +247,7 @@ export class Repository {
       const sealed = await this.onlineKeys.createPending(gun, role);
       const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'rotate-key', keys: { pending: { [role]: sealed.keyid } } };
       await this.store.putPendingServerKey(gun, role, sealed, audit);
+      this.onlineKeys.changed(gun);
       if (replaced) this.onlineKeys.forget(gun, role, replaced.keyid);
       return { keyId: sealed.keyid, key: sealed.public };
     });
@@ -371,6 +373,7 @@ export class Repository {
       this.cache.replace(gun, files);
     } catch (err) {
       if (err instanceof StaleKeyError) {
+        this.onlineKeys.changed(gun);
         throw new InvalidInputError(`the ${err.role} key rotation was replaced by a newer one while publishing: run \`tagtrust key rotate\` again`, { cause: err });
       }
       if (err instanceof StaleVersionError) {

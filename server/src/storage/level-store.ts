@@ -45,6 +45,8 @@ export class LevelStore implements MetadataStore {
   private readonly tokens;
   private readonly tokenHashes;
   private readonly locks = new CollectionLocks();
+  /** Last audit sequence number per collection written by this instance (see `write`). */
+  private readonly lastAuditSeq = new Map<string, number>();
 
   private constructor(db: Level<string, string>) {
     this.db = db;
@@ -101,8 +103,7 @@ export class LevelStore implements MetadataStore {
       if (change.expectedLatest.root === 0) {
         batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
       }
-      if (change.audit) await this.appendAudit(batch, change.gun, change.audit);
-      await batch.write();
+      await this.write(batch, change.gun, change.audit);
     });
   }
 
@@ -129,8 +130,7 @@ export class LevelStore implements MetadataStore {
     return this.exclusive(gun, async () => {
       const batch = this.db.batch();
       batch.put(roleKey(gun, role), JSON.stringify(key), { sublevel: this.pending });
-      await this.appendAudit(batch, gun, audit);
-      await batch.write();
+      await this.write(batch, gun, audit);
     });
   }
 
@@ -146,8 +146,7 @@ export class LevelStore implements MetadataStore {
         batch.del(roleKey(gun, role), { sublevel: this.pending });
       }
       batch.del(gun, { sublevel: this.collections });
-      await this.appendAudit(batch, gun, audit);
-      await batch.write();
+      await this.write(batch, gun, audit);
       return true;
     });
   }
@@ -166,8 +165,7 @@ export class LevelStore implements MetadataStore {
       const batch = this.db.batch();
       batch.put(token.name, JSON.stringify(token), { sublevel: this.tokens });
       batch.put(token.sha256, token.name, { sublevel: this.tokenHashes });
-      await this.appendAudit(batch, SERVER_AUDIT, audit);
-      await batch.write();
+      await this.write(batch, SERVER_AUDIT, audit);
     });
   }
 
@@ -191,8 +189,7 @@ export class LevelStore implements MetadataStore {
       const batch = this.db.batch();
       batch.del(name, { sublevel: this.tokens });
       batch.del((JSON.parse(text) as TokenRecord).sha256, { sublevel: this.tokenHashes });
-      await this.appendAudit(batch, SERVER_AUDIT, audit);
-      await batch.write();
+      await this.write(batch, SERVER_AUDIT, audit);
       return true;
     });
   }
@@ -226,14 +223,24 @@ export class LevelStore implements MetadataStore {
     return text === undefined ? 0 : Number(text);
   }
 
-  /** Adds the next audit record of `gun` to `batch`. Call only inside `exclusive`. */
-  private async appendAudit(batch: Batch, gun: string, entry: AuditEntry): Promise<void> {
-    let last = 0;
-    for await (const key of this.audit.keys({ ...collectionRange(gun), reverse: true, limit: 1 })) {
-      last = Number(key.slice(gun.length + 1));
+  /**
+   * Writes `batch` with the next audit record of `gun` (when given). Call only inside `exclusive`.
+   * The last sequence number of each collection is remembered after a successful write: every audit
+   * record of this database is written here, by this one instance (level locks the directory).
+   */
+  private async write(batch: Batch, gun: string, entry: AuditEntry | undefined): Promise<void> {
+    if (!entry) return batch.write();
+    let last = this.lastAuditSeq.get(gun);
+    if (last === undefined) {
+      last = 0;
+      for await (const key of this.audit.keys({ ...collectionRange(gun), reverse: true, limit: 1 })) {
+        last = Number(key.slice(gun.length + 1));
+      }
     }
     const record: AuditRecord = { seq: last + 1, gun, ...entry };
     batch.put(auditKey(gun, record.seq), JSON.stringify(record), { sublevel: this.audit });
+    await batch.write();
+    this.lastAuditSeq.set(gun, record.seq);
   }
 
   /** Runs read-then-write operations on one collection (or the token table) one at a time. */
