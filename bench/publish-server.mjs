@@ -9,8 +9,11 @@
 // library Publisher from the built client. For each case it does BENCH_WARMUP unmeasured publishes
 // (V8 compiles the publish path), then BENCH_N measured ones, and prints medians of:
 // - the POST's server-side wall time, from the access log (body read, verification, signing, commit);
+// - the server process's CPU time (all threads, /proc/<pid>/task/*/schedstat) from the moment the client
+//   sends the POST to the end of its response: the POST's CPU cost, which depends much less on other
+//   load on the machine than wall time (the server is otherwise idle);
 // - the server process's CPU time over the whole library publish (every request it makes: next-root
-//   probe, timestamp, snapshot, POST), from /proc/<pid>/task/*/schedstat (ns, all threads).
+//   probe, timestamp, snapshot, POST).
 // Cases: one tag into a small collection; one tag into a flat collection of BENCH_BIG tags (default
 // 1,000; bulk-loaded in one POST, hashed bins off so it stays flat).
 // Env: BENCH_N (default 60), BENCH_WARMUP (20), BENCH_BIG (1000), BENCH_TLS (1: HTTPS with a self-signed
@@ -21,6 +24,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, log, median, must, run, startProcess, stopProcess } from './lib.mjs';
@@ -83,6 +87,22 @@ function request(method, path, body) {
   });
 }
 
+/** Server CPU (ms) during each POST the client sends: node:http(s).request wrapped (the client imports it per request). */
+const postCpu = [];
+for (const lib of [http, https]) {
+  const original = lib.request;
+  lib.request = function request(...args) {
+    const options = args.find((a) => a && typeof a === 'object' && !(a instanceof URL));
+    const req = original.apply(this, args);
+    if (options?.method === 'POST') {
+      const c0 = threadsCpuMs(child.pid);
+      req.once('response', (res) => res.once('end', () => postCpu.push(threadsCpuMs(child.pid) - c0)));
+    }
+    return req;
+  };
+}
+syncBuiltinESMExports();
+
 /** Server-side wall times (ms) of the POSTs logged after byte `offset` of the log. */
 async function postTimes(offset) {
   const text = (await readFile(logFile)).subarray(offset).toString('utf8');
@@ -111,6 +131,7 @@ try {
   for (const [name, gun] of [['one tag, small collection', SMALL_GUN], [`one tag into a flat ${BIG.toLocaleString('en-US')}-tag collection`, BIG_GUN]]) {
     for (let i = 0; i < WARMUP; i += 1) await publisher.sign(`${gun}:warm-${i}`, { digest: `sha256:${sha(`${gun}:warm-${i}`)}`, size: 1000 });
     const offset = (await readFile(logFile)).length;
+    postCpu.length = 0;
     const cpu = [];
     const wall = [];
     for (let i = 0; i < N; i += 1) {
@@ -122,13 +143,14 @@ try {
     }
     const posts = await postTimes(offset);
     if (posts.length !== N) throw new Error(`expected ${N} POSTs in the access log, found ${posts.length}`);
-    results.push({ name, post: median(posts), postP90: posts.sort((a, b) => a - b)[Math.floor(N * 0.9)], cpu: median(cpu), publish: median(wall) });
+    if (postCpu.length !== N) throw new Error(`expected ${N} POSTs from the client, saw ${postCpu.length}`);
+    results.push({ name, post: median(posts), postP90: posts.sort((a, b) => a - b)[Math.floor(N * 0.9)], postCpu: median(postCpu), cpu: median(cpu), publish: median(wall) });
   }
 
   const fmt = (v) => v.toFixed(2).padStart(8);
   process.stdout.write(`\nServer-side publish cost, ${TLS ? 'HTTPS' : 'plain HTTP'}, N=${N} per case (after ${WARMUP} warm-up publishes), load average ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}\n`);
-  process.stdout.write(`${'case'.padEnd(44)}  POST med  POST p90  srv CPU/publish med  library publish med (ms)\n`);
-  for (const r of results) process.stdout.write(`${r.name.padEnd(44)}  ${fmt(r.post)}  ${fmt(r.postP90)}  ${fmt(r.cpu)}             ${fmt(r.publish)}\n`);
+  process.stdout.write(`${'medians, ms'.padEnd(44)}  POST wall  (p90)   POST srv CPU  publish srv CPU  library publish\n`);
+  for (const r of results) process.stdout.write(`${r.name.padEnd(44)}  ${fmt(r.post)} ${fmt(r.postP90)}      ${fmt(r.postCpu)}         ${fmt(r.cpu)}         ${fmt(r.publish)}\n`);
 } finally {
   await stopProcess(child);
   await rm(work, { recursive: true, force: true });
