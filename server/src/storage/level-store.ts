@@ -13,6 +13,10 @@
  * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
  * time per collection (per token table) through `exclusive`, so two writers in this process cannot
  * interleave between read and write; different collections still commit concurrently.
+ * Level locks the directory to one open instance, and every write goes through it: the latest
+ * versions and audit sequence numbers it has read or written are kept in memory, so a commit
+ * normally reads nothing before its one batch write (reads on the main thread can block for tens of
+ * ms behind leveldb's lock on a loaded machine; measured with bench/publish-server.mjs).
  */
 import { Level } from 'level';
 import type { SealedKey } from '@tagtrust/keys';
@@ -21,6 +25,7 @@ import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from
 import { CollectionLocks } from '../collection-lock.js';
 
 const SEP = '\u0000';
+const MAX_REMEMBERED_LATEST = 200_000;
 const pad = (n: number) => String(n).padStart(12, '0');
 const fileKey = (gun: string, role: string, version: number) => `${gun}${SEP}${role}${SEP}${pad(version)}`;
 const roleKey = (gun: string, role: string) => `${gun}${SEP}${role}`;
@@ -45,6 +50,8 @@ export class LevelStore implements MetadataStore {
   private readonly tokens;
   private readonly tokenHashes;
   private readonly locks = new CollectionLocks();
+  /** `<gun>\0<role>` -> latest version (0: none), as committed through this instance (see `rememberLatest`). */
+  private readonly latestVersions = new Map<string, number>();
   /** Last audit sequence number per collection written by this instance (see `write`). */
   private readonly lastAuditSeq = new Map<string, number>();
 
@@ -81,12 +88,23 @@ export class LevelStore implements MetadataStore {
 
   commit(change: Change): Promise<void> {
     return this.exclusive(change.gun, async () => {
-      // One read for all roles' latest versions (one trip to level's thread pool, not one per role).
       const expected = Object.entries(change.expectedLatest);
-      const latest = await this.latest.getMany(expected.map(([role]) => roleKey(change.gun, role)));
-      for (const [i, [role, version]] of expected.entries()) {
-        const current = latest[i] === undefined ? 0 : Number(latest[i]);
-        if (current !== version) throw new StaleVersionError(role, version, current);
+      const current = new Map<string, number>();
+      for (const [role] of expected) {
+        const known = this.latestVersions.get(roleKey(change.gun, role));
+        if (known !== undefined) current.set(role, known);
+      }
+      // Latest versions not known yet: one read for all of them (one trip to level's thread pool).
+      const unknown = expected.map(([role]) => role).filter((role) => !current.has(role));
+      if (unknown.length > 0) {
+        const read = await this.latest.getMany(unknown.map((role) => roleKey(change.gun, role)));
+        unknown.forEach((role, i) => {
+          current.set(role, read[i] === undefined ? 0 : Number(read[i]));
+          this.rememberLatest(roleKey(change.gun, role), current.get(role)!);
+        });
+      }
+      for (const [role, version] of expected) {
+        if (current.get(role) !== version) throw new StaleVersionError(role, version, current.get(role)!);
       }
       const batch = this.db.batch();
       for (const [role, keyId] of Object.entries(change.activateKeys ?? {}) as [ServerKeyRole, string][]) {
@@ -104,6 +122,7 @@ export class LevelStore implements MetadataStore {
         batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
       }
       await this.write(batch, change.gun, change.audit);
+      for (const file of change.files) this.rememberLatest(roleKey(change.gun, file.role), file.version);
     });
   }
 
@@ -139,7 +158,8 @@ export class LevelStore implements MetadataStore {
       if ((await this.collections.get(gun)) === undefined) return false;
       const batch = this.db.batch();
       for await (const key of this.files.keys(collectionRange(gun))) batch.del(key, { sublevel: this.files });
-      for await (const key of this.latest.keys(collectionRange(gun))) batch.del(key, { sublevel: this.latest });
+      const latestKeys = await this.latest.keys(collectionRange(gun)).all();
+      for (const key of latestKeys) batch.del(key, { sublevel: this.latest });
       for await (const key of this.staged.keys(collectionRange(gun))) batch.del(key, { sublevel: this.staged });
       for (const role of SERVER_ROLES) {
         batch.del(roleKey(gun, role), { sublevel: this.keys });
@@ -147,6 +167,7 @@ export class LevelStore implements MetadataStore {
       }
       batch.del(gun, { sublevel: this.collections });
       await this.write(batch, gun, audit);
+      for (const key of latestKeys) this.rememberLatest(key, 0);
       return true;
     });
   }
@@ -221,6 +242,18 @@ export class LevelStore implements MetadataStore {
   private async latestVersion(gun: string, role: string): Promise<number> {
     const text = await this.latest.get(roleKey(gun, role));
     return text === undefined ? 0 : Number(text);
+  }
+
+  /**
+   * Remembers a role's latest version (0: none). Only inside `exclusive` and only what this instance
+   * read or wrote: every write of `latest` happens there (commit, deleteCollection), so the memory
+   * stays what the database holds. Bounded; forgetting costs one read in the next commit.
+   */
+  private rememberLatest(key: string, version: number): void {
+    if (this.latestVersions.size >= MAX_REMEMBERED_LATEST && !this.latestVersions.has(key)) {
+      this.latestVersions.delete(this.latestVersions.keys().next().value!);
+    }
+    this.latestVersions.set(key, version);
   }
 
   /**
