@@ -20,8 +20,11 @@ export function tagChanges(gun: string, before: TargetsSigned | undefined, after
     else changes.push({ tag: parsed.tag, change: 'moved', from, to });
   };
   for (const name of Object.keys(after.targets)) {
-    const from = Object.hasOwn(old, name) ? digestOf(old[name]) : undefined;
-    const to = digestOf(after.targets[name]);
+    const info = after.targets[name];
+    const before = Object.hasOwn(old, name) ? old[name] : undefined;
+    if (before !== undefined && before.hashes.sha256 === info?.hashes.sha256) continue; // same digest, no string built
+    const from = digestOf(before);
+    const to = digestOf(info);
     if (from !== to) record(name, from, to);
   }
   for (const name of Object.keys(old)) {

@@ -22,8 +22,8 @@ export interface CanonicalTargets {
   readonly targets: TargetsMap;
   /** Its names in canonical order. */
   readonly names: readonly string[];
-  /** name -> canonical `"name":{entry}`. */
-  readonly members: ReadonlyMap<string, string>;
+  /** name -> canonical `"name":{entry}`, UTF-8. */
+  readonly members: ReadonlyMap<string, Buffer>;
 }
 
 export class TargetsUpdate {
@@ -76,18 +76,38 @@ export class TargetsUpdate {
     } else {
       names = Object.keys(map).sort();
     }
-    const members = new Map<string, string>();
+    const members = new Map<string, Buffer>();
+    // The bytes are assembled from UTF-8 pieces: no 100 KB string to join, flatten and encode.
+    const chunks: Buffer[] = [];
+    let first = true;
     for (const name of names) {
       const reused = this.unchanged.has(name) ? previous?.members.get(name) : undefined;
-      members.set(name, reused ?? `${canonicalJson(name)}:${canonicalJson(map[name])}`);
+      const member = reused ?? Buffer.from(`${canonicalJson(name)}:${canonicalJson(map[name])}`, 'utf8');
+      members.set(name, member);
+      if (!first) chunks.push(COMMA);
+      chunks.push(member);
+      first = false;
     }
-    const targetsJson = `{${[...members.values()].join(',')}}`;
-    const fields = Object.keys(signed)
-      .sort()
-      .map((key) => `${canonicalJson(key)}:${key === 'targets' ? targetsJson : canonicalJson((signed as unknown as Record<string, unknown>)[key])}`);
-    return { bytes: Buffer.from(`{${fields.join(',')}}`, 'utf8'), canonical: { targets: map, names, members } };
+    // The other fields, in canonical order around `"targets":{...}`.
+    let before = '{';
+    let after = '}';
+    let seenTargets = false;
+    for (const key of Object.keys(signed).sort()) {
+      if (key === 'targets') {
+        seenTargets = true;
+        continue;
+      }
+      const field = `${canonicalJson(key)}:${canonicalJson((signed as unknown as Record<string, unknown>)[key])}`;
+      if (seenTargets) after += `,${field}`;
+      else before += `${field},`;
+    }
+    chunks.unshift(Buffer.from(`${before}"targets":{`, 'utf8'));
+    chunks.push(Buffer.from(`${after}}`, 'utf8'));
+    return { bytes: Buffer.concat(chunks), canonical: { targets: map, names, members } };
   }
 }
+
+const COMMA = Buffer.from(',');
 
 /** Merges two arrays of strings sorted by code units into one. */
 function mergeSorted(a: string[], b: string[]): string[] {
