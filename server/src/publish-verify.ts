@@ -16,7 +16,9 @@
  *   is published with it). If a new root changes the targets keys, targets re-signed with the new
  *   keys must come in the same request, so the collection never serves targets its root rejects.
  * - Nothing published may already be expired. Every target name is `<gun>:<tag>` of this collection,
- *   with a sha256 digest and a positive length.
+ *   with a sha256 digest and a positive length. An entry equal to the current version's entry of the
+ *   same name passed these checks when it was published and is not checked again; the signature
+ *   check covers it like every other byte (targets-update.ts).
  */
 import {
   BadVersionError,
