@@ -72,6 +72,19 @@ test('a canonical form made for other targets is not used', (t) => {
   t.deepEqual(second.signedBytes(signed).bytes, canonicalBytes(signed));
 });
 
+test('only the entry object found unchanged reuses its canonical form', (t) => {
+  const gun = 'registry.example.com/team/app';
+  const a = parsed({ [`${gun}:v1`]: entry('a') });
+  const first = new TargetsUpdate(a);
+  const { canonical } = first.signedBytes(buildTargets(2, '2030-01-01T00:00:00Z', a));
+  const update = new TargetsUpdate(a, canonical);
+  t.true(update.isUnchanged(`${gun}:v1`, parsed(a[`${gun}:v1`])));
+  // Bytes asked for another object under that name: made afresh, never the kept member.
+  const other = buildTargets(3, '2030-01-01T00:00:00Z', parsed({ [`${gun}:v1`]: entry('b') }));
+  t.false(update.has(`${gun}:v1`, other.targets[`${gun}:v1`]));
+  t.deepEqual(update.signedBytes(other).bytes, canonicalBytes(other));
+});
+
 test('jsonEqual: equal JSON values only', (t) => {
   t.true(jsonEqual({ a: 1, b: { c: [1, 'x', null, true] } }, { b: { c: [1, 'x', null, true] }, a: 1 }));
   t.false(jsonEqual({ length: 100 }, { length: '100' }));

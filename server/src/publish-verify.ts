@@ -164,7 +164,7 @@ function verifyRoot(newRoot: Metadata<RootSigned>, state: CollectionState, now: 
  */
 function verifyTargetEntries(targets: TargetsSigned, gun: string, update: TargetsUpdate): void {
   for (const [name, info] of Object.entries(targets.targets)) {
-    if (update.has(name)) continue;
+    if (update.has(name, info)) continue;
     if (!update.isKnownName(name) && !isTargetInCollection(name, gun)) {
       throw new SubstitutionError(`target "${name}" is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
     }

@@ -27,7 +27,8 @@ export interface CanonicalTargets {
 }
 
 export class TargetsUpdate {
-  private readonly unchanged = new Set<string>();
+  /** name -> the entry object found equal to the current one (only that object counts as unchanged). */
+  private readonly unchanged = new Map<string, unknown>();
   private readonly canonical: CanonicalTargets | undefined;
 
   /**
@@ -43,10 +44,9 @@ export class TargetsUpdate {
 
   /** True, and remembered, when `info` equals the current entry named `name` (see the rules). */
   readonly isUnchanged = (name: string, info: unknown): boolean => {
-    if (this.unchanged.has(name)) return true;
     const current = this.current;
     if (current === undefined || !Object.hasOwn(current, name) || !jsonEqual(current[name], info)) return false;
-    this.unchanged.add(name);
+    this.unchanged.set(name, info);
     return true;
   };
 
@@ -55,9 +55,9 @@ export class TargetsUpdate {
     return this.current !== undefined && Object.hasOwn(this.current, name);
   }
 
-  /** Whether `isUnchanged` found this entry unchanged. */
-  has(name: string): boolean {
-    return this.unchanged.has(name);
+  /** Whether `isUnchanged` found this very entry object unchanged under this name. */
+  has(name: string, info: unknown): boolean {
+    return info !== undefined && this.unchanged.get(name) === info;
   }
 
   /**
@@ -81,7 +81,7 @@ export class TargetsUpdate {
     const chunks: Buffer[] = [];
     let first = true;
     for (const name of names) {
-      const reused = this.unchanged.has(name) ? previous?.members.get(name) : undefined;
+      const reused = this.has(name, map[name]) ? previous?.members.get(name) : undefined;
       const member = reused ?? Buffer.from(`${canonicalJson(name)}:${canonicalJson(map[name])}`, 'utf8');
       members.set(name, member);
       if (!first) chunks.push(COMMA);
