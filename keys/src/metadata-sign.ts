@@ -19,7 +19,7 @@ import { signBytes, verifySignatureSafe } from './signature.js';
 const SHOWN_KEYID_LENGTH = 10;
 const MAX_SHOWN_KEYIDS = 5;
 
-function signedBytes(signed: unknown, what: string): Buffer {
+function canonicalSignedBytes(signed: unknown, what: string): Buffer {
   try {
     return canonicalBytes(signed);
   } catch (err) {
@@ -35,7 +35,7 @@ function signedBytes(signed: unknown, what: string): Buffer {
  * The result refers to `signed` itself (no copy): do not modify it afterwards.
  */
 export function signMetadata<T extends AnySigned>(signed: T, signers: KeyPair[]): Metadata<T> {
-  const bytes = signedBytes(signed, `${String(signed?._type)} metadata`);
+  const bytes = canonicalSignedBytes(signed, `${String(signed?._type)} metadata`);
   const seen = new Set<string>();
   const signatures: Signature[] = [];
   for (const signer of signers) {
@@ -48,7 +48,7 @@ export function signMetadata<T extends AnySigned>(signed: T, signers: KeyPair[])
 
 /** A copy of `metadata` with the signer's signature, replacing any existing one from the same key ID. */
 export function addSignature<T extends AnySigned>(metadata: Metadata<T>, signer: KeyPair): Metadata<T> {
-  const signature = signBytes(signer, signedBytes(metadata.signed, `${String(metadata.signed?._type)} metadata`));
+  const signature = signBytes(signer, canonicalSignedBytes(metadata.signed, `${String(metadata.signed?._type)} metadata`));
   const others = (Array.isArray(metadata.signatures) ? metadata.signatures : []).filter((s) => s.keyid !== signer.keyId);
   return { ...metadata, signatures: [...others, signature] };
 }
@@ -71,12 +71,15 @@ function describeKeyIds(keyIds: readonly string[]): string {
  * ignored; a listed key missing from `keys` (or unusable) does not count. Key IDs are opaque: they are
  * not recomputed from the keys. Throws SignatureError below the threshold and MalformedMetadataError
  * for a malformed role or signature list.
+ * @param signedBytes canonicalBytes(metadata.signed), when the caller has computed them already
+ *   (byte for byte the same; the server builds them incrementally for large targets)
  */
 export function verifyRoleSignatures(
   metadata: Metadata,
   roleName: string,
   role: RoleKeys,
   keys: Record<string, TufKey>,
+  signedBytes?: Buffer,
 ): void {
   if (role === null || typeof role !== 'object') {
     throw new MalformedMetadataError(`the ${roleName} role is missing or not an object`);
@@ -104,14 +107,14 @@ export function verifyRoleSignatures(
 
   const listed = [...new Set(keyids)];
   let count = 0;
-  let bytes: Buffer | undefined;
+  let bytes = signedBytes;
   for (const keyId of listed) {
     if (count >= threshold) break;
     const sigs = byKeyId.get(keyId);
     if (sigs === undefined) continue;
     const key = keys !== null && typeof keys === 'object' && Object.hasOwn(keys, keyId) ? keys[keyId] : undefined;
     if (key === undefined) continue;
-    bytes ??= signedBytes(metadata.signed, `${roleName} metadata`);
+    bytes ??= canonicalSignedBytes(metadata.signed, `${roleName} metadata`);
     const data = bytes;
     if (sigs.some((sig) => verifySignatureSafe(key, sig, data))) count += 1;
   }

@@ -8,20 +8,29 @@ import type { TagChange } from './storage/store.js';
 
 const digestOf = (info: TargetsSigned['targets'][string] | undefined) => (info?.hashes.sha256 ? `sha256:${info.hashes.sha256}` : undefined);
 
-/** Tag changes from `before` to `after`, sorted by tag. */
+/** Tag changes from `before` to `after`, sorted by tag. Only names whose digest changed are parsed. */
 export function tagChanges(gun: string, before: TargetsSigned | undefined, after: TargetsSigned): TagChange[] {
   const changes: TagChange[] = [];
   const old = before?.targets ?? {};
-  const names = new Set([...Object.keys(old), ...Object.keys(after.targets)]);
-  for (const name of names) {
+  const record = (name: string, from: string | undefined, to: string | undefined) => {
     const parsed = parseTargetName(name);
-    if (!parsed || parsed.gun !== gun) continue;
-    const from = digestOf(old[name]);
-    const to = digestOf(after.targets[name]);
-    if (from === to) continue;
+    if (!parsed || parsed.gun !== gun) return;
     if (!from) changes.push({ tag: parsed.tag, change: 'added', to });
     else if (!to) changes.push({ tag: parsed.tag, change: 'removed', from });
     else changes.push({ tag: parsed.tag, change: 'moved', from, to });
+  };
+  for (const name of Object.keys(after.targets)) {
+    const info = after.targets[name];
+    const before = Object.hasOwn(old, name) ? old[name] : undefined;
+    if (before !== undefined && before.hashes.sha256 === info?.hashes.sha256) continue; // same digest, no string built
+    const from = digestOf(before);
+    const to = digestOf(info);
+    if (from !== to) record(name, from, to);
+  }
+  for (const name of Object.keys(old)) {
+    if (Object.hasOwn(after.targets, name)) continue;
+    const from = digestOf(old[name]);
+    if (from !== undefined) record(name, from, undefined);
   }
   return changes.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
 }

@@ -16,12 +16,15 @@
  *   is published with it). If a new root changes the targets keys, targets re-signed with the new
  *   keys must come in the same request, so the collection never serves targets its root rejects.
  * - Nothing published may already be expired. Every target name is `<gun>:<tag>` of this collection,
- *   with a sha256 digest and a positive length.
+ *   with a sha256 digest and a positive length. An entry equal to the current version's entry of the
+ *   same name passed these checks when it was published and is not checked again; the signature
+ *   check covers it like every other byte (targets-update.ts).
  */
 import {
   BadVersionError,
   ExpiredMetadataError,
   InvalidInputError,
+  MalformedMetadataError,
   SignatureError,
   SubstitutionError,
   UntrustedRootError,
@@ -32,11 +35,15 @@ import {
 } from '@tagtrust/shared';
 import type { Metadata, RootSigned, TargetsSigned } from '@tagtrust/shared';
 import { keyIdOf, verifyRoleSignatures } from '@tagtrust/keys';
+import type { CanonicalTargets } from './targets-update.js';
+import { TargetsUpdate } from './targets-update.js';
 
 export interface CollectionState {
   gun: string;
   root?: Metadata<RootSigned>;
   targets?: Metadata<TargetsSigned>;
+  /** The canonical form of `targets.signed.targets`, when known (saves re-canonicalising unchanged entries). */
+  targetsCanonical?: CanonicalTargets;
   /** Key IDs of the server's online keys for this collection. */
   onlineKeyIds: { snapshot?: string; timestamp?: string };
   /** Key IDs of pending (rotation) online keys, which a new root may list instead. */
@@ -48,6 +55,8 @@ export interface VerifiedPublish {
   root: Metadata<RootSigned>;
   newRoot?: Metadata<RootSigned>;
   newTargets?: Metadata<TargetsSigned>;
+  /** The canonical form of the new targets' entries, for the next publish's CollectionState. */
+  newTargetsCanonical?: CanonicalTargets;
 }
 
 const ACCEPTED_ROLES = new Set(['root', 'targets']);
@@ -66,7 +75,9 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
   if (roles.length === 0) throw new InvalidInputError('the publish body is empty: send signed root and/or targets');
 
   const newRoot = request.root === undefined ? undefined : validateMetadata(request.root, 'root');
-  const newTargets = request.targets === undefined ? undefined : validateMetadata(request.targets, 'targets');
+  // Entries equal to the current version's were checked when they were published (targets-update.ts).
+  const update = new TargetsUpdate(state.targets?.signed.targets, state.targetsCanonical);
+  const newTargets = request.targets === undefined ? undefined : validateMetadata(request.targets, 'targets', 'targets', { knownTarget: update.isUnchanged });
   if (!state.root && !newRoot) {
     throw new InvalidInputError(`collection ${state.gun} has no root yet: initialise it with \`tagtrust init ${state.gun}\``);
   }
@@ -79,12 +90,20 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
 
   if (newRoot) verifyRoot(newRoot, state, now);
   const root = newRoot ?? state.root!;
+  let newTargetsCanonical: CanonicalTargets | undefined;
   if (newTargets) {
-    verifyRoleSignatures(newTargets, 'targets', root.signed.roles.targets, root.signed.keys);
+    let canonical;
+    try {
+      canonical = update.signedBytes(newTargets.signed);
+    } catch (err) {
+      throw new MalformedMetadataError(`targets metadata cannot be expressed as canonical JSON (floats and undefined are not allowed): ${(err as Error).message}`, { cause: err });
+    }
+    verifyRoleSignatures(newTargets, 'targets', root.signed.roles.targets, root.signed.keys, canonical.bytes);
     if (isExpired(newTargets.signed, now)) {
       throw new ExpiredMetadataError(`targets v${newTargets.signed.version} expired at ${newTargets.signed.expires}: sign it with a later expiry`);
     }
-    verifyTargetEntries(newTargets.signed, state.gun, state.targets?.signed.targets);
+    verifyTargetEntries(newTargets.signed, state.gun, update);
+    newTargetsCanonical = canonical.canonical;
   } else if (newRoot) {
     try {
       verifyRoleSignatures(state.targets!, 'targets', root.signed.roles.targets, root.signed.keys);
@@ -95,7 +114,7 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
       );
     }
   }
-  return { root, newRoot, newTargets };
+  return { root, newRoot, newTargets, newTargetsCanonical };
 }
 
 function checkVersion(role: string, version: number, latest: number): void {
@@ -139,10 +158,14 @@ function verifyRoot(newRoot: Metadata<RootSigned>, state: CollectionState, now: 
   }
 }
 
-/** Checks every entry; names already in the current targets were checked when they were published. */
-function verifyTargetEntries(targets: TargetsSigned, gun: string, current: TargetsSigned['targets'] | undefined): void {
+/**
+ * Checks every changed entry; unchanged ones were checked when they were published, and so were the
+ * names of entries the current targets hold.
+ */
+function verifyTargetEntries(targets: TargetsSigned, gun: string, update: TargetsUpdate): void {
   for (const [name, info] of Object.entries(targets.targets)) {
-    if (!(current && Object.hasOwn(current, name)) && !isTargetInCollection(name, gun)) {
+    if (update.has(name, info)) continue;
+    if (!update.isKnownName(name) && !isTargetInCollection(name, gun)) {
       throw new SubstitutionError(`target "${name}" is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
     }
     const sha256 = info.hashes.sha256;

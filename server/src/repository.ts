@@ -26,6 +26,8 @@ import { rootKeyChanges, tagChanges } from './audit.js';
 import { CollectionLocks } from './collection-lock.js';
 import { prepareDelegatedPublish } from './delegated-publish.js';
 import { splitPublishBody } from './delegations-verify.js';
+import { ParsedTargetsCache } from './parsed-targets.js';
+import type { ParsedTargets } from './parsed-targets.js';
 import { PreparedFile, ReadCache } from './read-cache.js';
 import type { OnlineKeys } from './online-keys.js';
 import type { OnlineLifetimes } from './online-signing.js';
@@ -73,6 +75,8 @@ export class Repository {
   /** Latest timestamp expiry per collection (ms), so reads can tell cheaply whether to renew. */
   private readonly timestampExpiry = new Map<string, number>();
   private readonly cache: ReadCache;
+  /** The latest targets parsed, with their canonical form, for the next publish. */
+  private readonly parsedTargets = new ParsedTargetsCache();
 
   constructor(options: RepositoryOptions) {
     this.store = options.store;
@@ -133,12 +137,13 @@ export class Repository {
   publish(gun: string, body: unknown, actor: string, options: { deletePending?: string[] } = {}): Promise<PublishResponse> {
     return this.locks.run(gun, async () => {
       const now = this.now();
-      const [root, targets, snapshot, timestamp] = await Promise.all([
+      const [root, currentTargets, snapshot, timestamp] = await Promise.all([
         this.loadLatest<RootSigned>(gun, 'root'),
-        this.loadLatest<TargetsSigned>(gun, 'targets'),
+        this.loadLatestTargets(gun),
         this.loadLatest<SnapshotSigned>(gun, 'snapshot'),
         this.loadLatest<TimestampSigned>(gun, 'timestamp'),
       ]);
+      const targets = currentTargets?.metadata;
       const [snapshotKey, timestampKey, pendingSnapshot, pendingTimestamp] = await Promise.all([
         this.onlineKeys.signer(gun, 'snapshot'),
         this.onlineKeys.signer(gun, 'timestamp'),
@@ -156,6 +161,7 @@ export class Repository {
               gun,
               root,
               targets,
+              targetsCanonical: currentTargets?.canonical,
               onlineKeyIds: { snapshot: snapshotKey?.keyId, timestamp: timestampKey?.keyId },
               pendingKeyIds: { snapshot: pendingSnapshot?.keyId, timestamp: pendingTimestamp?.keyId },
             },
@@ -212,6 +218,14 @@ export class Repository {
         timestamp: timestamp?.signed.version ?? 0,
         ...delegatedChange.expectedLatest,
       }, { audit, activateKeys, ...(options.deletePending ? { deletePending: options.deletePending } : {}) });
+      if (verified.newTargets) {
+        // The next publish starts from these targets: keep the verified object instead of parsing them again.
+        const file = this.cache.get(gun, 'targets');
+        if (file?.version === verified.newTargets.signed.version) {
+          this.parsedTargets.set(gun, file, { metadata: verified.newTargets, canonical: verified.newTargetsCanonical });
+        }
+      }
+      if (Object.keys(activateKeys).length > 0) this.onlineKeys.changed(gun);
       for (const role of Object.keys(activateKeys) as ServerKeyRole[]) this.onlineKeys.forget(gun, role, active[role].keyId);
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
       return { gun, versions };
@@ -233,6 +247,7 @@ export class Repository {
       const sealed = await this.onlineKeys.createPending(gun, role);
       const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'rotate-key', keys: { pending: { [role]: sealed.keyid } } };
       await this.store.putPendingServerKey(gun, role, sealed, audit);
+      this.onlineKeys.changed(gun);
       if (replaced) this.onlineKeys.forget(gun, role, replaced.keyid);
       return { keyId: sealed.keyid, key: sealed.public };
     });
@@ -248,6 +263,7 @@ export class Repository {
       const audit: AuditEntry = { time: this.now().toISOString(), actor, action: 'delete' };
       const deleted = await this.store.deleteCollection(gun, audit);
       this.cache.invalidate(gun);
+      this.parsedTargets.delete(gun);
       if (!deleted) throw new NotFoundError(`collection ${gun} does not exist`);
       this.onlineKeys.forgetCollection(gun);
       this.timestampExpiry.delete(gun);
@@ -340,6 +356,12 @@ export class Repository {
     return file === undefined ? undefined : (JSON.parse(file.body.toString('utf8')) as Metadata<T>);
   }
 
+  /** The latest top-level targets, parsed (shared: do not modify), from the read cache when it holds them. */
+  private async loadLatestTargets(gun: string): Promise<ParsedTargets | undefined> {
+    const file = this.cache.get(gun, 'targets') ?? (await this.loadLatestPrepared(gun, 'targets'));
+    return file === undefined ? undefined : this.parsedTargets.get(gun, file);
+  }
+
   private async commit(
     gun: string,
     files: StoredFile[],
@@ -351,6 +373,7 @@ export class Repository {
       this.cache.replace(gun, files);
     } catch (err) {
       if (err instanceof StaleKeyError) {
+        this.onlineKeys.changed(gun);
         throw new InvalidInputError(`the ${err.role} key rotation was replaced by a newer one while publishing: run \`tagtrust key rotate\` again`, { cause: err });
       }
       if (err instanceof StaleVersionError) {

@@ -1,4 +1,4 @@
-export { canonicalBytes } from './canonical.js';
+export { canonicalBytes, canonicalJson } from './canonical.js';
 export {
   BadVersionError,
   ExpiredMetadataError,
@@ -61,6 +61,7 @@ export {
 } from './metadata-build.js';
 export type { NewRootOptions } from './metadata-build.js';
 export { isExpired, validateMetadata } from './metadata-validate.js';
+export type { ValidateOptions } from './metadata-validate.js';
 export type { MetadataType } from './metadata-validate.js';
 export {
   DEFAULT_DOMAIN,

@@ -13,6 +13,10 @@
  * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
  * time per collection (per token table) through `exclusive`, so two writers in this process cannot
  * interleave between read and write; different collections still commit concurrently.
+ * Level locks the directory to one open instance, and every write goes through it: the latest
+ * versions and audit sequence numbers it has read or written are kept in memory, so a commit
+ * normally reads nothing before its one batch write (reads on the main thread can block for tens of
+ * ms behind leveldb's lock on a loaded machine; measured with bench/publish-server.mjs).
  */
 import { Level } from 'level';
 import type { SealedKey } from '@tagtrust/keys';
@@ -21,6 +25,7 @@ import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from
 import { CollectionLocks } from '../collection-lock.js';
 
 const SEP = '\u0000';
+const MAX_REMEMBERED_LATEST = 200_000;
 const pad = (n: number) => String(n).padStart(12, '0');
 const fileKey = (gun: string, role: string, version: number) => `${gun}${SEP}${role}${SEP}${pad(version)}`;
 const roleKey = (gun: string, role: string) => `${gun}${SEP}${role}`;
@@ -45,6 +50,10 @@ export class LevelStore implements MetadataStore {
   private readonly tokens;
   private readonly tokenHashes;
   private readonly locks = new CollectionLocks();
+  /** `<gun>\0<role>` -> latest version (0: none), as committed through this instance (see `rememberLatest`). */
+  private readonly latestVersions = new Map<string, number>();
+  /** Last audit sequence number per collection written by this instance (see `write`). */
+  private readonly lastAuditSeq = new Map<string, number>();
 
   private constructor(db: Level<string, string>) {
     this.db = db;
@@ -79,12 +88,23 @@ export class LevelStore implements MetadataStore {
 
   commit(change: Change): Promise<void> {
     return this.exclusive(change.gun, async () => {
-      // One read for all roles' latest versions (one trip to level's thread pool, not one per role).
       const expected = Object.entries(change.expectedLatest);
-      const latest = await this.latest.getMany(expected.map(([role]) => roleKey(change.gun, role)));
-      for (const [i, [role, version]] of expected.entries()) {
-        const current = latest[i] === undefined ? 0 : Number(latest[i]);
-        if (current !== version) throw new StaleVersionError(role, version, current);
+      const current = new Map<string, number>();
+      for (const [role] of expected) {
+        const known = this.latestVersions.get(roleKey(change.gun, role));
+        if (known !== undefined) current.set(role, known);
+      }
+      // Latest versions not known yet: one read for all of them (one trip to level's thread pool).
+      const unknown = expected.map(([role]) => role).filter((role) => !current.has(role));
+      if (unknown.length > 0) {
+        const read = await this.latest.getMany(unknown.map((role) => roleKey(change.gun, role)));
+        unknown.forEach((role, i) => {
+          current.set(role, read[i] === undefined ? 0 : Number(read[i]));
+          this.rememberLatest(roleKey(change.gun, role), current.get(role)!);
+        });
+      }
+      for (const [role, version] of expected) {
+        if (current.get(role) !== version) throw new StaleVersionError(role, version, current.get(role)!);
       }
       const batch = this.db.batch();
       for (const [role, keyId] of Object.entries(change.activateKeys ?? {}) as [ServerKeyRole, string][]) {
@@ -101,8 +121,8 @@ export class LevelStore implements MetadataStore {
       if (change.expectedLatest.root === 0) {
         batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
       }
-      if (change.audit) await this.appendAudit(batch, change.gun, change.audit);
-      await batch.write();
+      await this.write(batch, change.gun, change.audit);
+      for (const file of change.files) this.rememberLatest(roleKey(change.gun, file.role), file.version);
     });
   }
 
@@ -129,8 +149,7 @@ export class LevelStore implements MetadataStore {
     return this.exclusive(gun, async () => {
       const batch = this.db.batch();
       batch.put(roleKey(gun, role), JSON.stringify(key), { sublevel: this.pending });
-      await this.appendAudit(batch, gun, audit);
-      await batch.write();
+      await this.write(batch, gun, audit);
     });
   }
 
@@ -139,15 +158,16 @@ export class LevelStore implements MetadataStore {
       if ((await this.collections.get(gun)) === undefined) return false;
       const batch = this.db.batch();
       for await (const key of this.files.keys(collectionRange(gun))) batch.del(key, { sublevel: this.files });
-      for await (const key of this.latest.keys(collectionRange(gun))) batch.del(key, { sublevel: this.latest });
+      const latestKeys = await this.latest.keys(collectionRange(gun)).all();
+      for (const key of latestKeys) batch.del(key, { sublevel: this.latest });
       for await (const key of this.staged.keys(collectionRange(gun))) batch.del(key, { sublevel: this.staged });
       for (const role of SERVER_ROLES) {
         batch.del(roleKey(gun, role), { sublevel: this.keys });
         batch.del(roleKey(gun, role), { sublevel: this.pending });
       }
       batch.del(gun, { sublevel: this.collections });
-      await this.appendAudit(batch, gun, audit);
-      await batch.write();
+      await this.write(batch, gun, audit);
+      for (const key of latestKeys) this.rememberLatest(key, 0);
       return true;
     });
   }
@@ -166,8 +186,7 @@ export class LevelStore implements MetadataStore {
       const batch = this.db.batch();
       batch.put(token.name, JSON.stringify(token), { sublevel: this.tokens });
       batch.put(token.sha256, token.name, { sublevel: this.tokenHashes });
-      await this.appendAudit(batch, SERVER_AUDIT, audit);
-      await batch.write();
+      await this.write(batch, SERVER_AUDIT, audit);
     });
   }
 
@@ -191,8 +210,7 @@ export class LevelStore implements MetadataStore {
       const batch = this.db.batch();
       batch.del(name, { sublevel: this.tokens });
       batch.del((JSON.parse(text) as TokenRecord).sha256, { sublevel: this.tokenHashes });
-      await this.appendAudit(batch, SERVER_AUDIT, audit);
-      await batch.write();
+      await this.write(batch, SERVER_AUDIT, audit);
       return true;
     });
   }
@@ -226,14 +244,36 @@ export class LevelStore implements MetadataStore {
     return text === undefined ? 0 : Number(text);
   }
 
-  /** Adds the next audit record of `gun` to `batch`. Call only inside `exclusive`. */
-  private async appendAudit(batch: Batch, gun: string, entry: AuditEntry): Promise<void> {
-    let last = 0;
-    for await (const key of this.audit.keys({ ...collectionRange(gun), reverse: true, limit: 1 })) {
-      last = Number(key.slice(gun.length + 1));
+  /**
+   * Remembers a role's latest version (0: none). Only inside `exclusive` and only what this instance
+   * read or wrote: every write of `latest` happens there (commit, deleteCollection), so the memory
+   * stays what the database holds. Bounded; forgetting costs one read in the next commit.
+   */
+  private rememberLatest(key: string, version: number): void {
+    if (this.latestVersions.size >= MAX_REMEMBERED_LATEST && !this.latestVersions.has(key)) {
+      this.latestVersions.delete(this.latestVersions.keys().next().value!);
+    }
+    this.latestVersions.set(key, version);
+  }
+
+  /**
+   * Writes `batch` with the next audit record of `gun` (when given). Call only inside `exclusive`.
+   * The last sequence number of each collection is remembered after a successful write: every audit
+   * record of this database is written here, by this one instance (level locks the directory).
+   */
+  private async write(batch: Batch, gun: string, entry: AuditEntry | undefined): Promise<void> {
+    if (!entry) return batch.write();
+    let last = this.lastAuditSeq.get(gun);
+    if (last === undefined) {
+      last = 0;
+      for await (const key of this.audit.keys({ ...collectionRange(gun), reverse: true, limit: 1 })) {
+        last = Number(key.slice(gun.length + 1));
+      }
     }
     const record: AuditRecord = { seq: last + 1, gun, ...entry };
     batch.put(auditKey(gun, record.seq), JSON.stringify(record), { sublevel: this.audit });
+    await batch.write();
+    this.lastAuditSeq.set(gun, record.seq);
   }
 
   /** Runs read-then-write operations on one collection (or the token table) one at a time. */
