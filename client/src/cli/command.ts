@@ -66,7 +66,7 @@ export const PULL_HELP = `  --root-file FILE    root to start from for a collect
   --max-root-rotations N  most new root versions one update accepts (default 256)`;
 
 export const puller = async (values: Values) => {
-  const [{ Puller }, { parseDuration }] = await Promise.all([import('../puller.js'), import('@tagtrust/shared')]);
+  const [{ Puller }, { parseDuration }] = await Promise.all([import('../puller.js'), import('./lazy.js')]);
   let maxAgeMs: number | undefined;
   if (values['max-age'] !== undefined) {
     maxAgeMs = parseDuration(values['max-age'] as string);

@@ -14,7 +14,7 @@ export const KEY_GENERATE_USAGE = 'tagtrust key generate --name NAME [--key-type
 export async function runKeyGenerate(values: Values, out: Output): Promise<void> {
   const name = values.name as string | undefined;
   if (!name) throw new UsageError(`key generate needs --name (e.g. --name ci); usage: ${KEY_GENERATE_USAGE}`);
-  const { parseKeyAlgorithm } = await import('@tagtrust/keys');
+  const { parseKeyAlgorithm } = await import('../lazy.js');
   const algorithm = values['key-type'] === undefined ? undefined : parseKeyAlgorithm(values['key-type'] as string);
   const key = await (await publisher(values)).generateKey(name, algorithm);
   const pubFile = (values.out as string | undefined) ?? `${name}.pub`;
