@@ -10,6 +10,9 @@
 //   constructor name).
 // - Modules of @tagtrust/shared and @tagtrust/keys have no side effects at load, so what a command
 //   does not use is left out or evaluated only when a lazily imported module needs it.
+// - `import('node:https')` and other dynamic imports of built-in modules become require() calls:
+//   a CommonJS file needs no ESM loader for them (its first use costs a few ms), and the bin shim can
+//   compile the bundle with vm.Script, which has no loader for import() without experimental flags.
 // - Written to a temp file and renamed, so a process loading the CLI never sees half a file.
 import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
@@ -33,6 +36,15 @@ const pureWorkspaceModules = {
   },
 };
 
+/** `import('node:x')` -> a lazily required CommonJS module whose exports are require('node:x'). */
+const requireBuiltins = {
+  name: 'require-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
 const result = await build({
   entryPoints: [join(ROOT, 'client/dist/cli.js')],
   bundle: true,
@@ -42,7 +54,7 @@ const result = await build({
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [pureWorkspaceModules],
+  plugins: [pureWorkspaceModules, requireBuiltins],
   write: false,
   outfile: OUT,
 });
