@@ -4,9 +4,10 @@
 //   npm run bench:cli                 # builds, then 21 runs of each
 //   BENCH_RUNS=41 npm run bench:cli
 //
-// Every CLI it finds is measured, runs interleaved so that both see the same machine load:
+// Every CLI it finds is measured, runs interleaved so that all see the same machine load:
 // client/bin/tagtrust.js (what `npx tagtrust` runs: the bundle) and client/dist/cli.js (the same
-// commands loaded module by module, as before the bundle). BENCH_CLI=path measures only that file.
+// commands loaded module by module, as before the bundle). BENCH_CLI=name=path,name=path measures
+// those instead (e.g. the bin of a checkout of an older commit, to compare against).
 // CPU is the child's user+system time (cutime+cstime of this process, 10 ms ticks: a mean, not a median).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,7 +21,10 @@ const GUN = 'registry.example.com/bench/cli';
 const TOKEN = 'bench-cli-admin-token-not-a-secret';
 
 const CLIS = process.env.BENCH_CLI
-  ? [{ name: process.env.BENCH_CLI, path: process.env.BENCH_CLI }]
+  ? process.env.BENCH_CLI.split(',').map((spec) => {
+      const [name, path] = spec.includes('=') ? spec.split('=') : [spec, spec];
+      return { name, path };
+    })
   : [
       { name: 'bin/tagtrust.js', path: join(ROOT, 'client/bin/tagtrust.js') },
       { name: 'dist/cli.js', path: join(ROOT, 'client/dist/cli.js') },

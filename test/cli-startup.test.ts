@@ -3,6 +3,7 @@
  * tuf-js or of our packages is loaded from disk), and `sign` decrypts the targets key exactly once
  * although the CLI starts decrypting it before the publisher's modules load. Observed from inside
  * the real process by a preload script that records what it loads and how often scrypt runs.
+ * `--help` loads neither node:crypto nor the ESM loader.
  */
 import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -14,23 +15,38 @@ import { digestOf, runCli, tempHome } from './helpers/client.js';
 const GUN = 'registry.example.com/startup/app';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** Writes a preload that records, at exit, the module files required and the scrypt calls. */
-async function recorder(dir: string): Promise<{ env: Record<string, string>; read: () => Promise<{ files: string[]; scrypt: number }> }> {
+interface Recorded {
+  /** Module files required (CommonJS), besides the preload. */
+  files: string[];
+  /** Built-in modules loaded. */
+  builtins: string[];
+  /** crypto.scrypt calls (counted only with `countScrypt`, which loads node:crypto itself). */
+  scrypt: number;
+}
+
+/** Writes a preload that records, at exit, the modules loaded and the scrypt calls. */
+async function recorder(dir: string, countScrypt = false): Promise<{ env: Record<string, string>; read: () => Promise<Recorded> }> {
   const preload = join(dir, 'record.cjs');
   const out = join(dir, 'record.json');
   await writeFile(
     preload,
-    `const crypto = require('node:crypto');
-const { writeFileSync } = require('node:fs');
+    `const { writeFileSync } = require('node:fs');
 let scrypt = 0;
-const original = crypto.scrypt;
-crypto.scrypt = function (...args) { scrypt += 1; return original.apply(this, args); };
-process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify({ files: Object.keys(require.cache).filter((f) => f !== __filename), scrypt })));
+if (${countScrypt}) {
+  const crypto = require('node:crypto');
+  const original = crypto.scrypt;
+  crypto.scrypt = function (...args) { scrypt += 1; return original.apply(this, args); };
+}
+process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify({
+  files: Object.keys(require.cache).filter((f) => f !== __filename),
+  builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)),
+  scrypt,
+})));
 `,
   );
   return {
     env: { NODE_OPTIONS: `--require ${preload}` },
-    read: async () => JSON.parse(await readFile(out, 'utf8')) as { files: string[]; scrypt: number },
+    read: async () => JSON.parse(await readFile(out, 'utf8')) as Recorded,
   };
 }
 
@@ -47,7 +63,12 @@ test('the bin shim runs the bundle: --help and resolve load no other module file
     const record = await recorder(await tempHome());
     const run = await runCli(args, { ...env, ...record.env });
     t.is(run.code, 0, run.stderr);
-    t.deepEqual((await record.read()).files, bundle, `tagtrust ${args.join(' ')}`);
+    const { files, builtins } = await record.read();
+    t.deepEqual(files, bundle, `tagtrust ${args.join(' ')}`);
+    if (args[0] === '--help') {
+      t.false(builtins.includes('crypto'), '--help loads no node:crypto');
+      t.false(builtins.includes('internal/modules/esm/loader'), '--help needs no ESM loader');
+    }
   }
 });
 
@@ -63,7 +84,7 @@ test('sign and unsign decrypt the targets key once, though the CLI starts it bef
     ['unsign', ['unsign', `${GUN}:v1`]],
   ];
   for (const [what, args] of steps) {
-    const record = await recorder(await tempHome());
+    const record = await recorder(await tempHome(), true);
     const run = await runCli(args, { ...env, ...record.env });
     t.is(run.code, 0, `${what}: ${run.stderr}`);
     t.is((await record.read()).scrypt, 1, `${what}: scrypt runs once`);

@@ -3,7 +3,7 @@
  * global options. The library modules are imported only when a command runs, to keep start-up short.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import type { PassphraseProvider } from '../keystore.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;

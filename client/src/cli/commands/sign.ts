@@ -1,6 +1,6 @@
 /** `tagtrust sign` */
 import type { Command } from '../command.js';
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import { publisher } from '../command.js';
 
 export const signCommand: Command = {
