@@ -45,8 +45,8 @@ export const clientOptions = async (values: Values) => {
 };
 
 /**
- * The publisher for a command. With `changing` (the reference a sign or unsign changes), decrypting
- * the targets key starts before the publisher's modules load (early-unlock.ts).
+ * The publisher for a command. With `changing` (the reference that a sign or unsign without --role
+ * changes), decrypting the targets key starts before the publisher's modules load (early-unlock.ts).
  */
 export const publisher = async (values: Values, changing?: string) => {
   // TAGTRUST_BINS_THRESHOLD: tags before `sign` moves a flat collection to hashed bins (0: never).

@@ -17,7 +17,8 @@ export const signCommand: Command = {
       : { digest: values.digest as string | undefined, size: values.size === undefined ? undefined : parseSize(values.size as string) };
     const mediaType = (values['media-type'] as string | undefined) ?? ('mediaType' in manifest ? manifest.mediaType : undefined);
     const role = values.role as string | undefined;
-    const result = await (await publisher(values, reference)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) }, role ? { role } : {});
+    // Without --role the targets key signs (or a bin key, which the publisher unlocks itself).
+    const result = await (await publisher(values, role ? undefined : reference)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) }, role ? { role } : {});
     if (result.pending) {
       const { pending } = result;
       out.print(`Proposed ${result.reference} -> ${result.digest} (${result.role} v${result.targetsVersion}, pending ${pending.id}): ${pending.signedBy.length} of ${pending.threshold} signatures`);
