@@ -10,9 +10,8 @@
 //   constructor name).
 // - Modules of @tagtrust/shared and @tagtrust/keys have no side effects at load, so what a command
 //   does not use is left out or evaluated only when a lazily imported module needs it.
-// - `import('node:https')` and other dynamic imports of built-in modules become require() calls:
-//   a CommonJS file needs no ESM loader for them (its first use costs a few ms), and the bin shim can
-//   compile the bundle with vm.Script, which has no loader for import() without experimental flags.
+// - `import('node:https')` and other dynamic imports of built-in modules become require() calls, so
+//   the CLI never starts the ESM loader (its first use costs a few ms).
 // - Written to a temp file and renamed, so a process loading the CLI never sees half a file.
 import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
