@@ -3,6 +3,7 @@
 //
 //   npm run bench:cli                 # builds, then 21 runs of each
 //   BENCH_RUNS=41 npm run bench:cli
+//   BENCH_TLS=1 npm run bench:cli     # the server on https (self-signed), the CLI with --ca
 //
 // Every CLI it finds is measured, runs interleaved so that all see the same machine load:
 // client/bin/tagtrust.js (what `npx tagtrust` runs: the bundle) and client/dist/cli.js (the same
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { ROOT, median, startProcess, stopProcess, log } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
+const TLS = process.env.BENCH_TLS === '1';
 const GUN = 'registry.example.com/bench/cli';
 const TOKEN = 'bench-cli-admin-token-not-a-secret';
 
@@ -52,13 +54,18 @@ async function main() {
   if (CLIS.length === 0) throw new Error('no CLI found: run `npm run build` first');
   const work = await mkdtemp(join(os.tmpdir(), 'tagtrust-bench-cli-'));
   const logFile = join(work, 'server.log');
+  const serverBin = join(ROOT, 'server/dist/bin.js');
+  const certs = join(work, 'certs');
+  if (TLS) timed([serverBin, 'tls', 'self-signed', '--out', certs], process.env);
+  const tlsArgs = TLS ? ['--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')] : [];
+  const caArgs = TLS ? ['--ca', join(certs, 'cert.pem')] : [];
   let url;
-  const server = await startProcess(process.execPath, [join(ROOT, 'server/dist/bin.js'), '--listen', '127.0.0.1:0', '--data', join(work, 'data')], {
+  const server = await startProcess(process.execPath, [serverBin, '--listen', '127.0.0.1:0', '--data', join(work, 'data'), ...tlsArgs], {
     env: { ...process.env, TAGTRUST_ADMIN_TOKEN: TOKEN },
     logFile,
     what: 'tagtrust-server',
     ready: async () => {
-      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, 'utf8'))?.[1];
+      url = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(logFile, 'utf8'))?.[1];
       return url !== undefined;
     },
   });
@@ -75,16 +82,16 @@ async function main() {
     });
     const cli = CLIS[0].path;
     const digest = (i) => `sha256:${i.toString(16).padStart(64, '0')}`;
-    timed([cli, 'init', GUN], env(publisherHome));
-    timed([cli, 'sign', `${GUN}:v1`, '--digest', digest(1), '--size', '1000'], env(publisherHome));
-    timed([cli, 'resolve', `${GUN}:v1`], env(pullerHome)); // trust on first use: the puller is warm from here on
+    timed([cli, 'init', GUN, ...caArgs], env(publisherHome));
+    timed([cli, 'sign', `${GUN}:v1`, '--digest', digest(1), '--size', '1000', ...caArgs], env(publisherHome));
+    timed([cli, 'resolve', `${GUN}:v1`, ...caArgs], env(pullerHome)); // trust on first use: the puller is warm from here on
 
     const cases = [{ name: 'node -e 0', args: () => ['-e', '0'], env: env(pullerHome), cli: null }];
     for (const c of CLIS) {
       cases.push(
         { name: `${c.name} --help`, args: () => [c.path, '--help'], env: env(pullerHome), cli: c },
-        { name: `${c.name} resolve (warm)`, args: () => [c.path, 'resolve', `${GUN}:v1`], env: env(pullerHome), cli: c },
-        { name: `${c.name} sign`, args: (i) => [c.path, 'sign', `${GUN}:t${i}`, '--digest', digest(i), '--size', '1000'], env: env(publisherHome), cli: c },
+        { name: `${c.name} resolve (warm)`, args: () => [c.path, 'resolve', `${GUN}:v1`, ...caArgs], env: env(pullerHome), cli: c },
+        { name: `${c.name} sign`, args: (i) => [c.path, 'sign', `${GUN}:t${i}`, '--digest', digest(i), '--size', '1000', ...caArgs], env: env(publisherHome), cli: c },
       );
     }
     for (const [k, c] of cases.entries()) timed(c.args(1_000_000 + k), c.env); // one unmeasured run each: page cache
@@ -102,7 +109,7 @@ async function main() {
       return { command: c.name, 'median ms': median(s.ms).toFixed(1), 'min ms': Math.min(...s.ms).toFixed(1), 'CPU ms (mean)': mean(s.cpu).toFixed(1) };
     });
     console.table(rows);
-    console.log(`Node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${RUNS} runs`);
+    console.log(`${TLS ? 'TLS (--ca)' : 'plain HTTP'}, Node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${RUNS} runs`);
   } finally {
     await stopProcess(server);
     await rm(work, { recursive: true, force: true });
