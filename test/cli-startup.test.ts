@@ -3,12 +3,14 @@
  * tuf-js or of our packages is loaded from disk), and `sign` decrypts the targets key exactly once
  * although the CLI starts decrypting it before the publisher's modules load. Observed from inside
  * the real process by a preload script that records what it loads and how often scrypt runs.
- * `--help` loads neither node:crypto nor the ESM loader.
+ * `--help` loads neither node:crypto nor the ESM loader. `--ca` trusts the given CA on top of the
+ * default roots (added to node's default TLS context, client/src/http/transport.ts), and only it.
  */
 import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { issueSelfSignedCertificate } from '@tagtrust/server';
 import { startTestServer } from './helpers/server.js';
 import { digestOf, runCli, tempHome } from './helpers/client.js';
 
@@ -92,4 +94,20 @@ test('sign and unsign decrypt the targets key once, though the CLI starts it bef
   const resolved = await runCli(['resolve', `${GUN}:v2`], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() });
   t.is(resolved.stdout, `${GUN}@${digestOf('b')}\n`);
   t.is((await runCli(['resolve', `${GUN}:v1`], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() })).code, 6, 'v1 was unsigned');
+});
+
+test('--ca trusts that CA and no other', async (t) => {
+  const [tls, unrelated] = await Promise.all([issueSelfSignedCertificate({ hosts: ['127.0.0.1'] }), issueSelfSignedCertificate({ hosts: ['127.0.0.1'] })]);
+  const server = await startTestServer({ tls });
+  t.teardown(() => server.close());
+  const dir = await tempHome();
+  const [serverCa, otherCa] = [join(dir, 'server-ca.pem'), join(dir, 'other-ca.pem')];
+  await writeFile(serverCa, tls.cert);
+  await writeFile(otherCa, unrelated.cert);
+  const env = { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() };
+  const refused = await runCli(['init', GUN, '--ca', otherCa], env);
+  t.is(refused.code, 9, refused.stderr);
+  t.regex(refused.stderr, /^tagtrust: .*certificate/);
+  const init = await runCli(['init', GUN, '--ca', serverCa], env);
+  t.is(init.code, 0, init.stderr);
 });
