@@ -47,8 +47,8 @@ async function agentFor(protocol: string, ca: string | Buffer | undefined): Prom
     agent =
       protocol === 'https:'
         ? import('node:https').then(async ({ Agent }) => {
-            const tls = ca === undefined ? undefined : await import('node:tls');
-            return new Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(tls && ca !== undefined ? { secureContext: rootsAnd(tls, ca.toString()) } : {}) });
+            const secureContext = ca === undefined ? undefined : rootsAnd(await import('node:tls'), ca.toString());
+            return new Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(secureContext ? { secureContext } : {}) });
           })
         : import('node:http').then(({ Agent }) => new Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
     agents.set(key, agent);
@@ -59,7 +59,7 @@ async function agentFor(protocol: string, ca: string | Buffer | undefined): Prom
 /**
  * A TLS context trusting node's bundled root certificates and `ca` (NODE_EXTRA_CA_CERTS does not
  * apply once a `ca` is given, as before). The `ca` option replaces the roots, and passing
- * `[...rootCertificates, ca]` parses some 140 PEM certificates again in every process (30-50 ms of a
+ * `[...rootCertificates, ca]` parses some 140 PEM certificates again in every process (30-70 ms of a
  * CLI run on the benchmark machine). Adding `ca` to a default context instead makes node copy its
  * already parsed root store (SecureContext::SetCACert), in about 2 ms; `addCACert` is what
  * createSecureContext itself calls on its native context. Without it, the slow way.
