@@ -203,14 +203,14 @@ async function main() {
     const N = (args, { trust = notaryTrust, url = `https://127.0.0.1:${PORTS.notaryTls}` } = {}) => must('notary', ['-d', trust, '-s', url, '--tlscacert', certs.cert, ...args], { env: notaryEnv });
     const ttHome = join(work, 'tagtrust-home');
     const ttEnv = (home = ttHome, url = tt.url) => ({ ...process.env, TAGTRUST_SERVER: url, TAGTRUST_HOME: home, TAGTRUST_TOKEN: tt.token, TAGTRUST_ROOT_PASSPHRASE: 'bench-root-pass', TAGTRUST_TARGETS_PASSPHRASE: 'bench-targets-pass' });
-    const T = (args, env = ttEnv()) => must(process.execPath, [join(ROOT, 'client/dist/cli.js'), ...args, '--ca', certs.cert], { env });
+    const T = (args, env = ttEnv()) => must(process.execPath, [join(ROOT, 'client/bin/tagtrust.js'), ...args, '--ca', certs.cert], { env });
     const digest = (gun, tag) => sha(`${gun}:${tag}`);
 
     // -- CLI start-up
     log('CLI start-up');
     const ttHelp = [], notaryHelp = [], nodeBare = [];
     for (let i = 0; i < RUNS; i += 1) {
-      ttHelp.push((await must(process.execPath, [join(ROOT, 'client/dist/cli.js'), '--help'])).ms);
+      ttHelp.push((await must(process.execPath, [join(ROOT, 'client/bin/tagtrust.js'), '--help'])).ms);
       notaryHelp.push((await must('notary', ['--help'])).ms);
       nodeBare.push((await must(process.execPath, ['-e', '0'])).ms);
     }

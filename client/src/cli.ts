@@ -3,7 +3,7 @@
  * library: every failure prints one line and exits with the code of its error class (exit-codes.ts).
  */
 import { parseArgs } from 'node:util';
-import { TagTrustError, UsageError } from '@tagtrust/shared';
+import { TagTrustError, UsageError } from '@tagtrust/shared/errors';
 import type { Command, Output, Values } from './cli/command.js';
 import { COMMANDS } from './cli/commands/index.js';
 import { EXIT_CODES, EXIT_INTERNAL } from './cli/exit-codes.js';

@@ -61,6 +61,8 @@ export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableR
 export interface PublisherOptions extends ClientOptions {
   /** Where passphrases come from (default: TAGTRUST_<ROLE>_PASSPHRASE environment variables). */
   passphrases?: PassphraseProvider;
+  /** The key store for `home` to use (the CLI passes one it already started unlocking a key in); default: a new one. */
+  keyStore?: KeyStore;
   /** Lifetime of signed targets, in ms (default 90 days). */
   targetsLifetimeMs?: number;
   /** Lifetime of a new root, in ms (default 365 days). */
@@ -220,7 +222,7 @@ export class Publisher {
 
   constructor(options: PublisherOptions = {}) {
     this.options = resolveOptions(options);
-    this.keys = new KeyStore(this.options.home, options.passphrases ?? environmentPassphrases);
+    this.keys = options.keyStore ?? new KeyStore(this.options.home, options.passphrases ?? environmentPassphrases);
     this.targetsLifetimeMs = options.targetsLifetimeMs ?? DEFAULT_LIFETIMES.targets;
     this.rootLifetimeMs = options.rootLifetimeMs ?? DEFAULT_LIFETIMES.root;
     this.maxAttempts = options.maxAttempts ?? 50;

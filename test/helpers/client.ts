@@ -2,7 +2,8 @@
  * Client-side fixtures: temp homes, publisher/puller objects with test passphrases, and a runner
  * for the real `tagtrust` binary.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,29 @@ import type { PublisherOptions, PullerOptions } from '@tagtrust/client';
 import { ADMIN_TOKEN } from './server.js';
 
 export const PASSPHRASES = { root: 'root-passphrase-for-tests', targets: 'targets-passphrase-for-tests' };
-export const CLI = fileURLToPath(new URL('../../client/dist/cli.js', import.meta.url));
+/** The installed `tagtrust` binary: the bin shim, which runs the bundle client/dist/tagtrust.cjs. */
+export const CLI = fileURLToPath(new URL('../../client/bin/tagtrust.js', import.meta.url));
+
+/**
+ * `npx tsc -b && npx ava` rebuilds dist/ but not the CLI bundle (`npm run build` does both): rebuild
+ * it here when it is older than the compiled code it is made of, so CLI tests never run stale code.
+ */
+function ensureFreshCliBundle(): void {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const bundle = join(root, 'client/dist/tagtrust.cjs');
+  const built = (() => {
+    try {
+      return statSync(bundle).mtimeMs;
+    } catch {
+      return -1;
+    }
+  })();
+  const newest = ['client/dist', 'shared/dist', 'keys/dist']
+    .flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => join(root, dir, f)))
+    .reduce((max, file) => Math.max(max, statSync(file).mtimeMs), 0);
+  if (built < newest) execFileSync(process.execPath, [join(root, 'client/scripts/bundle-cli.mjs')], { stdio: 'inherit' });
+}
+ensureFreshCliBundle();
 
 export const tempHome = () => mkdtemp(join(tmpdir(), 'tagtrust-home-'));
 

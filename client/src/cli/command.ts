@@ -3,7 +3,8 @@
  * global options. The library modules are imported only when a command runs, to keep start-up short.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
+import type { PassphraseProvider } from '../keystore.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -43,12 +44,40 @@ export const clientOptions = async (values: Values) => {
   };
 };
 
-export const publisher = async (values: Values) => {
-  const [{ Publisher }, { terminalPassphrases }] = await Promise.all([import('../publisher.js'), import('./prompt.js')]);
+/**
+ * The publisher for a command. With `changing` (the reference that a sign or unsign without --role
+ * changes), decrypting the targets key starts before the publisher's modules load (early-unlock.ts).
+ */
+export const publisher = async (values: Values, changing?: string) => {
   // TAGTRUST_BINS_THRESHOLD: tags before `sign` moves a flat collection to hashed bins (0: never).
   const threshold = process.env.TAGTRUST_BINS_THRESHOLD;
   if (threshold !== undefined && !/^\d+$/.test(threshold)) throw new UsageError(`TAGTRUST_BINS_THRESHOLD "${threshold}" must be a whole number of tags (0 turns it off)`);
-  return new Publisher({ ...(await clientOptions(values)), passphrases: terminalPassphrases, ...(threshold === undefined ? {} : { binsThreshold: Number(threshold) }) });
+  const options = await clientOptions(values);
+  const [{ KeyStore }, { terminalPassphrases }, { resolveHome }, { parseTaggedReference }, { unlockTargetsKeyEarly }] = await Promise.all([
+    import('../keystore.js'),
+    import('./prompt.js'),
+    import('../options.js'),
+    import('./lazy.js'),
+    import('./early-unlock.js'),
+  ]);
+  let answered = () => {};
+  const passphraseGiven = new Promise<void>((resolve) => (answered = resolve));
+  const passphrases: PassphraseProvider = (request) => terminalPassphrases(request).finally(answered);
+  const home = resolveHome(options.home);
+  const keyStore = new KeyStore(home, passphrases);
+  if (changing !== undefined) {
+    // An invalid reference is reported by the publisher, with its usual message.
+    const gun = (() => {
+      try {
+        return parseTaggedReference(changing).gun;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (gun !== undefined) await unlockTargetsKeyEarly(keyStore, home, gun, passphraseGiven);
+  }
+  const { Publisher } = await import('../publisher.js');
+  return new Publisher({ ...options, passphrases, keyStore, ...(threshold === undefined ? {} : { binsThreshold: Number(threshold) }) });
 };
 
 /** Options of the commands that verify metadata (resolve, list, verify). */
@@ -66,7 +95,7 @@ export const PULL_HELP = `  --root-file FILE    root to start from for a collect
   --max-root-rotations N  most new root versions one update accepts (default 256)`;
 
 export const puller = async (values: Values) => {
-  const [{ Puller }, { parseDuration }] = await Promise.all([import('../puller.js'), import('@tagtrust/shared')]);
+  const [{ Puller }, { parseDuration }] = await Promise.all([import('../puller.js'), import('./lazy.js')]);
   let maxAgeMs: number | undefined;
   if (values['max-age'] !== undefined) {
     maxAgeMs = parseDuration(values['max-age'] as string);

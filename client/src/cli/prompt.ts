@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { KeyNotFoundError, UsageError } from '@tagtrust/shared';
+import { KeyNotFoundError, UsageError } from '@tagtrust/shared/errors';
 import type { PassphraseProvider } from '../keystore.js';
 import { passphraseEnvName } from '../keystore.js';
 

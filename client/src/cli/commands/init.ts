@@ -10,7 +10,7 @@ export const initCommand: Command = {
   options: { 'key-type': { type: 'string' }, 'root-keys': { type: 'string' }, 'root-threshold': { type: 'string' }, 'root-key': { type: 'string' } },
   positionals: 1,
   async run([gun], values, out) {
-    const { parseKeyAlgorithm } = await import('@tagtrust/keys');
+    const { parseKeyAlgorithm } = await import('../lazy.js');
     const algorithm = values['key-type'] === undefined ? undefined : parseKeyAlgorithm(values['key-type'] as string);
     const rootKeys = integerOption(values['root-keys'], '--root-keys');
     const rootThreshold = integerOption(values['root-threshold'], '--root-threshold');

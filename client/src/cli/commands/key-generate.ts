@@ -4,8 +4,7 @@
  * written to a file for the collection owner's `tagtrust delegation add --key FILE`.
  * Dispatched from `tagtrust key` (commands/key.ts).
  */
-import { writeFile } from 'node:fs/promises';
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import type { Output, Values } from '../command.js';
 import { publisher } from '../command.js';
 
@@ -14,10 +13,11 @@ export const KEY_GENERATE_USAGE = 'tagtrust key generate --name NAME [--key-type
 export async function runKeyGenerate(values: Values, out: Output): Promise<void> {
   const name = values.name as string | undefined;
   if (!name) throw new UsageError(`key generate needs --name (e.g. --name ci); usage: ${KEY_GENERATE_USAGE}`);
-  const { parseKeyAlgorithm } = await import('@tagtrust/keys');
+  const { parseKeyAlgorithm } = await import('../lazy.js');
   const algorithm = values['key-type'] === undefined ? undefined : parseKeyAlgorithm(values['key-type'] as string);
   const key = await (await publisher(values)).generateKey(name, algorithm);
   const pubFile = (values.out as string | undefined) ?? `${name}.pub`;
+  const { writeFile } = await import('node:fs/promises');
   await writeFile(pubFile, `${JSON.stringify(key.publicKey, null, 2)}\n`, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot write ${pubFile}: ${err.code === 'EEXIST' ? 'it exists already (choose --out)' : err.code}`);
   });

@@ -1,5 +1,5 @@
 /** `tagtrust key rotate` and `tagtrust key generate` */
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import type { Command, Output } from '../command.js';
 import { integerOption, publisher } from '../command.js';
 import { KEY_GENERATE_USAGE, runKeyGenerate } from './key-generate.js';

@@ -1,5 +1,5 @@
 /** `tagtrust pending list` */
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import type { Command } from '../command.js';
 import { publisher } from '../command.js';
 

@@ -1,5 +1,5 @@
 /** `tagtrust root prepare|sign|publish`: change a root whose threshold needs several key holders. */
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import type { Command } from '../command.js';
 import { integerOption, publisher } from '../command.js';
 import { printChange, statusLine } from './key.js';

@@ -1,6 +1,6 @@
 /** `tagtrust sign` */
 import type { Command } from '../command.js';
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import { publisher } from '../command.js';
 
 export const signCommand: Command = {
@@ -11,14 +11,14 @@ export const signCommand: Command = {
   options: { digest: { type: 'string' }, size: { type: 'string' }, manifest: { type: 'string' }, 'media-type': { type: 'string' }, role: { type: 'string' } },
   positionals: 1,
   async run([reference], values, out) {
-    const { describeManifest } = await import('../../publisher.js');
     if (values.manifest && (values.digest || values.size)) throw new UsageError('give either --manifest or --digest/--size, not both');
     const manifest = values.manifest
-      ? await describeManifest(values.manifest as string)
+      ? await (await import('../../publisher.js')).describeManifest(values.manifest as string)
       : { digest: values.digest as string | undefined, size: values.size === undefined ? undefined : parseSize(values.size as string) };
     const mediaType = (values['media-type'] as string | undefined) ?? ('mediaType' in manifest ? manifest.mediaType : undefined);
     const role = values.role as string | undefined;
-    const result = await (await publisher(values)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) }, role ? { role } : {});
+    // Without --role the targets key signs (or a bin key, which the publisher unlocks itself).
+    const result = await (await publisher(values, role ? undefined : reference)).sign(reference!, { ...manifest, ...(mediaType ? { mediaType } : {}) }, role ? { role } : {});
     if (result.pending) {
       const { pending } = result;
       out.print(`Proposed ${result.reference} -> ${result.digest} (${result.role} v${result.targetsVersion}, pending ${pending.id}): ${pending.signedBy.length} of ${pending.threshold} signatures`);

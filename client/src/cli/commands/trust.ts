@@ -1,5 +1,5 @@
 /** `tagtrust trust pin|show|forget` */
-import { UsageError } from '@tagtrust/shared';
+import { UsageError } from '@tagtrust/shared/errors';
 import type { Command } from '../command.js';
 import { clientOptions } from '../command.js';
 

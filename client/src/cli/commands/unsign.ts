@@ -11,7 +11,7 @@ export const unsignCommand: Command = {
   positionals: 1,
   async run([reference], values, out) {
     const role = values.role as string | undefined;
-    const result = await (await publisher(values)).unsign(reference!, role ? { role } : {});
+    const result = await (await publisher(values, role ? undefined : reference)).unsign(reference!, role ? { role } : {});
     out.print(`Removed ${result.reference} (${result.role} v${result.targetsVersion})`);
   },
 };

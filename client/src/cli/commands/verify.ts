@@ -1,6 +1,5 @@
 /** `tagtrust verify` */
-import { readFile } from 'node:fs/promises';
-import { InvalidInputError } from '@tagtrust/shared';
+import { InvalidInputError } from '@tagtrust/shared/errors';
 import type { Command } from '../command.js';
 import { PULL_HELP, PULL_OPTIONS, puller } from '../command.js';
 
@@ -16,6 +15,7 @@ ${PULL_HELP}`,
   async run([reference], values, out) {
     const path = values.manifest as string | undefined;
     if (!path) throw new InvalidInputError('verify needs --manifest FILE: the manifest bytes to check');
+    const { readFile } = await import('node:fs/promises');
     const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
       throw new InvalidInputError(`cannot read manifest ${path}: ${err.code ?? err.message}`);
     });
