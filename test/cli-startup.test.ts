@@ -96,6 +96,23 @@ test('sign and unsign decrypt the targets key once, though the CLI starts it bef
   t.is((await runCli(['resolve', `${GUN}:v1`], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() })).code, 6, 'v1 was unsigned');
 });
 
+test('sign into a binned collection decrypts only the bin key, once', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const env = { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome(), TAGTRUST_BINS_PASSPHRASE: 'bins-passphrase-for-tests' };
+  const binned = 'registry.example.com/startup/binned';
+  t.is((await runCli(['init', binned], env)).code, 0);
+  const enabled = await runCli(['bins', 'enable', binned, '--bins', '16'], env);
+  t.is(enabled.code, 0, enabled.stderr);
+  // Both passphrases are at hand; the targets key would be a second scrypt run for nothing.
+  const record = await recorder(await tempHome(), true);
+  const run = await runCli(['sign', `${binned}:v1`, '--digest', digestOf('a'), '--size', '10'], { ...env, ...record.env });
+  t.is(run.code, 0, run.stderr);
+  t.is((await record.read()).scrypt, 1, 'scrypt runs once, for the bin key');
+  const resolved = await runCli(['resolve', `${binned}:v1`], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() });
+  t.is(resolved.stdout, `${binned}@${digestOf('a')}\n`);
+});
+
 test('--ca trusts that CA and no other', async (t) => {
   const [tls, unrelated] = await Promise.all([issueSelfSignedCertificate({ hosts: ['127.0.0.1'] }), issueSelfSignedCertificate({ hosts: ['127.0.0.1'] })]);
   const server = await startTestServer({ tls });

@@ -22,8 +22,7 @@ import type { DelegatedRoleInfo, SuccinctRolesInfo, TargetsSigned } from '@tagtr
 
 /** The `name_prefix` of the bins tagtrust builds: roles `bins-0`, `bins-00`, `bins-000`... */
 export const BIN_NAME_PREFIX = 'bins';
-/** The key label (and passphrase name: TAGTRUST_BINS_PASSPHRASE) of the bin key. */
-export const BIN_KEY_NAME = 'bins';
+export { BIN_KEY_NAME } from './signing-key-hint.js';
 /** Tags per bin a new layout aims at. */
 export const TARGET_BIN_ENTRIES = 500;
 /** A sign that would take a bin past this many tags re-bins the collection first. */

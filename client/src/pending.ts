@@ -47,7 +47,7 @@ export function describeChange(current: TargetsSigned, proposed: TargetsSigned):
   const now = new Map((proposed.delegations?.roles ?? []).map((r) => [r.name, r]));
   const describe = (r: { threshold: number; keyids: string[]; paths?: string[] }) =>
     `${r.threshold} of ${r.keyids.map((k) => k.slice(0, 8)).join(',')} for ${(r.paths ?? []).join(' ')}`;
-  for (const [name, r] of old) if (!now.has(name)) delegations.push(`- ${name}`);
+  for (const name of old.keys()) if (!now.has(name)) delegations.push(`- ${name}`);
   for (const [name, r] of now) {
     const before = old.get(name);
     if (!before) delegations.push(`+ ${name}: ${describe(r)}`);

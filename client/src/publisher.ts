@@ -8,7 +8,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { KeyAlgorithm, KeyPair } from '@tagtrust/keys';
 import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
 import {
@@ -37,7 +36,7 @@ import {
   isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
-import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, RootSigned, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
 import type { PendingView } from './pending.js';
 import { describeChange } from './pending.js';
 import type { DelegationListing, DelegationSpec } from './delegations.js';
@@ -50,10 +49,9 @@ import { resolveOptions } from './options.js';
 import { ServerApi } from './server-api.js';
 import { RootChanges } from './root-changes.js';
 import type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
-import type { TrustedMetadata } from './tuf/trusted-collection.js';
 import type { CollectionSession } from './tuf/trusted-collection.js';
 import { recordPublishedTargets, trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
-import { trustDir } from './home.js';
+import { signingKeyHint } from './signing-key-hint.js';
 import { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, bitLengthOf, defaultBitLength, isBinRole, legacyBins, succinctBins } from './bins.js';
 
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
@@ -549,9 +547,9 @@ export class Publisher {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
-      // Decrypting the targets key (scrypt, ~0.1 s) overlaps the metadata refresh: start it from the
-      // locally trusted root; the unlock below then finds it done, or unlocks what the new root lists.
-      const early = requestedRole === 'targets' ? this.unlockFromLocalRoot(gun) : undefined;
+      // Decrypting the signing key (scrypt, ~0.1 s) overlaps the metadata refresh: start it from the
+      // locally trusted metadata; the unlock below then finds it done, or unlocks what the refresh requires.
+      const early = requestedRole === 'targets' ? this.unlockFromLocalTrust(gun) : undefined;
       let autoBins = this.binsThreshold > 0;
       for (let attempt = 1; ; attempt += 1) {
         const base = await withTrustedCollection(this.context(gun, deadline), async (session) => {
@@ -741,14 +739,12 @@ export class Publisher {
   }
 
   /** Starts unlocking the targets key the locally trusted root lists; never fails (errors resurface later). */
-  private async unlockFromLocalRoot(gun: string): Promise<void> {
-    try {
-      const root = JSON.parse(await readFile(join(trustDir(this.options.home, gun), 'root.json'), 'utf8')) as Metadata<RootSigned>;
-      await this.keys.unlock(root.signed.roles.targets.keyids, 'targets', gun);
-    } catch {
-      // No trusted root yet, or no key here: the unlock after the refresh reports it.
-    }
+  private async unlockFromLocalTrust(gun: string): Promise<void> {
+    const hint = signingKeyHint(this.options.home, gun);
+    // No trusted metadata yet, or no key here: the unlock after the refresh reports it.
+    if (hint) await this.keys.unlock(hint.keyIds, hint.label, gun).catch(() => {});
   }
+
 
   private context(gun: string, deadline: Deadline) {
     return {
