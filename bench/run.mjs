@@ -202,7 +202,8 @@ async function main() {
     const notaryTrust = join(work, 'notary-trust');
     const N = (args, { trust = notaryTrust, url = `https://127.0.0.1:${PORTS.notaryTls}` } = {}) => must('notary', ['-d', trust, '-s', url, '--tlscacert', certs.cert, ...args], { env: notaryEnv });
     const ttHome = join(work, 'tagtrust-home');
-    const ttEnv = (home = ttHome, url = tt.url) => ({ ...process.env, TAGTRUST_SERVER: url, TAGTRUST_HOME: home, TAGTRUST_TOKEN: tt.token, TAGTRUST_ROOT_PASSPHRASE: 'bench-root-pass', TAGTRUST_TARGETS_PASSPHRASE: 'bench-targets-pass' });
+    // The 1,000-tag collection is compared with Notary's flat one: no automatic move into hashed bins.
+    const ttEnv = (home = ttHome, url = tt.url) => ({ ...process.env, TAGTRUST_SERVER: url, TAGTRUST_HOME: home, TAGTRUST_TOKEN: tt.token, TAGTRUST_ROOT_PASSPHRASE: 'bench-root-pass', TAGTRUST_TARGETS_PASSPHRASE: 'bench-targets-pass', TAGTRUST_BINS_THRESHOLD: '0' });
     const T = (args, env = ttEnv()) => must(process.execPath, [join(ROOT, 'client/bin/tagtrust.js'), ...args, '--ca', certs.cert], { env });
     const digest = (gun, tag) => sha(`${gun}:${tag}`);
 
@@ -258,7 +259,7 @@ async function main() {
     log(`publish one tag through the library x${RUNS + 1}`);
     const { Publisher, Puller } = await import('@tagtrust/client');
     const passphrases = async ({ role }) => (role === 'root' ? 'bench-root-pass' : 'bench-targets-pass');
-    const publisher = (home = ttHome) => new Publisher({ server: tt.url, home, token: tt.token, ca: caPem, passphrases, warn: () => {}, timeoutMs: 600_000 });
+    const publisher = (home = ttHome) => new Publisher({ server: tt.url, home, token: tt.token, ca: caPem, passphrases, warn: () => {}, timeoutMs: 600_000, binsThreshold: 0 });
     const libPublisher = publisher();
     ttOff = await tt.logOffset();
     let t0 = performance.now();
