@@ -10,15 +10,13 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { KeyPair } from '@tagtrust/keys';
-import { decryptKeyFile, generateKeyPair, parseKeyFile, signMetadata } from '@tagtrust/keys';
+import { rm } from 'node:fs/promises';
+import { generateKeyPair, signMetadata } from '@tagtrust/keys';
 import { MismatchError, SignatureError, TooLargeError } from '@tagtrust/client';
 import { binRoleForTarget } from '@tagtrust/shared';
 import type { Metadata, TargetsSigned } from '@tagtrust/shared';
 import { startTestServer } from './helpers/server.js';
-import { PASSPHRASES, digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
+import { binKeyOf, digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 import { MaliciousServer } from './harness/malicious-server.js';
 import { captureCollection, parseFile } from './harness/real-collection.js';
 import { EXIT, assertRecovers, assertRefusedEverywhere } from './harness/attack.js';
@@ -61,14 +59,6 @@ async function binnedFixture(t: ExecutionContext) {
   return { ...fx, evil, files, firstBin, ownerHome };
 }
 
-async function binKeyOf(home: string): Promise<KeyPair> {
-  for (const name of await readdir(join(home, 'keys'))) {
-    const path = join(home, 'keys', name);
-    const file = parseKeyFile(await readFile(path, 'utf8'), path);
-    if (file.role === 'bins') return decryptKeyFile(file, PASSPHRASES.targets);
-  }
-  throw new Error(`no bin key in ${home}`);
-}
 
 test('replayed_bin_version: the bin at v1 served where the snapshot lists v2', async (t) => {
   const fx = await binnedFixture(t);

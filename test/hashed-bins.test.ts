@@ -7,18 +7,18 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { SuccinctRoles } from '@tufjs/models/dist/role.js';
 import type { KeyPair } from '@tagtrust/keys';
-import { decryptKeyFile, generateKeyPair, parseKeyFile, signMetadata } from '@tagtrust/keys';
+import { generateKeyPair, signMetadata } from '@tagtrust/keys';
 import { binIndexOfRole, binRoleForTarget, binRoleNames, buildTargets, expiresAfter, tufBasePath } from '@tagtrust/shared';
-import type { Metadata, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
+import type { ErrorCode, Metadata, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
 import { readHistory } from '@tagtrust/client';
 import { startTestServer } from './helpers/server.js';
-import { PASSPHRASES, digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
+import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 import { apiError, collectionKeys, getTufFile, latestMetadata, publishRaw, servedState, assertUnchanged } from './helpers/metadata.js';
 import { startProxy } from './helpers/proxy.js';
 
@@ -39,15 +39,6 @@ async function snapshotMeta(url: string): Promise<SnapshotSigned['meta']> {
   return (await latestMetadata<Metadata<SnapshotSigned>>(url, GUN, 'snapshot')).signed.meta;
 }
 
-/** The bin key `enableBins` created in `home` (its passphrase is the targets one in tests). */
-async function binKeyOf(home: string): Promise<KeyPair> {
-  for (const name of await readdir(join(home, 'keys'))) {
-    const path = join(home, 'keys', name);
-    const file = parseKeyFile(await readFile(path, 'utf8'), path);
-    if (file.role === 'bins') return decryptKeyFile(file, PASSPHRASES.targets);
-  }
-  throw new Error(`no bin key in ${home}`);
-}
 
 test('bin names and the bin of a name agree with @tufjs/models SuccinctRoles for every bit_length', (t) => {
   for (let bits = 1; bits <= 14; bits += 1) {
@@ -86,7 +77,7 @@ test('the server verifies published bins against the succinct delegation and ref
   const [outside] = tagsInBin(0, false, 1);
   const bin = (version: number, tags: string[], key: KeyPair = binKey, extra: Partial<TargetsSigned> = {}) =>
     signMetadata({ ...buildTargets(version, expires, Object.fromEntries(tags.map((tag) => [`${GUN}:${tag}`, entry]))), ...extra }, [key]);
-  const refuse = async (body: unknown, status: number, code: string, message: RegExp) => {
+  const refuse = async (body: unknown, status: number, code: ErrorCode, message: RegExp) => {
     const before = await servedState(server.url, GUN);
     const result = await publishRaw(server.url, GUN, body);
     t.is(result.status, status, result.text);

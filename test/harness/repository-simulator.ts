@@ -157,7 +157,7 @@ export class RepositorySimulator {
       terminating: options.terminating ?? false,
       ...match,
     };
-    parent.delegations.roles.push(role);
+    (parent.delegations.roles ??= []).push(role);
     this.delegates.set(name, buildTargets(0, this.expiry('targets')));
     return keys[0]!;
   }

@@ -4,12 +4,14 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Publisher, Puller } from '@tagtrust/client';
 import type { PublisherOptions, PullerOptions } from '@tagtrust/client';
+import { decryptKeyFile, parseKeyFile } from '@tagtrust/keys';
+import type { KeyPair } from '@tagtrust/keys';
 import { ADMIN_TOKEN } from './server.js';
 
 export const PASSPHRASES = { root: 'root-passphrase-for-tests', targets: 'targets-passphrase-for-tests' };
@@ -83,4 +85,14 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
       },
     );
   });
+}
+
+/** The bin key `enableBins` created in `home` (its passphrase is the targets one in tests). */
+export async function binKeyOf(home: string): Promise<KeyPair> {
+  for (const name of await readdir(join(home, 'keys'))) {
+    const path = join(home, 'keys', name);
+    const file = parseKeyFile(await readFile(path, 'utf8'), path);
+    if (file.role === 'bins') return decryptKeyFile(file, PASSPHRASES.targets);
+  }
+  throw new Error(`no bin key in ${home}`);
 }
