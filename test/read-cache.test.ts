@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { DEFAULT_LIFETIMES } from '@tagtrust/shared';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
-import { digestOf, publisherFor, tempHome } from './helpers/client.js';
+import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
 
 const GUN = 'registry.example.com/team/cache';
 const base = `/v2/${GUN}/_trust/tuf`;
@@ -198,4 +198,28 @@ test('deleting a collection drops its cached files', async (t) => {
   });
   t.is(deleted, 200);
   for (const file of ['timestamp.json', 'targets.json', 'snapshot.json', 'root.json']) t.is((await get(server, `${base}/${file}`)).status, 404, file);
+});
+
+test('a collection that does not exist: the same 404 both ways, remembered, and forgotten by its first publish', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const missing = 'registry.example.com/team/not-yet';
+  const path = `/v2/${missing}/_trust/tuf`;
+  const expected = { error: { code: 'NOT_FOUND', message: `${missing} has no timestamp metadata` } };
+  // The first read asks the store; later ones are answered from what the cache remembers.
+  for (const round of ['first', 'remembered']) {
+    for (const [way, query] of PATHS) {
+      const answer = await get(server, `${path}/timestamp.json${query}`);
+      t.is(answer.status, 404, `${round}, ${way}`);
+      t.is(answer.headers['content-type'], 'application/json; charset=utf-8', `${round}, ${way}`);
+      t.deepEqual(JSON.parse(answer.body.toString('utf8')), expected, `${round}, ${way}`);
+    }
+  }
+  t.deepEqual(JSON.parse((await get(server, `${path}/2.root.json`)).body.toString('utf8')).error.message, `${missing} has no version 2 of root metadata`);
+  // Creating the collection makes it readable at once, on both ways.
+  const publisher = publisherFor(server.url, await tempHome());
+  await publisher.init(missing);
+  await publisher.sign(`${missing}:v1`, { digest: digestOf('a'), size: 10 });
+  for (const [way, query] of PATHS) t.is((await get(server, `${path}/timestamp.json${query}`)).status, 200, way);
+  t.is((await pullerFor(server.url, await tempHome()).resolve(`${missing}:v1`)).digest, digestOf('a'));
 });

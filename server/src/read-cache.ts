@@ -83,9 +83,17 @@ export interface ReadCacheOptions {
 /** A fill permission: valid only while no commit has happened since it was taken. */
 export type FillTicket = number;
 
+/** How many names of collections that do not exist the cache remembers (least recently used out). */
+export const MAX_ABSENT_COLLECTIONS = 10_000;
+
 export class ReadCache {
   /** gun -> role -> latest file; Map order is least recently used first. */
   private readonly collections = new Map<string, Map<string, PreparedFile>>();
+  /**
+   * Collections the store had no metadata for (most repositories of a registry are not signed, and
+   * every pull with trust enabled asks for their timestamp). Map order is least recently used first.
+   */
+  private readonly absent = new Map<string, true>();
   private readonly maxBytes: number;
   private commits = 0;
   private bytes = 0;
@@ -116,9 +124,25 @@ export class ReadCache {
     this.evict();
   }
 
+  /** True when the store had no such collection, and nothing was committed to it since. */
+  isAbsent(gun: string): boolean {
+    if (!this.absent.has(gun)) return false;
+    this.absent.delete(gun);
+    this.absent.set(gun, true);
+    return true;
+  }
+
+  /** Remembers that the store has no collection `gun`, unless a commit happened since `ticket`. */
+  markAbsent(gun: string, ticket: FillTicket): void {
+    if (ticket !== this.commits) return;
+    this.absent.set(gun, true);
+    if (this.absent.size > MAX_ABSENT_COLLECTIONS) this.absent.delete(this.absent.keys().next().value!);
+  }
+
   /** After a commit: the committed files become the cached latest versions. */
   replace(gun: string, files: readonly StoredFile[]): void {
     this.commits += 1;
+    this.absent.delete(gun);
     const cached = this.files(gun);
     for (const file of files) this.put(cached, new PreparedFile(file));
     this.evict();
@@ -127,6 +151,7 @@ export class ReadCache {
   /** Drops a collection (e.g. after a change made outside `replace`). */
   invalidate(gun: string): void {
     this.commits += 1;
+    this.absent.delete(gun);
     this.drop(gun);
   }
 

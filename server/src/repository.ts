@@ -19,7 +19,7 @@
  * - Reads go through an in-memory cache of the latest files (read-cache.ts), which every commit
  *   replaces synchronously right after the store has the change.
  */
-import { InvalidInputError, NotFoundError, VersionConflictError, isExpired } from '@tagtrust/shared';
+import { InvalidInputError, NotFoundError, TOP_LEVEL_ROLES, VersionConflictError, isExpired } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TufKey } from '@tagtrust/shared';
 import type { KeyPair } from '@tagtrust/keys';
 import { rootKeyChanges, tagChanges } from './audit.js';
@@ -92,8 +92,12 @@ export class Repository {
    * The latest timestamp is renewed first when it is due (never serve an expired timestamp).
    */
   async readPrepared(gun: string, role: string, version?: number): Promise<PreparedFile | undefined> {
+    if (this.cache.isAbsent(gun)) return undefined;
+    const ticket = this.cache.ticket();
     if (version === undefined && role === 'timestamp') await this.renewTimestampIfDue(gun);
     const latest = this.cache.get(gun, role) ?? (await this.loadLatestPrepared(gun, role));
+    // Every collection has all four top-level roles from its first commit on.
+    if (!latest && (TOP_LEVEL_ROLES as readonly string[]).includes(role)) this.cache.markAbsent(gun, ticket);
     if (version === undefined || latest?.version === version) return latest;
     // No version newer than the latest exists (e.g. the client's probe for the next root).
     if (!latest || version > latest.version) return undefined;
@@ -106,6 +110,11 @@ export class Repository {
    * The cached file, without any I/O or waiting, when the cache alone can answer exactly what
    * `readPrepared` would; undefined otherwise (a miss, or a latest timestamp that is due for renewal).
    */
+  /** True when the cache knows, without any I/O, that collection `gun` does not exist. */
+  knownAbsent(gun: string): boolean {
+    return this.cache.isAbsent(gun);
+  }
+
   cachedFile(gun: string, role: string, version?: number): PreparedFile | undefined {
     const file = this.cache.get(gun, role);
     if (!file) return undefined;

@@ -27,7 +27,7 @@ import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
 import { readJsonBody } from './body.js';
 import { errorMiddleware, notFound } from './errors.js';
-import { cacheControl, sendMetadata } from './metadata-response.js';
+import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
 import { registerPendingRoutes } from './pending-routes.js';
 
@@ -73,7 +73,7 @@ export function createApp(deps: AppDependencies): Koa {
     const role = match[2]!;
     const prepared = await repository.readPrepared(gun, role, version);
     if (!prepared) {
-      throw new NotFoundError(`${gun} has no ${version === undefined ? '' : `version ${version} of `}${role} metadata`);
+      throw new NotFoundError(missingMetadataMessage(gun, role, version));
     }
     await sendMetadata(ctx, prepared, cacheControl(prepared, version !== undefined, Date.now()));
   });

@@ -2,11 +2,13 @@
  * The cache fast path: a GET of a metadata file that the read cache can answer on its own is sent
  * straight from prepared bytes, before Koa. Everything else (a miss, a timestamp due for renewal, a
  * gzip copy not made yet, HEAD, query strings, escapes, other routes) goes to the Koa app, which
- * answers the same request the same way, only slower. Headers come from metadata-response.ts.
+ * answers the same request the same way, only slower. Headers come from metadata-response.ts. A
+ * collection the cache knows not to exist gets its 404 here too.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Repository } from '../repository.js';
-import { cacheControl, notModified, responseHeaders } from './metadata-response.js';
+import type { ApiErrorBody } from '@tagtrust/shared';
+import { cacheControl, missingMetadataMessage, notModified, responseHeaders } from './metadata-response.js';
 
 /** `/v2/<gun>/_trust/tuf/[<N>.]<top-level role>.json`; `_trust` cannot be a gun path component. */
 const FAST_PATH = /^\/v2\/([^?#%]+)\/_trust\/tuf\/(?:([1-9]\d{0,11})\.)?(root|targets|snapshot|timestamp)\.json$/;
@@ -22,6 +24,13 @@ export function serveFromCache(repository: Repository, req: IncomingMessage, res
   const match = FAST_PATH.exec(req.url ?? '');
   if (!match) return false;
   const version = match[2] === undefined ? undefined : Number(match[2]);
+  if (repository.knownAbsent(match[1]!)) {
+    // The 404 the app's error middleware sends for the same request.
+    const body = JSON.stringify({ error: { code: 'NOT_FOUND', message: missingMetadataMessage(match[1]!, match[3]!, version) } } satisfies ApiErrorBody);
+    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+    res.end(body);
+    return true;
+  }
   const file = repository.cachedFile(match[1]!, match[3]!, version);
   if (!file) return false;
   const acceptEncoding = req.headers['accept-encoding'];

@@ -31,6 +31,11 @@ export function cacheControl(file: PreparedFile, exactVersion: boolean, nowMs: n
   return 'no-cache';
 }
 
+/** The message of the 404 for a metadata file the collection does not have (or a collection that does not exist). */
+export function missingMetadataMessage(gun: string, role: string, version: number | undefined): string {
+  return `${gun} has no ${version === undefined ? '' : `version ${version} of `}${role} metadata`;
+}
+
 /** Headers of a 200 or 304 answer (without Content-Type/Length/Encoding). */
 export function responseHeaders(file: PreparedFile, gzip: boolean, cacheControlValue: string): Record<string, string> {
   const headers: Record<string, string> = { 'cache-control': cacheControlValue, etag: gzip ? file.gzipEtag : file.etag };
