@@ -15,7 +15,8 @@
 // - the server process's CPU time over the whole library publish (every request it makes: next-root
 //   probe, timestamp, snapshot, POST).
 // Cases: one tag into a small collection; one tag into a flat collection of BENCH_BIG tags (default
-// 1,000; bulk-loaded in one POST, hashed bins off so it stays flat).
+// 1,000; bulk-loaded in one POST, automatic hashed bins off so it stays flat); one tag into the same
+// number of tags moved into hashed bins by `enableBins` (the default layout for that size).
 // Env: BENCH_N (default 60), BENCH_WARMUP (20), BENCH_BIG (1000), BENCH_TLS (1: HTTPS with a self-signed
 // certificate, as the full benchmark; 0: plain HTTP), BENCH_PROF=DIR (server runs with --cpu-prof, the
 // profile lands in DIR when it stops).
@@ -36,6 +37,7 @@ const TLS = process.env.BENCH_TLS !== '0';
 const PROF = process.env.BENCH_PROF;
 const SMALL_GUN = 'registry.example.com/bench/small';
 const BIG_GUN = 'registry.example.com/bench/big';
+const BINNED_GUN = 'registry.example.com/bench/binned';
 const PASS = 'bench-pass-not-a-secret';
 const sha = (text) => createHash('sha256').update(text).digest('hex');
 
@@ -118,17 +120,21 @@ try {
 
   log(`server ${url} (pid ${child.pid}${pinned ? ', CPU 0' : ''}); small collection and a flat ${BIG}-tag collection`);
   await publisher.init(SMALL_GUN);
-  const init = await publisher.init(BIG_GUN);
   // Bulk load: targets v2 with BIG entries, signed with the collection's targets key, in one POST.
-  const keyPath = init.keyFiles.find((f) => f.includes(init.targetsKeyId));
-  const key = await decryptKeyFile(parseKeyFile(await readFile(keyPath, 'utf8'), keyPath), PASS);
-  const targets = {};
-  for (let i = 0; i < BIG; i += 1) targets[`${BIG_GUN}:v${i}`] = { length: 1000 + i, hashes: { sha256: sha(`${BIG_GUN}:v${i}`) } };
-  const bulk = await request('POST', `/v2/${BIG_GUN}/_trust/tuf/`, JSON.stringify({ targets: signMetadata(buildTargets(2, expiresAfter(new Date(), DEFAULT_LIFETIMES.targets), targets), [key]) }));
-  if (bulk.status !== 200) throw new Error(`bulk publish failed: ${bulk.status} ${bulk.text}`);
+  for (const gun of [BIG_GUN, BINNED_GUN]) {
+    const init = await publisher.init(gun);
+    const keyPath = init.keyFiles.find((f) => f.includes(init.targetsKeyId));
+    const key = await decryptKeyFile(parseKeyFile(await readFile(keyPath, 'utf8'), keyPath), PASS);
+    const targets = {};
+    for (let i = 0; i < BIG; i += 1) targets[`${gun}:v${i}`] = { length: 1000 + i, hashes: { sha256: sha(`${gun}:v${i}`) } };
+    const bulk = await request('POST', `/v2/${gun}/_trust/tuf/`, JSON.stringify({ targets: signMetadata(buildTargets(2, expiresAfter(new Date(), DEFAULT_LIFETIMES.targets), targets), [key]) }));
+    if (bulk.status !== 200) throw new Error(`bulk publish failed: ${bulk.status} ${bulk.text}`);
+  }
+  const { bins } = await publisher.enableBins(BINNED_GUN); // the default layout for its size
 
   const results = [];
-  for (const [name, gun] of [['one tag, small collection', SMALL_GUN], [`one tag into a flat ${BIG.toLocaleString('en-US')}-tag collection`, BIG_GUN]]) {
+  const big = BIG.toLocaleString('en-US');
+  for (const [name, gun] of [['one tag, small collection', SMALL_GUN], [`one tag into a flat ${big}-tag collection`, BIG_GUN], [`... the same ${big} tags in ${bins} hashed bins`, BINNED_GUN]]) {
     for (let i = 0; i < WARMUP; i += 1) await publisher.sign(`${gun}:warm-${i}`, { digest: `sha256:${sha(`${gun}:warm-${i}`)}`, size: 1000 });
     const offset = (await readFile(logFile)).length;
     postCpu.length = 0;
