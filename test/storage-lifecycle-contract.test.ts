@@ -109,7 +109,13 @@ test('tokens: unique names, looked up by digest, deleted by name', async (t) => 
   t.true(await store.deleteToken('ci', entry('revoke-token', 'admin')));
   t.false(await store.deleteToken('ci', entry('revoke-token', 'admin')));
   t.is(await store.getTokenBySha256('a'.repeat(64)), undefined);
+  // Lookups racing a deletion may see the token, but none that starts once the deletion returned does.
+  t.deepEqual(await store.getTokenBySha256('c'.repeat(64)), { ...token, name: 'admin-2', sha256: 'c'.repeat(64) });
+  const racing = Array.from({ length: 20 }, () => store.getTokenBySha256('c'.repeat(64)));
+  t.true(await store.deleteToken('admin-2', entry('revoke-token', 'admin')));
+  await Promise.all(racing);
+  t.is(await store.getTokenBySha256('c'.repeat(64)), undefined, 'a revoked token is refused at once');
   // Each accepted token change is in the server trail; refused ones are not.
-  t.deepEqual((await store.listAudit(SERVER_AUDIT, 0, 10)).map((r) => [r.seq, r.action]), [[1, 'create-token'], [2, 'create-token'], [3, 'revoke-token']]);
+  t.deepEqual((await store.listAudit(SERVER_AUDIT, 0, 10)).map((r) => [r.seq, r.action]), [[1, 'create-token'], [2, 'create-token'], [3, 'revoke-token'], [4, 'revoke-token']]);
   t.deepEqual(await store.listAudit(GUN, 0, 10), []);
 });

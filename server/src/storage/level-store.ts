@@ -26,6 +26,7 @@ import { CollectionLocks } from '../collection-lock.js';
 
 const SEP = '\u0000';
 const MAX_REMEMBERED_LATEST = 200_000;
+const MAX_REMEMBERED_TOKENS = 1_000;
 const pad = (n: number) => String(n).padStart(12, '0');
 const fileKey = (gun: string, role: string, version: number) => `${gun}${SEP}${role}${SEP}${pad(version)}`;
 const roleKey = (gun: string, role: string) => `${gun}${SEP}${role}`;
@@ -54,6 +55,10 @@ export class LevelStore implements MetadataStore {
   private readonly latestVersions = new Map<string, number>();
   /** Last audit sequence number per collection written by this instance (see `write`). */
   private readonly lastAuditSeq = new Map<string, number>();
+  /** Tokens found by their sha256, so an authorised request reads no level (see `getTokenBySha256`). */
+  private readonly knownTokens = new Map<string, TokenRecord>();
+  /** Counts token deletions, before and after each write: a lookup that raced one remembers nothing. */
+  private tokenDeletions = 0;
 
   private constructor(db: Level<string, string>) {
     this.db = db;
@@ -190,11 +195,26 @@ export class LevelStore implements MetadataStore {
     });
   }
 
+  /**
+   * Found tokens are remembered (at most MAX_REMEMBERED_TOKENS); unknown ones are not, so random
+   * guesses cannot fill the memory. Every token deletion goes through this one instance (level locks
+   * the directory) and forgets the token before and after its write, so a revoked token is refused
+   * as soon as `deleteToken` returns.
+   */
   async getTokenBySha256(sha256: string): Promise<TokenRecord | undefined> {
+    const known = this.knownTokens.get(sha256);
+    if (known) return known;
+    const deletions = this.tokenDeletions;
     const name = await this.tokenHashes.get(sha256);
     if (name === undefined) return undefined;
     const text = await this.tokens.get(name);
-    return text === undefined ? undefined : (JSON.parse(text) as TokenRecord);
+    if (text === undefined) return undefined;
+    const token = JSON.parse(text) as TokenRecord;
+    if (deletions === this.tokenDeletions) {
+      if (this.knownTokens.size >= MAX_REMEMBERED_TOKENS) this.knownTokens.delete(this.knownTokens.keys().next().value!);
+      this.knownTokens.set(sha256, token);
+    }
+    return token;
   }
 
   async listTokens(): Promise<TokenRecord[]> {
@@ -207,10 +227,16 @@ export class LevelStore implements MetadataStore {
     return this.exclusive(TOKENS, async () => {
       const text = await this.tokens.get(name);
       if (text === undefined) return false;
+      const { sha256 } = JSON.parse(text) as TokenRecord;
       const batch = this.db.batch();
       batch.del(name, { sublevel: this.tokens });
-      batch.del((JSON.parse(text) as TokenRecord).sha256, { sublevel: this.tokenHashes });
-      await this.write(batch, SERVER_AUDIT, audit);
+      batch.del(sha256, { sublevel: this.tokenHashes });
+      this.forgetToken(sha256);
+      try {
+        await this.write(batch, SERVER_AUDIT, audit);
+      } finally {
+        this.forgetToken(sha256);
+      }
       return true;
     });
   }
@@ -237,6 +263,11 @@ export class LevelStore implements MetadataStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+
+  private forgetToken(sha256: string): void {
+    this.tokenDeletions += 1;
+    this.knownTokens.delete(sha256);
   }
 
   private async latestVersion(gun: string, role: string): Promise<number> {
