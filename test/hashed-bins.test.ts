@@ -294,6 +294,9 @@ test('cli: tagtrust bins enable, then sign, list and delegation list go through 
   const env = { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome(), TAGTRUST_BINS_PASSPHRASE: 'bins-passphrase-for-tests' };
   t.is((await runCli(['init', GUN], env)).code, 0);
   t.is((await runCli(['sign', `${GUN}:v1`, '--digest', digestOf('a'), '--size', '10'], env)).code, 0);
+  const noPassphrase = await runCli(['bins', 'enable', GUN, '--bins', '16'], { ...env, TAGTRUST_BINS_PASSPHRASE: '' });
+  t.is(noPassphrase.code, 4, noPassphrase.stderr);
+  t.is(noPassphrase.stderr, `tagtrust: no passphrase for a new bins key of ${GUN}: set TAGTRUST_BINS_PASSPHRASE or run on a terminal\n`);
   const enable = await runCli(['bins', 'enable', GUN, '--bins', '16'], env);
   t.is(enable.code, 0, enable.stderr);
   t.regex(enable.stdout, /^Moved 1 tag of registry\.example\.com\/team\/app into 16 hashed bins \(targets v3\)\nBin key: [0-9a-f]{8} \(.*\.key\)\n$/);

@@ -33,7 +33,9 @@ export const terminalPassphrases: PassphraseProvider = async (request) => {
   if (fromEnv) return fromEnv;
   const what = `${request.role} key ${request.keyId.slice(0, 8)}${request.gun ? ` of ${request.gun}` : ''}`;
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
-    throw new KeyNotFoundError(`no passphrase for the ${what}: set ${envName} or run on a terminal`);
+    // A key being created has no file yet, so its ID would mean nothing to the user.
+    const key = request.purpose === 'new' ? `a new ${request.role} key${request.gun ? ` of ${request.gun}` : ''}` : `the ${what}`;
+    throw new KeyNotFoundError(`no passphrase for ${key}: set ${envName} or run on a terminal`);
   }
   if (request.purpose === 'unlock') return ask(`Passphrase for the ${what}: `);
   const first = await ask(`New passphrase for the ${what}: `);
