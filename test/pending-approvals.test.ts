@@ -7,6 +7,7 @@ import type { KeyPair } from '@tagtrust/keys';
 import { NotSignedError, VersionConflictError } from '@tagtrust/client';
 import { buildTargets, canonicalBytes, expiresAfter, pendingBasePath, tufBasePath } from '@tagtrust/shared';
 import type { Metadata, PendingResult, PendingStatus, RootSigned, TargetsSigned } from '@tagtrust/shared';
+import { MAX_OPEN_PER_ROLE } from '@tagtrust/server';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { PASSPHRASES, digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
@@ -249,4 +250,23 @@ test('top-level targets with threshold 2: signing proposes, a second targets key
   t.deepEqual(approved.view.tags, [{ kind: 'add', reference: `${GUN}:v1`, to: digestOf('7') }]);
   t.true(approved.published);
   t.is((await puller.resolve(`${GUN}:v1`)).digest, digestOf('7'));
+});
+
+test('a role may have at most MAX_OPEN_PER_ROLE open pending changes; publishing one frees the others', async (t) => {
+  const { server, keys } = await releaseRole(t);
+  const proposals = [];
+  for (let i = 0; i < MAX_OPEN_PER_ROLE; i += 1) {
+    const proposed = await call(server, '', { role: 'targets/release', metadata: release(1, `v${i}`, [keys[0]!]) });
+    t.is(proposed.status, 200, `proposal ${i}`);
+    proposals.push(proposed.body.pending!);
+  }
+  const refused = await call(server, '', { role: 'targets/release', metadata: release(1, 'v-one-more', [keys[0]!]) });
+  t.is(refused.status, 400);
+  t.is(refused.body.error?.code, 'INVALID_INPUT');
+  t.regex(refused.body.error!.message, new RegExp(`targets/release of ${GUN} already has ${MAX_OPEN_PER_ROLE} open pending changes, the most it may have: approve them`));
+  t.is((await call(server, '')).body.length, MAX_OPEN_PER_ROLE, 'the refused proposal was not stored');
+  // Publishing one makes the others stale: they no longer count.
+  const first = proposals[0]!;
+  t.is((await call(server, `/${first.id}`, { signatures: [sign(keys[1]!, first.metadata as Metadata<TargetsSigned>)] })).status, 200);
+  t.is((await call(server, '', { role: 'targets/release', metadata: release(2, 'v-next', [keys[0]!]) })).status, 200);
 });

@@ -15,3 +15,4 @@ export type { DelegationEvent, DelegationEventKind } from './delegation-changes.
 export { OnlineKeys } from './online-keys.js';
 export { issueSelfSignedCertificate } from './tls-cert.js';
 export type { SelfSignedOptions, TlsMaterial } from './tls-cert.js';
+export { MAX_OPEN_PER_ROLE } from './pending/pending-changes.js';

@@ -12,6 +12,9 @@
  * - A change based on a version that is no longer the latest (stale) or past its expiry is never
  *   published: approving it fails (409 / 400) and deletes it.
  * - Writes to the staging area of one collection are serialised.
+ * - At most MAX_OPEN_PER_ROLE changes of one role are open (neither stale nor expired) at a time, so
+ *   a signer cannot fill the staging area; a further proposal is refused until some are published,
+ *   go stale or expire.
  */
 import { randomBytes } from 'node:crypto';
 import { verifySignature } from '@tagtrust/keys';
@@ -45,6 +48,9 @@ import { verifyDelegatedRoles } from '../delegations-verify.js';
 import { verifyPublish } from '../publish-verify.js';
 import type { Repository } from '../repository.js';
 import type { MetadataStore } from '../storage/store.js';
+
+/** Open changes one role may have waiting at a time. */
+export const MAX_OPEN_PER_ROLE = 32;
 
 export interface PendingChangesOptions {
   store: MetadataStore;
@@ -95,6 +101,14 @@ export class PendingChanges {
       verifyProposal(gun, role, metadata, state, now);
       const signedBy = checkSignatures(metadata, role, signers);
       if (signedBy.length >= signers.role.threshold) return { published: await this.repository.publish(gun, { [role]: metadata }, actor) };
+      const open = (await this.store.listPending(gun))
+        .map((text) => JSON.parse(text) as PendingChange)
+        .filter((change) => change.role === role && change.baseVersion === state.latest && !isExpiredAt(change, now));
+      if (open.length >= MAX_OPEN_PER_ROLE) {
+        throw new InvalidInputError(
+          `${role} of ${gun} already has ${open.length} open pending changes, the most it may have: approve them (\`tagtrust pending list ${gun}\`) or let them expire before proposing more`,
+        );
+      }
       const expiry = Math.min(now.getTime() + this.lifetimeMs, Date.parse(metadata.signed.expires));
       const change: PendingChange = {
         id: randomBytes(8).toString('hex'),
