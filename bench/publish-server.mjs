@@ -17,7 +17,8 @@
 // Cases: one tag into a small collection; one tag into a flat collection of BENCH_BIG tags (default
 // 1,000; bulk-loaded in one POST, automatic hashed bins off so it stays flat); one tag into the same
 // number of tags moved into hashed bins by `enableBins` (the default layout for that size).
-// Env: BENCH_N (default 60), BENCH_WARMUP (20), BENCH_BIG (1000), BENCH_TLS (1: HTTPS with a self-signed
+// Env: BENCH_N (default 60), BENCH_WARMUP (20), BENCH_BIG (1000), BENCH_CASES (comma-separated subset of
+// small,flat,binned; default all: BENCH_CASES=binned BENCH_BIG=6400 is one tag into 16 bins of ~400), BENCH_TLS (1: HTTPS with a self-signed
 // certificate, as the full benchmark; 0: plain HTTP), BENCH_PROF=DIR (server runs with --cpu-prof, the
 // profile lands in DIR when it stops).
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,6 +36,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const BIG = Number(process.env.BENCH_BIG ?? 1000);
 const TLS = process.env.BENCH_TLS !== '0';
 const PROF = process.env.BENCH_PROF;
+const CASES = new Set((process.env.BENCH_CASES ?? 'small,flat,binned').split(','));
 const SMALL_GUN = 'registry.example.com/bench/small';
 const BIG_GUN = 'registry.example.com/bench/big';
 const BINNED_GUN = 'registry.example.com/bench/binned';
@@ -119,9 +121,9 @@ try {
   const publisher = new Publisher({ server: url, home, token, ca, passphrases: async () => PASS, warn: () => {}, binsThreshold: 0, timeoutMs: 600_000 });
 
   log(`server ${url} (pid ${child.pid}${pinned ? ', CPU 0' : ''}); small collection and a flat ${BIG}-tag collection`);
-  await publisher.init(SMALL_GUN);
+  if (CASES.has('small')) await publisher.init(SMALL_GUN);
   // Bulk load: targets v2 with BIG entries, signed with the collection's targets key, in one POST.
-  for (const gun of [BIG_GUN, BINNED_GUN]) {
+  for (const gun of [CASES.has('flat') && BIG_GUN, CASES.has('binned') && BINNED_GUN].filter(Boolean)) {
     const init = await publisher.init(gun);
     const keyPath = init.keyFiles.find((f) => f.includes(init.targetsKeyId));
     const key = await decryptKeyFile(parseKeyFile(await readFile(keyPath, 'utf8'), keyPath), PASS);
@@ -130,11 +132,12 @@ try {
     const bulk = await request('POST', `/v2/${gun}/_trust/tuf/`, JSON.stringify({ targets: signMetadata(buildTargets(2, expiresAfter(new Date(), DEFAULT_LIFETIMES.targets), targets), [key]) }));
     if (bulk.status !== 200) throw new Error(`bulk publish failed: ${bulk.status} ${bulk.text}`);
   }
-  const { bins } = await publisher.enableBins(BINNED_GUN); // the default layout for its size
+  const { bins } = CASES.has('binned') ? await publisher.enableBins(BINNED_GUN) : {}; // the default layout for its size
 
   const results = [];
   const big = BIG.toLocaleString('en-US');
-  for (const [name, gun] of [['one tag, small collection', SMALL_GUN], [`one tag into a flat ${big}-tag collection`, BIG_GUN], [`... the same ${big} tags in ${bins} hashed bins`, BINNED_GUN]]) {
+  const cases = [['small', 'one tag, small collection', SMALL_GUN], ['flat', `one tag into a flat ${big}-tag collection`, BIG_GUN], ['binned', `one tag into ${big} tags in ${bins} hashed bins`, BINNED_GUN]];
+  for (const [name, gun] of cases.filter(([id]) => CASES.has(id)).map(([, ...rest]) => rest)) {
     for (let i = 0; i < WARMUP; i += 1) await publisher.sign(`${gun}:warm-${i}`, { digest: `sha256:${sha(`${gun}:warm-${i}`)}`, size: 1000 });
     const offset = (await readFile(logFile)).length;
     postCpu.length = 0;

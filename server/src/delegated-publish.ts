@@ -9,7 +9,9 @@ import type { DelegationEvent } from './delegation-changes.js';
 import { delegationChanges } from './delegation-changes.js';
 import { delegatedRolesToLoad, verifyDelegatedRoles } from './delegations-verify.js';
 import { serialise } from './online-signing.js';
-import type { MetadataStore, StoredFile } from './storage/store.js';
+import type { ParsedTargets } from './parsed-targets.js';
+import type { StoredFile } from './storage/store.js';
+import type { CanonicalTargets } from './targets-update.js';
 
 export interface DelegatedPublish {
   files: StoredFile[];
@@ -22,15 +24,19 @@ export interface DelegatedPublish {
    * targets before and after, so the audit can record tag changes in bins like those in targets.
    */
   bins: { before: TargetsSigned | undefined; after: TargetsSigned }[];
+  /** The verified roles with the canonical form of their targets, to keep for the next publish once committed. */
+  verified: { role: string; metadata: Metadata<TargetsSigned>; canonical: CanonicalTargets }[];
 }
 
 /**
+ * @param loadLatest the latest stored version of a delegated role of `gun`, parsed (shared: not
+ *   modified here), with the canonical form of its targets when known; undefined when it has none
  * @param targetsBefore the stored top-level targets (undefined for a new collection)
  * @param targetsAfter the top-level targets trusted after the publish
  * @throws the errors of verifyDelegatedRoles
  */
 export async function prepareDelegatedPublish(
-  store: MetadataStore,
+  loadLatest: (role: string) => Promise<ParsedTargets | undefined>,
   gun: string,
   delegated: Map<string, unknown>,
   targetsBefore: Metadata<TargetsSigned> | undefined,
@@ -38,13 +44,16 @@ export async function prepareDelegatedPublish(
   now: Date,
 ): Promise<DelegatedPublish> {
   const current = new Map<string, Metadata<TargetsSigned>>();
+  const canonical = new Map<string, CanonicalTargets>();
   await Promise.all(
     delegatedRolesToLoad(delegated.keys()).map(async (role) => {
-      const file = await store.getLatest(gun, role);
-      if (file) current.set(role, JSON.parse(file.text) as Metadata<TargetsSigned>);
+      const latest = await loadLatest(role);
+      if (!latest) return;
+      current.set(role, latest.metadata);
+      if (latest.canonical) canonical.set(role, latest.canonical);
     }),
   );
-  const verified = verifyDelegatedRoles(delegated, { gun, targets: targetsAfter, current }, now);
+  const verified = verifyDelegatedRoles(delegated, { gun, targets: targetsAfter, current, canonical }, now);
   const events = targetsAfter === targetsBefore ? [] : delegationChanges('targets', targetsBefore?.signed, targetsAfter.signed);
   const files: StoredFile[] = [];
   const expectedLatest: Record<string, number> = {};
@@ -61,5 +70,5 @@ export async function prepareDelegatedPublish(
   }
   // Delegators read from storage are part of what was verified: the commit fails if one moved.
   for (const [role, metadata] of current) expectedLatest[role] ??= metadata.signed.version;
-  return { files, expectedLatest, events, bins };
+  return { files, expectedLatest, events, bins, verified: verified.map(({ role, metadata, canonical }) => ({ role, metadata, canonical })) };
 }

@@ -20,11 +20,19 @@
  *   tagtrust accepts. A published bin must be one of the 2^bit_length bins the targets trusted
  *   after this publish delegates, signed by the threshold of the succinct keys, and every name it
  *   signs must hash into it (first bit_length bits of its sha256). A bin delegates nothing.
+ * - Changed entries only (as the top-level targets, targets-update.ts): an entry equal, as a JSON
+ *   value, to the entry of the same name in the current version of the same role passed the schema
+ *   and digest/length checks when it was published, and skips them. Its name is still checked
+ *   against every delegation of the chain (paths, hash prefixes, its bin) like every other name:
+ *   those can change without the role changing (a re-bin gives bins-0a another meaning). The
+ *   signature input is canonicalBytes(signed), assembled from the current version's canonical
+ *   entries when they are given for that exact current version.
  */
 import {
   BadVersionError,
   ExpiredMetadataError,
   InvalidInputError,
+  MalformedMetadataError,
   NotFoundError,
   SubstitutionError,
   VersionConflictError,
@@ -45,6 +53,8 @@ import {
 } from '@tagtrust/shared';
 import type { Metadata, RoleDelegation, TargetsSigned } from '@tagtrust/shared';
 import { verifyRoleSignatures } from '@tagtrust/keys';
+import type { CanonicalTargets } from './targets-update.js';
+import { TargetsUpdate } from './targets-update.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -83,6 +93,11 @@ export interface DelegatedState {
   targets: Metadata<TargetsSigned>;
   /** Current stored metadata of the roles {@link delegatedRolesToLoad} named (absent: none yet). */
   current: Map<string, Metadata<TargetsSigned>>;
+  /**
+   * The canonical form of a current role's `signed.targets`, when known; used only when it describes
+   * that very object of `current` (targets-update.ts).
+   */
+  canonical?: ReadonlyMap<string, CanonicalTargets>;
 }
 
 export interface VerifiedDelegatedRole {
@@ -90,6 +105,8 @@ export interface VerifiedDelegatedRole {
   metadata: Metadata<TargetsSigned>;
   /** The version this role was at before (0: new role); the commit's compare-and-swap base. */
   previousVersion: number;
+  /** The canonical form of `metadata.signed.targets`, to keep for the next publish of this role. */
+  canonical: CanonicalTargets;
 }
 
 /**
@@ -99,7 +116,13 @@ export interface VerifiedDelegatedRole {
  */
 export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: DelegatedState, now: Date): VerifiedDelegatedRole[] {
   const published = new Map<string, Metadata<TargetsSigned>>();
-  for (const [role, json] of delegated) published.set(role, validateMetadata(json, 'targets', role));
+  const updates = new Map<string, TargetsUpdate>();
+  for (const [role, json] of delegated) {
+    // Entries equal to the current version's of this role were checked when they were published.
+    const update = new TargetsUpdate(state.current.get(role)?.signed.targets, state.canonical?.get(role));
+    updates.set(role, update);
+    published.set(role, validateMetadata(json, 'targets', role, { knownTarget: update.isUnchanged }));
+  }
   const trusted = (role: string): Metadata<TargetsSigned> | undefined =>
     role === 'targets' ? state.targets : (published.get(role) ?? state.current.get(role));
 
@@ -128,13 +151,20 @@ export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: Del
     }
     const delegatorMeta = trusted(delegatorOf(role))!;
     const info = infos[infos.length - 1]!;
-    verifyRoleSignatures(metadata, role, info, delegatorMeta.signed.delegations!.keys);
+    const update = updates.get(role)!;
+    let canonical;
+    try {
+      canonical = update.signedBytes(signed);
+    } catch (err) {
+      throw new MalformedMetadataError(`${role} metadata cannot be expressed as canonical JSON (floats and undefined are not allowed): ${(err as Error).message}`, { cause: err });
+    }
+    verifyRoleSignatures(metadata, role, info, delegatorMeta.signed.delegations!.keys, canonical.bytes);
     if (isExpired(signed, now)) {
       throw new ExpiredMetadataError(`${role} v${signed.version} expired at ${signed.expires}: sign it with a later expiry`);
     }
-    verifyDelegatedTargets(role, signed, infos, state.gun, state.current.get(role)?.signed.targets);
+    verifyDelegatedTargets(role, signed, infos, state.gun, update);
     verifyDelegationsShape(signed, role);
-    verified.push({ role, metadata, previousVersion });
+    verified.push({ role, metadata, previousVersion, canonical: canonical.canonical });
   }
   return verified;
 }
@@ -166,10 +196,14 @@ function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
   }
 }
 
-/** @param current the role's stored targets: names it holds were checked to be tags of the collection when published */
-function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: RoleDelegation[], gun: string, current: TargetsSigned['targets'] | undefined): void {
+/**
+ * Every name against the chain of delegations; the other checks for changed entries only.
+ * @param update against the role's stored targets: names it holds were checked to be tags of the
+ *   collection when published, and entries it found unchanged passed the digest and length checks
+ */
+function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: RoleDelegation[], gun: string, update: TargetsUpdate): void {
   for (const [name, info] of Object.entries(signed.targets)) {
-    if (!(current && Object.hasOwn(current, name)) && !isTargetInCollection(name, gun)) {
+    if (!update.isKnownName(name) && !isTargetInCollection(name, gun)) {
       throw new SubstitutionError(`${role} signs "${name}", which is not a tag of collection ${gun}: target names must be ${gun}:<tag>`);
     }
     const outside = chain.find((delegation) => !isDelegatedTarget(name, delegation));
@@ -178,6 +212,7 @@ function verifyDelegatedTargets(role: string, signed: TargetsSigned, chain: Role
         `${role} may not sign ${name}: it is outside the paths delegated to ${outside.name} (${describeDelegatedPaths(outside)})`,
       );
     }
+    if (update.has(name, info)) continue;
     const sha256 = info.hashes.sha256;
     if (sha256 === undefined || !SHA256_HEX.test(sha256)) {
       throw new InvalidInputError(`target "${name}" in ${role} needs hashes.sha256 of 64 lowercase hex characters (the manifest digest)`);

@@ -77,6 +77,8 @@ export class Repository {
   private readonly cache: ReadCache;
   /** The latest targets parsed, with their canonical form, for the next publish. */
   private readonly parsedTargets = new ParsedTargetsCache();
+  /** The same for delegated roles and hashed bins (their own budget: bins do not push out targets). */
+  private readonly parsedDelegated = new ParsedTargetsCache(4 * 1024 * 1024);
 
   constructor(options: RepositoryOptions) {
     this.store = options.store;
@@ -176,7 +178,7 @@ export class Repository {
             },
             now,
           );
-      const delegatedChange = await prepareDelegatedPublish(this.store, gun, delegated, targets, verified.newTargets ?? targets!, now);
+      const delegatedChange = await prepareDelegatedPublish((role) => this.loadLatestParsed(gun, role, this.parsedDelegated), gun, delegated, targets, verified.newTargets ?? targets!, now);
       if (!snapshotKey || !timestampKey) {
         throw new NotFoundError(`collection ${gun} has no online keys: fetch snapshot.key and timestamp.key first`);
       }
@@ -234,6 +236,10 @@ export class Repository {
           this.parsedTargets.set(gun, file, { metadata: verified.newTargets, canonical: verified.newTargetsCanonical });
         }
       }
+      for (const { role, metadata, canonical } of delegatedChange.verified) {
+        const file = this.cache.get(gun, role);
+        if (file?.version === metadata.signed.version) this.parsedDelegated.set(gun, file, { metadata, canonical });
+      }
       if (Object.keys(activateKeys).length > 0) this.onlineKeys.changed(gun);
       for (const role of Object.keys(activateKeys) as ServerKeyRole[]) this.onlineKeys.forget(gun, role, active[role].keyId);
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
@@ -273,6 +279,7 @@ export class Repository {
       const deleted = await this.store.deleteCollection(gun, audit);
       this.cache.invalidate(gun);
       this.parsedTargets.delete(gun);
+      this.parsedDelegated.delete(gun);
       if (!deleted) throw new NotFoundError(`collection ${gun} does not exist`);
       this.onlineKeys.forgetCollection(gun);
       this.timestampExpiry.delete(gun);
@@ -366,9 +373,14 @@ export class Repository {
   }
 
   /** The latest top-level targets, parsed (shared: do not modify), from the read cache when it holds them. */
-  private async loadLatestTargets(gun: string): Promise<ParsedTargets | undefined> {
-    const file = this.cache.get(gun, 'targets') ?? (await this.loadLatestPrepared(gun, 'targets'));
-    return file === undefined ? undefined : this.parsedTargets.get(gun, file);
+  private loadLatestTargets(gun: string): Promise<ParsedTargets | undefined> {
+    return this.loadLatestParsed(gun, 'targets', this.parsedTargets);
+  }
+
+  /** The latest version of a targets role, parsed (shared: do not modify), from the read cache when it holds it. */
+  private async loadLatestParsed(gun: string, role: string, parsed: ParsedTargetsCache): Promise<ParsedTargets | undefined> {
+    const file = this.cache.get(gun, role) ?? (await this.loadLatestPrepared(gun, role));
+    return file === undefined ? undefined : parsed.get(gun, file);
   }
 
   private async commit(

@@ -1,5 +1,6 @@
 /**
- * A new top-level targets checked against the current, verified one. A publish usually changes one
+ * A new targets role (the top-level targets, or a delegated role or bin in delegations-verify.ts)
+ * checked against the current, verified version of the same role. A publish usually changes one
  * entry of many: entries equal to the current version's were fully checked when they were published,
  * and their canonical JSON is known already. The signature check still covers the whole `signed`.
  *
