@@ -11,14 +11,14 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { createHash } from 'node:crypto';
 import { generateKeyPair, signMetadata } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
-import { buildTargets, canonicalBytes, expiresAfter } from '@tagtrust/shared';
+import { buildTargets, canonicalBytes, expiresAfter, targetNameHash } from '@tagtrust/shared';
 import type { Metadata, TargetFileInfo, TargetsSigned } from '@tagtrust/shared';
 import { verifyDelegatedRoles } from '../server/src/delegations-verify.js';
 import type { VerifiedDelegatedRole } from '../server/src/delegations-verify.js';
 import { TargetsUpdate } from '../server/src/targets-update.js';
+import { binnedCollection } from './helpers/bins.js';
 import { startTestServer } from './helpers/server.js';
 import { publisherFor, pullerFor, tempHome } from './helpers/client.js';
 import type { HttpResult } from './helpers/metadata.js';
@@ -26,14 +26,13 @@ import { apiError, assertUnchanged, collectionKeys, latestMetadata, publishRaw, 
 
 const GUN = 'registry.example.com/team/app';
 const DAY = 24 * 3600_000;
-const hashOf = (name: string) => createHash('sha256').update(name).digest('hex');
 const entry = (char: string, length = 100): TargetFileInfo => ({ length, hashes: { sha256: char.repeat(64) } });
 /** A JSON round trip: what the server's JSON.parse of a request gives. */
 const parsed = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 /** The first `count` names `${GUN}:t<i>` whose sha256 hex passes `test`. */
 function namesWhere(test: (hash: string) => boolean, count: number, from = 0): string[] {
   const out: string[] = [];
-  for (let i = from; out.length < count; i += 1) if (test(hashOf(`${GUN}:t${i}`))) out.push(`${GUN}:t${i}`);
+  for (let i = from; out.length < count; i += 1) if (test(targetNameHash(`${GUN}:t${i}`))) out.push(`${GUN}:t${i}`);
   return out;
 }
 const inBin16 = (hex: string) => (hash: string) => hash[0] === hex;
@@ -112,13 +111,7 @@ function expectRefused(t: ExecutionContext, result: HttpResult, status: number, 
 }
 
 test('a 16-bin collection: changed, byte-different, misplaced and tampered bin entries are refused, with the kept canonical form and after a restart', async (t) => {
-  const server = await startTestServer();
-  t.teardown(() => server.close());
-  const home = await tempHome();
-  const owner = publisherFor(server.url, home);
-  await owner.init(GUN);
-  const binKey = await generateKeyPair();
-  await owner.enableBins(GUN, { bins: 16, key: binKey.publicKey });
+  const { server, binKey } = await binnedCollection(t, GUN, 16);
   const names = namesWhere(inBin16('0'), 60);
   const [elsewhere] = namesWhere((h) => h[0] !== '0', 1);
   const expires = expiresAfter(new Date(), 30 * DAY);
@@ -172,13 +165,7 @@ test('a 16-bin collection: changed, byte-different, misplaced and tampered bin e
 });
 
 test('after a re-bin from 256 to 32 bins, bins-01 means other names: an unchanged name of the old bins-01 is refused', async (t) => {
-  const server = await startTestServer();
-  t.teardown(() => server.close());
-  const home = await tempHome();
-  const owner = publisherFor(server.url, home);
-  await owner.init(GUN);
-  const binKey = await generateKeyPair();
-  await owner.enableBins(GUN, { bins: 256, key: binKey.publicKey });
+  const { server, home, binKey } = await binnedCollection(t, GUN, 256);
   const keys = await collectionKeys(home, GUN);
   const expires = expiresAfter(new Date(), 30 * DAY);
   // bit_length 8: bins-01 holds names whose sha256 starts 01. bit_length 5: bins-01 is the 5 bits

@@ -6,7 +6,6 @@
  * the real server.
  */
 import test from 'ava';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,19 +13,19 @@ import { Updater } from 'tuf-js';
 import { SuccinctRoles } from '@tufjs/models/dist/role.js';
 import type { KeyPair } from '@tagtrust/keys';
 import { generateKeyPair, signMetadata } from '@tagtrust/keys';
-import { binIndexOfRole, binRoleForTarget, binRoleNames, buildTargets, expiresAfter, tufBasePath } from '@tagtrust/shared';
+import { binIndexOfRole, binRoleForTarget, binRoleNames, buildTargets, expiresAfter, targetNameHash, tufBasePath } from '@tagtrust/shared';
 import type { ErrorCode, Metadata, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
 import { readHistory } from '@tagtrust/client';
 import { startTestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 import { apiError, collectionKeys, getTufFile, latestMetadata, publishRaw, servedState, assertUnchanged } from './helpers/metadata.js';
 import { startProxy } from './helpers/proxy.js';
+import { binnedCollection } from './helpers/bins.js';
 
 const GUN = 'registry.example.com/team/app';
 const DAY = 24 * 3600_000;
-const hashOf = (name: string) => createHash('sha256').update(name).digest('hex');
 /** The bin (of 16, bit_length 4) of a tag: the first hex digit of the sha256 of its name. */
-const bin16 = (tag: string) => `bins-${hashOf(`${GUN}:${tag}`)[0]}`;
+const bin16 = (tag: string) => `bins-${targetNameHash(`${GUN}:${tag}`)[0]}`;
 
 /** The first `count` tags `t<i>` that fall (or, with `inside` false, do not fall) into bin `index` of 16. */
 function tagsInBin(index: number, inside: boolean, count: number): string[] {
@@ -57,13 +56,7 @@ test('bin names and the bin of a name agree with @tufjs/models SuccinctRoles for
 });
 
 test('the server verifies published bins against the succinct delegation and refuses everything else', async (t) => {
-  const server = await startTestServer();
-  t.teardown(() => server.close());
-  const home = await tempHome();
-  const owner = publisherFor(server.url, home);
-  await owner.init(GUN);
-  const binKey = await generateKeyPair();
-  const enabled = await owner.enableBins(GUN, { bins: 16, key: binKey.publicKey });
+  const { server, home, binKey, enabled } = await binnedCollection(t, GUN, 16);
   t.like(enabled, { bins: 16, moved: 0, targetsVersion: 2 });
   const targets = await latestMetadata<Metadata<TargetsSigned>>(server.url, GUN, 'targets');
   t.deepEqual(targets.signed.delegations, {
