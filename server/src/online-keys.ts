@@ -15,6 +15,7 @@ import { generateKeyPair, sealKeyPair, unsealKeyPair } from '@tagtrust/keys';
 import type { SealedKey } from '@tagtrust/keys';
 import type { TufKey } from '@tagtrust/shared';
 import type { MetadataStore, ServerKeyRole } from './storage/store.js';
+import { setBounded } from './bounded-map.js';
 
 /** Most (collection, role, active|pending) sealed-key lookups remembered; the oldest go first. */
 const MAX_REMEMBERED = 20_000;
@@ -77,8 +78,7 @@ export class OnlineKeys {
     const generation = this.generation;
     const sealed = kind === 'active' ? await this.store.getServerKey(gun, role) : await this.store.getPendingServerKey(gun, role);
     if (generation === this.generation) {
-      if (this.sealed.size >= MAX_REMEMBERED) this.sealed.delete(this.sealed.keys().next().value!);
-      this.sealed.set(id, sealed ?? null);
+      setBounded(this.sealed, id, sealed ?? null, MAX_REMEMBERED);
     }
     return sealed;
   }

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import { setBounded } from './bounded-map.js';
 import type { StoredFile } from './storage/store.js';
 
 const gzip = promisify(gzipCallback);
@@ -135,8 +136,7 @@ export class ReadCache {
   /** Remembers that the store has no collection `gun`, unless a commit happened since `ticket`. */
   markAbsent(gun: string, ticket: FillTicket): void {
     if (ticket !== this.commits) return;
-    this.absent.set(gun, true);
-    if (this.absent.size > MAX_ABSENT_COLLECTIONS) this.absent.delete(this.absent.keys().next().value!);
+    setBounded(this.absent, gun, true, MAX_ABSENT_COLLECTIONS);
   }
 
   /** After a commit: the committed files become the cached latest versions. */

@@ -23,6 +23,7 @@ import type { SealedKey } from '@tagtrust/keys';
 import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
 import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { CollectionLocks } from '../collection-lock.js';
+import { setBounded } from '../bounded-map.js';
 
 const SEP = '\u0000';
 const MAX_REMEMBERED_LATEST = 200_000;
@@ -210,10 +211,7 @@ export class LevelStore implements MetadataStore {
     const text = await this.tokens.get(name);
     if (text === undefined) return undefined;
     const token = JSON.parse(text) as TokenRecord;
-    if (deletions === this.tokenDeletions) {
-      if (this.knownTokens.size >= MAX_REMEMBERED_TOKENS) this.knownTokens.delete(this.knownTokens.keys().next().value!);
-      this.knownTokens.set(sha256, token);
-    }
+    if (deletions === this.tokenDeletions) setBounded(this.knownTokens, sha256, token, MAX_REMEMBERED_TOKENS);
     return token;
   }
 
@@ -281,10 +279,7 @@ export class LevelStore implements MetadataStore {
    * stays what the database holds. Bounded; forgetting costs one read in the next commit.
    */
   private rememberLatest(key: string, version: number): void {
-    if (this.latestVersions.size >= MAX_REMEMBERED_LATEST && !this.latestVersions.has(key)) {
-      this.latestVersions.delete(this.latestVersions.keys().next().value!);
-    }
-    this.latestVersions.set(key, version);
+    setBounded(this.latestVersions, key, version, MAX_REMEMBERED_LATEST);
   }
 
   /**
