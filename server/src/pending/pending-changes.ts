@@ -103,7 +103,7 @@ export class PendingChanges {
       if (signedBy.length >= signers.role.threshold) return { published: await this.repository.publish(gun, { [role]: metadata }, actor) };
       const open = (await this.store.listPending(gun))
         .map((text) => JSON.parse(text) as PendingChange)
-        .filter((change) => change.role === role && change.baseVersion === state.latest && !isExpiredAt(change, now));
+        .filter((change) => change.role === role && stateOf(change, state.latest, now) === 'open');
       if (open.length >= MAX_OPEN_PER_ROLE) {
         throw new InvalidInputError(
           `${role} of ${gun} already has ${open.length} open pending changes, the most it may have: approve them (\`tagtrust pending list ${gun}\`) or let them expire before proposing more`,
@@ -133,7 +133,7 @@ export class PendingChanges {
       const state = await this.load(gun, change.role).catch(() => undefined);
       const signers = state && tryCatch(() => signersOf(state, change.role));
       const signedBy = signers ? validSigners(change.metadata, signers) : [];
-      const status = isExpiredAt(change, now) ? 'expired' : !state || state.latest !== change.baseVersion ? 'stale' : 'open';
+      const status = stateOf(change, state?.latest, now);
       out.push({ ...change, signedBy, threshold: signers?.role.threshold ?? 0, state: status });
     }
     return out;
@@ -275,6 +275,12 @@ function safeVerify(key: TufKey, sig: string, bytes: Buffer): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether a change can still be published: not expired, and based on its role's latest version (undefined: unknown). */
+function stateOf(change: PendingChange, latest: number | undefined, now: Date): PendingStatus['state'] {
+  if (isExpiredAt(change, now)) return 'expired';
+  return latest === change.baseVersion ? 'open' : 'stale';
 }
 
 function isExpiredAt(change: PendingChange, now: Date): boolean {
