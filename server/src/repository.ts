@@ -108,15 +108,15 @@ export class Repository {
     return stored && new PreparedFile(stored);
   }
 
-  /**
-   * The cached file, without any I/O or waiting, when the cache alone can answer exactly what
-   * `readPrepared` would; undefined otherwise (a miss, or a latest timestamp that is due for renewal).
-   */
   /** True when the cache knows, without any I/O, that collection `gun` does not exist. */
   knownAbsent(gun: string): boolean {
     return this.cache.isAbsent(gun);
   }
 
+  /**
+   * The cached file, without any I/O or waiting, when the cache alone can answer exactly what
+   * `readPrepared` would; undefined otherwise (a miss, or a latest timestamp that is due for renewal).
+   */
   cachedFile(gun: string, role: string, version?: number): PreparedFile | undefined {
     const file = this.cache.get(gun, role);
     if (!file) return undefined;
