@@ -1,5 +1,7 @@
 export { Puller, verifyManifestBytes } from './puller.js';
 export type { PullerOptions, Resolution, RoleState, SignedTag } from './puller.js';
+export { DEFAULT_REFRESH_INTERVAL_MS, TagVerifier } from './verified/tag-verifier.js';
+export type { TagVerifierOptions } from './verified/tag-verifier.js';
 export { DEFAULT_BINS_THRESHOLD, Publisher, describeManifest } from './publisher.js';
 export type { InitOptions, InitResult, PublishResult, PublisherOptions, TagManifest } from './publisher.js';
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';

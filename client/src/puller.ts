@@ -7,6 +7,7 @@ import {
   MismatchError,
   NotSignedError,
   SubstitutionError,
+  TagTrustError,
   UsageError,
   isTargetInCollection,
   parseGun,
@@ -95,30 +96,27 @@ export class Puller {
    */
   async resolve(reference: string): Promise<Resolution> {
     const { gun, tag, digest: expected } = parseTaggedReference(reference);
-    const name = targetName(gun, tag);
-    return this.withCollection(gun, `resolving ${name}`, async (session) => {
-      const info = await lookupTarget(session, name);
-      if (!info) {
-        throw new NotSignedError(`${name} is not signed (${gun} targets v${session.metadata.targets.signed.version}): ask its publisher to run \`tagtrust sign\`, or check the tag`);
+    return this.withCollection(gun, `resolving ${targetName(gun, tag)}`, (session) => answerFor(session, tag, expected));
+  }
+
+  /**
+   * Resolves several tags of one collection in one verified update. Each tag's own failure (not
+   * signed, substituted, no sha256) is its answer; a failure of the update itself is thrown.
+   * @throws the verification errors of the update
+   */
+  async resolveEach(gunInput: string, tags: readonly string[]): Promise<Map<string, Resolution | TagTrustError>> {
+    const gun = parseGun(gunInput);
+    return this.withCollection(gun, `resolving ${tags.length} tag(s) of ${gun}`, async (session) => {
+      const answers = new Map<string, Resolution | TagTrustError>();
+      for (const tag of tags) {
+        try {
+          answers.set(tag, await answerFor(session, tag));
+        } catch (err) {
+          if (!(err instanceof NotSignedError || err instanceof MismatchError || err instanceof SubstitutionError)) throw err;
+          answers.set(tag, err);
+        }
       }
-      if (info.path !== name) throw new SubstitutionError(`metadata answered ${info.path} when asked for ${name}: refusing it`);
-      const sha256 = info.hashes.sha256;
-      if (!sha256) throw new MismatchError(`${name} is signed without a sha256 digest: the publisher must re-sign it`);
-      const digest = `sha256:${sha256}`;
-      if (expected && expected !== digest) {
-        throw new MismatchError(`${name} is signed for ${digest}, not ${expected}: the reference you were given does not match the signed tag`);
-      }
-      const mediaType = info.custom.mediaType;
-      return {
-        reference: name,
-        gun,
-        tag,
-        digest,
-        size: info.length,
-        ...(typeof mediaType === 'string' ? { mediaType } : {}),
-        pinned: pinnedReference(gun, digest),
-        metadata: roleStates(session.metadata),
-      };
+      return answers;
     });
   }
 
@@ -228,6 +226,34 @@ function roleStates(metadata: TrustedMetadata): Resolution['metadata'] {
     timestamp: state(metadata.timestamp.signed),
     snapshot: state(metadata.snapshot.signed),
     targets: state(metadata.targets.signed),
+  };
+}
+
+/** The verified answer for one tag in an open session (`expected`: a digest the caller was given). */
+async function answerFor(session: CollectionSession, tag: string, expected?: string): Promise<Resolution> {
+  const gun = session.gun;
+  const name = targetName(gun, tag);
+  const info = await lookupTarget(session, name);
+  if (!info) {
+    throw new NotSignedError(`${name} is not signed (${gun} targets v${session.metadata.targets.signed.version}): ask its publisher to run \`tagtrust sign\`, or check the tag`);
+  }
+  if (info.path !== name) throw new SubstitutionError(`metadata answered ${info.path} when asked for ${name}: refusing it`);
+  const sha256 = info.hashes.sha256;
+  if (!sha256) throw new MismatchError(`${name} is signed without a sha256 digest: the publisher must re-sign it`);
+  const digest = `sha256:${sha256}`;
+  if (expected && expected !== digest) {
+    throw new MismatchError(`${name} is signed for ${digest}, not ${expected}: the reference you were given does not match the signed tag`);
+  }
+  const mediaType = info.custom.mediaType;
+  return {
+    reference: name,
+    gun,
+    tag,
+    digest,
+    size: info.length,
+    ...(typeof mediaType === 'string' ? { mediaType } : {}),
+    pinned: pinnedReference(gun, digest),
+    metadata: roleStates(session.metadata),
   };
 }
 
