@@ -15,8 +15,9 @@
 // - A linked source map (tagtrust.cjs.map, through tsc's maps back to src/*.ts): stack traces of
 //   internal errors point to the TypeScript sources under `node --enable-source-maps`; without that
 //   flag node does not read it.
+// - TAGTRUST_VERSION is client/package.json's version, for `tagtrust --version`.
 // - Written to a temp file and renamed, so a process loading the CLI never sees half a file.
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -47,7 +48,9 @@ const requireBuiltins = {
   },
 };
 
+const { version } = JSON.parse(await readFile(join(ROOT, 'client/package.json'), 'utf8'));
 const result = await build({
+  define: { TAGTRUST_VERSION: JSON.stringify(version) },
   entryPoints: [join(ROOT, 'client/dist/cli.js')],
   bundle: true,
   platform: 'node',

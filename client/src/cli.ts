@@ -34,6 +34,7 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 ${GLOBAL_HELP}
 
+Global options go before or after the command. \`tagtrust --version\` prints the version.
 Run \`tagtrust <command> --help\` for a command's options.
 `;
 }
@@ -53,8 +54,33 @@ const output: Output = {
   json: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
 };
 
+/** Set by the bundler (client/scripts/bundle-cli.mjs) to client/package.json's version. */
+declare const TAGTRUST_VERSION: string | undefined;
+
+/**
+ * Splits argv into the command name and its arguments; global options may come before the name
+ * (`tagtrust --server URL resolve …`): they are moved after it.
+ */
+function splitCommand(argv: string[]): { name: string | undefined; rest: string[] } {
+  const leading: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    const option = arg.startsWith('--') ? arg.slice(2).split('=')[0]! : undefined;
+    const spec = option === undefined ? undefined : GLOBAL_OPTIONS[option as keyof typeof GLOBAL_OPTIONS];
+    if (!spec || option === 'help') break;
+    leading.push(arg);
+    if (spec.type === 'string' && !arg.includes('=') && i + 1 < argv.length) leading.push(argv[(i += 1)]!);
+  }
+  return { name: argv[i], rest: [...leading, ...argv.slice(i + 1)] };
+}
+
 async function main(argv: string[]): Promise<void> {
-  const [name, ...rest] = argv;
+  const { name, rest } = splitCommand(argv);
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`tagtrust ${typeof TAGTRUST_VERSION === 'string' ? TAGTRUST_VERSION : 'development build'}\n`);
+    return;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp());
     return;

@@ -49,7 +49,11 @@ export {
 export type { ErrorCode } from '@tagtrust/shared';
 export { expandPatterns, readPublicKeyFile } from './delegations.js';
 export type { DelegationListing, DelegationSpec } from './delegations.js';
-export type { BinsOptions, BinsResult, GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';
+export type { BinsOptions, BinsResult, RoleChangeResult, RoleOptions } from './publisher.js';
+export { changePassphrase, exportKey, generateSignerKey, importKey, removeKey } from './key-admin.js';
+export type { GeneratedKey } from './key-admin.js';
+export { findKey, listKeys } from './key-files.js';
+export type { KeyListing } from './key-files.js';
 export { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, defaultBitLength, isBinRole } from './bins.js';
 export { changeLines, describeChange } from './pending.js';
 export type { PendingView, TagChange } from './pending.js';

@@ -2,12 +2,27 @@
  * The publisher's private keys under TAGTRUST_HOME/keys, one encrypted file per key
  * (`<keyid>.key`, mode 0600). Keys are found by the key IDs the trusted root lists for a role,
  * decrypted once per process, and never leave memory unencrypted.
+ *
+ * A key is looked for, in order: in TAGTRUST_SIGNING_KEY (an exported key file, JSON or base64, as a
+ * CI secret holds it), as `keys/<keyid>.key`, then in any other `keys/*.key` file whose content holds
+ * that key ID. A key file that others can read is used, with a warning.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { KeyPair, KeyFileLabels } from '@tagtrust/keys';
 import { decryptKeyFile, encryptKeyPair, parseKeyFile, writeFileAtomic } from '@tagtrust/keys';
 import { KeyNotFoundError, UsageError } from '@tagtrust/shared';
 import { ensurePrivateDir, keyPath, keysDir } from './home.js';
+import { decodeExported, isExposed, listKeys } from './key-files.js';
+
+/** The environment variable CI puts an exported key file in. */
+export const SIGNING_KEY_ENV = 'TAGTRUST_SIGNING_KEY';
+
+interface LocatedKey {
+  text: string;
+  source: string;
+  /** The file, when the key is in one (not in the environment). */
+  path?: string;
+}
 
 export interface PassphraseRequest {
   /** `new`: choose a passphrase for a key being created; `unlock`: enter an existing key's. */
@@ -41,6 +56,7 @@ export class KeyStore {
   constructor(
     private readonly home: string,
     private readonly passphrases: PassphraseProvider,
+    private readonly warn: (message: string) => void = () => {},
   ) {}
 
   /** Encrypts and stores a new key pair. */
@@ -60,22 +76,30 @@ export class KeyStore {
    */
   async resolveKeyId(prefix: string): Promise<string> {
     if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new UsageError(`key ID "${prefix}" must be 4 to 64 lowercase hex characters`);
-    const names = await readdir(keysDir(this.home)).catch(() => [] as string[]);
-    const matches = names.filter((name) => name.endsWith('.key') && name.startsWith(prefix)).map((name) => name.slice(0, -'.key'.length));
-    if (matches.length === 0) throw new KeyNotFoundError(`no key ${prefix} in ${keysDir(this.home)}: check the ID, or --home`);
+    const matches = [...new Set((await listKeys(this.home)).map((k) => k.keyId).filter((id) => id.startsWith(prefix)))];
+    if (matches.length === 0) throw new KeyNotFoundError(`no key ${prefix} in ${keysDir(this.home)}: check the ID (\`tagtrust key list\`), or --home`);
     if (matches.length > 1) throw new UsageError(`key ID ${prefix} is ambiguous in ${keysDir(this.home)}: give more characters`);
     return matches[0]!;
   }
 
   /** True when this home holds the private key of `keyId`. */
   async has(keyId: string): Promise<boolean> {
-    if (this.unlocked.has(keyId)) return true;
-    try {
-      await readFile(keyPath(this.home, keyId), 'utf8');
-      return true;
-    } catch {
-      return false;
+    return this.unlocked.has(keyId) || (await this.locate(keyId)) !== undefined;
+  }
+
+  /** Where the encrypted key of `keyId` is: the environment, its own file, or another file holding it. */
+  private async locate(keyId: string): Promise<LocatedKey | undefined> {
+    const secret = process.env[SIGNING_KEY_ENV];
+    if (secret) {
+      const text = decodeExported(secret, SIGNING_KEY_ENV);
+      if (parseKeyFile(text, SIGNING_KEY_ENV).keyid === keyId) return { text, source: SIGNING_KEY_ENV };
     }
+    const own = keyPath(this.home, keyId);
+    const text = await readFile(own, 'utf8').catch(() => undefined);
+    if (text !== undefined) return { text, source: own, path: own };
+    const other = (await listKeys(this.home)).find((k) => k.keyId === keyId);
+    if (!other) return undefined;
+    return { text: await readFile(other.file, 'utf8'), source: other.file, path: other.file };
   }
 
   /** Unlocks every one of `keyIds` this home holds (possibly none). */
@@ -113,14 +137,12 @@ export class KeyStore {
 
   private async unlockFromFiles(keyIds: readonly string[], role: string, gun: string): Promise<KeyPair> {
     for (const keyId of keyIds) {
-      const path = keyPath(this.home, keyId);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch {
-        continue;
+      const located = await this.locate(keyId);
+      if (!located) continue;
+      const file = parseKeyFile(located.text, located.source);
+      if (located.path !== undefined && (await isExposed(located.path))) {
+        this.warn(`${located.path} can be read by other users: run \`chmod 600 ${located.path}\``);
       }
-      const file = parseKeyFile(text, path);
       // A named signer key (`tagtrust key generate --name ci`) is unlocked with its own name's passphrase.
       const passphrase = await this.passphrases({ purpose: 'unlock', role: file.name ?? role, gun, keyId });
       const pair = await decryptKeyFile(file, passphrase);
@@ -129,7 +151,7 @@ export class KeyStore {
     }
     const listed = keyIds.map((id) => id.slice(0, 8)).join(', ') || 'none';
     throw new KeyNotFoundError(
-      `no private key for the ${role} role of ${gun} in ${keysDir(this.home)} (the root lists ${listed}): use the home the key was created in (--home / TAGTRUST_HOME)`,
+      `no private key for the ${role} role of ${gun} in ${keysDir(this.home)} (the root lists ${listed}): use the home the key was created in (--home / TAGTRUST_HOME), \`tagtrust key import\` it, or put it in ${SIGNING_KEY_ENV}`,
     );
   }
 }

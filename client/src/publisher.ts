@@ -44,6 +44,8 @@ import { checkRoleName, withDelegation, withoutDelegation, withoutDelegationKey 
 import { Deadline } from './deadline.js';
 import type { PassphraseProvider } from './keystore.js';
 import { KeyStore, environmentPassphrases } from './keystore.js';
+import { generateSignerKey } from './key-admin.js';
+import type { GeneratedKey } from './key-admin.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { ServerApi } from './server-api.js';
@@ -176,13 +178,6 @@ export interface ApproveResult {
   threshold: number;
 }
 
-export interface GeneratedKey {
-  name: string;
-  keyId: string;
-  publicKey: TufKey;
-  /** Where the encrypted private key is. */
-  keyFile: string;
-}
 
 /** Digest and size of a manifest file, so you sign exactly the bytes you built. */
 export async function describeManifest(path: string): Promise<TagManifest> {
@@ -220,7 +215,7 @@ export class Publisher {
 
   constructor(options: PublisherOptions = {}) {
     this.options = resolveOptions(options);
-    this.keys = options.keyStore ?? new KeyStore(this.options.home, options.passphrases ?? environmentPassphrases);
+    this.keys = options.keyStore ?? new KeyStore(this.options.home, options.passphrases ?? environmentPassphrases, this.options.warn);
     this.targetsLifetimeMs = options.targetsLifetimeMs ?? DEFAULT_LIFETIMES.targets;
     this.rootLifetimeMs = options.rootLifetimeMs ?? DEFAULT_LIFETIMES.root;
     this.maxAttempts = options.maxAttempts ?? 50;
@@ -521,12 +516,7 @@ export class Publisher {
 
   /** A new signing key for a delegation (kept encrypted in this home); give its public half to the collection owner. */
   async generateKey(name: string, algorithm?: KeyAlgorithm): Promise<GeneratedKey> {
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name)) {
-      throw new InvalidInputError(`key name "${name}" must be letters, digits, "_", "." and "-" (e.g. ci)`);
-    }
-    const pair = await generateKeyPair(algorithm);
-    const keyFile = await this.keys.add(pair, { role: name, name });
-    return { name, keyId: pair.keyId, publicKey: pair.publicKey, keyFile };
+    return generateSignerKey(this.keys, name, algorithm);
   }
 
   /**

@@ -64,7 +64,7 @@ export const publisher = async (values: Values, changing?: string) => {
   const passphraseGiven = new Promise<void>((resolve) => (answered = resolve));
   const passphrases: PassphraseProvider = (request) => terminalPassphrases(request).finally(answered);
   const home = resolveHome(options.home);
-  const keyStore = new KeyStore(home, passphrases);
+  const keyStore = new KeyStore(home, passphrases, (message) => process.stderr.write(`tagtrust: ${message}\n`));
   if (changing !== undefined) {
     // An invalid reference is reported by the publisher, with its usual message.
     const gun = (() => {

@@ -38,9 +38,14 @@ export const terminalPassphrases: PassphraseProvider = async (request) => {
     throw new KeyNotFoundError(`no passphrase for ${key}: set ${envName} or run on a terminal`);
   }
   if (request.purpose === 'unlock') return ask(`Passphrase for the ${what}: `);
+  return promptNewPassphrase(what);
+};
+
+/** Asks twice on the terminal for a new passphrase of `what` (at least 8 characters). */
+export async function promptNewPassphrase(what: string): Promise<string> {
   const first = await ask(`New passphrase for the ${what}: `);
   if (first.length < 8) throw new UsageError('the passphrase must be at least 8 characters');
   const second = await ask('Repeat it: ');
   if (first !== second) throw new UsageError('the passphrases do not match; run the command again');
   return first;
-};
+}

@@ -1,12 +1,12 @@
 /**
  * `tagtrust key generate --name NAME`: a signer's key pair for delegations. The private key stays
  * encrypted in this home (passphrase from TAGTRUST_<NAME>_PASSPHRASE or a prompt); the public key is
- * written to a file for the collection owner's `tagtrust delegation add --key FILE`.
+ * written to a file for the collection owner's `tagtrust delegation add --key FILE`. Local: no server
+ * URL is needed, and a failed generate leaves neither file behind.
  * Dispatched from `tagtrust key` (commands/key.ts).
  */
 import { UsageError } from '@tagtrust/shared/errors';
 import type { Output, Values } from '../command.js';
-import { publisher } from '../command.js';
 
 export const KEY_GENERATE_USAGE = 'tagtrust key generate --name NAME [--key-type ed25519|ecdsa|rsa] [--out PUBFILE]';
 
@@ -15,12 +15,15 @@ export async function runKeyGenerate(values: Values, out: Output): Promise<void>
   if (!name) throw new UsageError(`key generate needs --name (e.g. --name ci); usage: ${KEY_GENERATE_USAGE}`);
   const { parseKeyAlgorithm } = await import('../lazy.js');
   const algorithm = values['key-type'] === undefined ? undefined : parseKeyAlgorithm(values['key-type'] as string);
-  const key = await (await publisher(values)).generateKey(name, algorithm);
   const pubFile = (values.out as string | undefined) ?? `${name}.pub`;
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(pubFile, `${JSON.stringify(key.publicKey, null, 2)}\n`, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot write ${pubFile}: ${err.code === 'EEXIST' ? 'it exists already (choose --out)' : err.code}`);
-  });
+  const [{ KeyStore }, { terminalPassphrases }, { resolveHome }, { generateSignerKey }] = await Promise.all([
+    import('../../keystore.js'),
+    import('../prompt.js'),
+    import('../../options.js'),
+    import('../../key-admin.js'),
+  ]);
+  const keys = new KeyStore(resolveHome(values.home as string | undefined), terminalPassphrases);
+  const key = await generateSignerKey(keys, name, algorithm, pubFile);
   out.print(`Generated key "${name}" ${key.keyId.slice(0, 8)}`);
   out.print(`  private key: ${key.keyFile}`);
   out.print(`  public key:  ${pubFile} (give it to the collection owner for \`tagtrust delegation add --key ${pubFile}\`)`);

@@ -3,14 +3,15 @@ import { UsageError } from '@tagtrust/shared/errors';
 import type { Command, Output } from '../command.js';
 import { integerOption, publisher } from '../command.js';
 import { KEY_GENERATE_USAGE, runKeyGenerate } from './key-generate.js';
+import { KEY_MANAGE_ACTIONS, KEY_MANAGE_USAGE, runKeyManage } from './key-manage.js';
 
 const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 type Role = (typeof ROLES)[number];
 
 export const keyCommand: Command = {
   name: 'key',
-  usage: `tagtrust key rotate <gun> root|targets|snapshot|timestamp [--out FILE] [--replace KEYID] [--root-threshold T]\n       ${KEY_GENERATE_USAGE}`,
-  summary: "rotate a key (root N+1 listing the new key), or generate a delegation signer's key pair",
+  usage: [`tagtrust key rotate <gun> root|targets|snapshot|timestamp [--out FILE] [--replace KEYID] [--root-threshold T]`, KEY_GENERATE_USAGE, ...KEY_MANAGE_USAGE].join('\n       '),
+  summary: "rotate a key (root N+1 listing the new key), generate a delegation signer's key pair, or list, export, import, re-encrypt and remove keys",
   details: [
     'rotate:',
     'snapshot|timestamp: the server creates a new key and keeps signing with the old one until this root is',
@@ -20,6 +21,11 @@ export const keyCommand: Command = {
     'generate:',
     'A signer key for delegations, kept encrypted in TAGTRUST_HOME/keys (passphrase from TAGTRUST_<NAME>_PASSPHRASE',
     'or a prompt); the public key goes to --out (default NAME.pub) for `tagtrust delegation add --key`.',
+    'list, export, import, passwd, remove (local, no server needed):',
+    'Keys stay encrypted when exported (stdout or --out FILE, 0600) and imported (a file, or - for stdin; JSON or',
+    'base64); import asks for the key\'s passphrase to prove it. passwd re-encrypts a key under a new passphrase',
+    '(TAGTRUST_NEW_PASSPHRASE or a prompt), e.g. after receiving a shared root key. In CI, put an exported key in',
+    'the TAGTRUST_SIGNING_KEY secret and its passphrase in TAGTRUST_<ROLE>_PASSPHRASE: no key file is needed.',
   ].join('\n'),
   options: {
     out: { type: 'string' },
@@ -27,12 +33,18 @@ export const keyCommand: Command = {
     'root-threshold': { type: 'string' },
     name: { type: 'string' },
     'key-type': { type: 'string' },
+    json: { type: 'boolean' },
+    yes: { type: 'boolean' },
   },
   positionals: [1, 3],
   async run([action, gun, role], values, out) {
     if (action === 'generate') {
       if (gun !== undefined) throw new UsageError(`key generate takes no arguments; usage: ${KEY_GENERATE_USAGE}`);
       return runKeyGenerate(values, out);
+    }
+    if ((KEY_MANAGE_ACTIONS as readonly string[]).includes(action!)) {
+      if (role !== undefined) throw new UsageError(`too many arguments; usage: ${keyCommand.usage}`);
+      return runKeyManage(action as (typeof KEY_MANAGE_ACTIONS)[number], gun, values, out);
     }
     if (action !== 'rotate') throw new UsageError(`unknown key action "${action}"; usage: ${keyCommand.usage}`);
     if (gun === undefined || role === undefined) throw new UsageError(`key rotate needs a collection and a role; usage: ${keyCommand.usage}`);
