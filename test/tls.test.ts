@@ -38,7 +38,7 @@ test('a client that does not trust the certificate gets a NetworkError', async (
   t.regex(err!.message, /certificate/i);
 });
 
-test('the CLI takes --ca FILE or NODE_EXTRA_CA_CERTS', async (t) => {
+test('the CLI takes --ca FILE or NODE_EXTRA_CA_CERTS; without them, or over http://, one line says what to do', async (t) => {
   const tls = await certificate();
   const server = await startTestServer({ tls });
   t.teardown(() => server.close());
@@ -54,8 +54,19 @@ test('the CLI takes --ca FILE or NODE_EXTRA_CA_CERTS', async (t) => {
   t.is(resolve.code, 0, resolve.stderr);
   t.is(resolve.stdout, `${GUN}@${digestOf('b')}\n`);
   const untrusted = await runCli(['resolve', `${GUN}:v1`], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() });
-  t.not(untrusted.code, 0);
-  t.regex(untrusted.stderr, /^tagtrust: .*certificate/);
+  t.is(untrusted.code, 9);
+  t.regex(untrusted.stderr, /^tagtrust: cannot download .*: https:\/\/127\.0\.0\.1:\d+ presents a certificate this client does not trust \(\w+\): pass its CA with --ca FILE \(or NODE_EXTRA_CA_CERTS\)\n$/);
+  const plain = await runCli(['resolve', `${GUN}:v1`], { TAGTRUST_SERVER: server.url.replace('https:', 'http:'), TAGTRUST_HOME: await tempHome() });
+  t.is(plain.code, 9);
+  t.regex(plain.stderr, /^tagtrust: cannot download .*: http:\/\/127\.0\.0\.1:\d+ closed the connection: if it serves HTTPS, use https:\/\/\n$/);
+});
+
+test('https:// against a plain-HTTP server says so in one line', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const wrong = await runCli(['resolve', `${GUN}:v1`], { TAGTRUST_SERVER: server.url.replace('http:', 'https:'), TAGTRUST_HOME: await tempHome() });
+  t.is(wrong.code, 9);
+  t.regex(wrong.stderr, /^tagtrust: cannot download .*: https:\/\/127\.0\.0\.1:\d+ does not speak TLS: use http:\/\/ for a server without --tls-cert, or check the port\n$/);
 });
 
 test('tagtrust-server tls self-signed writes a certificate and a private key file', async (t) => {

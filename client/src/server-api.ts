@@ -30,6 +30,7 @@ export interface ChangefeedPage {
 import type { Deadline } from './deadline.js';
 import type { HttpResponse, TransportOptions } from './http/transport.js';
 import { httpRequest, readBody } from './http/transport.js';
+import { describeConnectionError } from './http/network-errors.js';
 
 /** Largest API answer read (publish results and keys are small). */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -96,7 +97,7 @@ export class ServerApi {
       );
     } catch (err) {
       if (this.deadline.expired) throw this.deadline.error();
-      throw new NetworkError(`${what} failed: cannot reach ${this.server} (${(err as Error).message}); check --server`, { cause: err });
+      throw new NetworkError(`${what} failed: ${describeConnectionError(this.server, err)}`, { cause: err });
     }
     let parsed: unknown;
     try {

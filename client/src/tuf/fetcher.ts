@@ -18,6 +18,7 @@ import { NetworkError, TagTrustError, TooLargeError } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 import type { HttpResponse, TransportOptions } from '../http/transport.js';
 import { httpRequest } from '../http/transport.js';
+import { describeConnectionError } from '../http/network-errors.js';
 import type { FailureLog } from './error-map.js';
 import type { MetadataFile } from './metadata-guard.js';
 import { parseMetadataFile } from './metadata-guard.js';
@@ -52,7 +53,7 @@ export class DeadlineFetcher extends BaseFetcher {
         url,
         this.deadline.expired
           ? this.deadline.error(`waiting for ${fileOf(url)}`)
-          : new NetworkError(`cannot download ${url}: ${(err as Error).cause ?? (err as Error).message}; check --server`, { cause: err }),
+          : new NetworkError(`cannot download ${url}: ${describeConnectionError(url, err)}`, { cause: err }),
       );
     }
     if (response.status < 200 || response.status > 299) {
