@@ -110,3 +110,14 @@ test('--version, and global options before the command', async (t) => {
   t.is(early.code, 9, early.stderr);
   t.regex(early.stderr, /127\.0\.0\.1:1/);
 });
+
+test('signing without the key says which role needs which key, and how a delegate picks its role', async (t) => {
+  const gun = 'registry.example.com/keys/missing';
+  await publisherFor(server.url, await tempHome()).init(gun);
+  const stranger = await runCli(['sign', `${gun}:v1`, '--digest', digestOf('a'), '--size', '1', '--server', server.url, '--home', await tempHome()]);
+  t.is(stranger.code, 4, stranger.stderr);
+  t.regex(
+    stranger.stderr,
+    /\ntagtrust: no private key for the targets role of registry\.example\.com\/keys\/missing in .* \(it needs [0-9a-f]{8}\): .* a delegate signs with --role targets\/<name> \(see `tagtrust delegation list registry\.example\.com\/keys\/missing`\)\n$/,
+  );
+});

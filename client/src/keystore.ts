@@ -150,8 +150,10 @@ export class KeyStore {
       return pair;
     }
     const listed = keyIds.map((id) => id.slice(0, 8)).join(', ') || 'none';
+    // A delegate signing without --role lands here, for the top-level targets role it holds no key of.
+    const delegate = role === 'targets' ? `; a delegate signs with --role targets/<name> (see \`tagtrust delegation list ${gun}\`)` : '';
     throw new KeyNotFoundError(
-      `no private key for the ${role} role of ${gun} in ${keysDir(this.home)} (the root lists ${listed}): use the home the key was created in (--home / TAGTRUST_HOME), \`tagtrust key import\` it, or put it in ${SIGNING_KEY_ENV}`,
+      `no private key for the ${role} role of ${gun} in ${keysDir(this.home)} (it needs ${listed}): use the home the key was created in (--home / TAGTRUST_HOME), \`tagtrust key import\` it, or put it in ${SIGNING_KEY_ENV}${delegate}`,
     );
   }
 }
