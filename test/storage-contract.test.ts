@@ -1,43 +1,15 @@
 /**
  * The MetadataStore contract (server/src/storage/store.ts), run against every backend: today the
- * level store on a real database in a temp dir. Each test opens its own store.
+ * level store on a real database in a temp dir and the PostgreSQL store on a real cluster. Each test
+ * opens its own store.
  */
 import test from 'ava';
-import type { ExecutionContext } from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { generateKeyPair, generateMasterKey, sealKeyPair } from '@tagtrust/keys';
-import { LevelStore, StaleVersionError } from '@tagtrust/server';
-import type { MetadataStore, StoredFile } from '@tagtrust/server';
+import { StaleVersionError } from '@tagtrust/server';
+import type { StoredFile } from '@tagtrust/server';
+import { STORE_BACKENDS, stopStoreBackends } from './helpers/stores.js';
 
-interface Backend {
-  name: string;
-  /** A fresh, empty store; `reopen` closes it and opens the same data again. */
-  open(t: ExecutionContext): Promise<{ store: MetadataStore; reopen(): Promise<MetadataStore> }>;
-}
-
-const BACKENDS: Backend[] = [
-  {
-    name: 'LevelStore',
-    async open(t) {
-      const dir = await mkdtemp(join(tmpdir(), 'tagtrust-store-'));
-      let store: MetadataStore = await LevelStore.open(join(dir, 'db'));
-      t.teardown(async () => {
-        await store.close();
-        await rm(dir, { recursive: true, force: true });
-      });
-      return {
-        store,
-        async reopen() {
-          await store.close();
-          store = await LevelStore.open(join(dir, 'db'));
-          return store;
-        },
-      };
-    },
-  },
-];
+test.after.always(stopStoreBackends);
 
 const GUN = 'registry.example.com/store/app';
 const file = (role: string, version: number, text = `${role} v${version}`): StoredFile => ({ role, version, text });
@@ -53,7 +25,7 @@ async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
   return out;
 }
 
-for (const backend of BACKENDS) {
+for (const backend of STORE_BACKENDS) {
   test(`${backend.name}: reads of missing things return undefined`, async (t) => {
     const { store } = await backend.open(t);
     t.is(await store.getLatest(GUN, 'root'), undefined);

@@ -7,6 +7,9 @@ export type { Authorizer, Caller, Permission, TokenAuthorizerOptions } from './a
 export { Tokens } from './tokens.js';
 export type { CreatedToken, TokenInfo } from './tokens.js';
 export { LevelStore } from './storage/level-store.js';
+export { PgStore } from './storage/pg-store.js';
+export type { PgStoreOptions } from './storage/pg-store.js';
+export { MIGRATIONS, SCHEMA_VERSION, migrate } from './storage/pg-migrations.js';
 export { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './storage/store.js';
 export type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';
 export { PendingChanges } from './pending/pending-changes.js';
