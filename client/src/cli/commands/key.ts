@@ -10,7 +10,7 @@ type Role = (typeof ROLES)[number];
 
 export const keyCommand: Command = {
   name: 'key',
-  usage: [`tagtrust key rotate <gun> root|targets|snapshot|timestamp [--out FILE] [--replace KEYID] [--root-threshold T]`, KEY_GENERATE_USAGE, ...KEY_MANAGE_USAGE].join('\n       '),
+  usage: [`tagtrust key rotate <gun> root|targets|snapshot|timestamp [--out FILE] [--replace KEYID] [--root-threshold T] [--json]`, KEY_GENERATE_USAGE, ...KEY_MANAGE_USAGE].join('\n       '),
   summary: "rotate a key (root N+1 listing the new key), generate a delegation signer's key pair, or list, export, import, re-encrypt and remove keys",
   details: [
     'rotate:',
@@ -56,11 +56,13 @@ export const keyCommand: Command = {
     const p = await publisher(values);
     if (values.out) {
       const result = await p.prepareRoot(gun!, values.out as string, { ...options, rotate: role as Role });
+      if (values.json) return out.json(rootChangeJson(result));
       printChange(out, result);
       out.print(`Wrote root v${result.proposal.root.signed.version} proposal to ${values.out as string}: ${statusLine(result.status)}`);
       return;
     }
     const result = await p.rotateKey(gun!, role as Role, options);
+    if (values.json) return out.json(rootChangeJson(result));
     printChange(out, result);
     const versions = Object.entries(result.published ?? {})
       .map(([r, v]) => `${r} v${v}`)
@@ -68,6 +70,19 @@ export const keyCommand: Command = {
     out.print(`Rotated the ${role} key of ${result.proposal.gun}: published ${versions}`);
   },
 };
+
+/** What a root change did, for --json: the proposal's summary, not the whole signed root. */
+export function rootChangeJson(result: {
+  proposal: { gun: string; description: string; root: { signed: { version: number } } };
+  changes?: string[];
+  keyFiles?: string[];
+  status?: unknown;
+  added?: string[];
+  published?: Record<string, number>;
+}): unknown {
+  const { proposal, ...rest } = result;
+  return { gun: proposal.gun, rootVersion: proposal.root.signed.version, description: proposal.description, ...rest };
+}
 
 export function printChange(out: Output, result: { changes: string[]; keyFiles?: string[] }): void {
   for (const line of result.changes) out.print(`  ${line}`);

@@ -2,11 +2,11 @@
 import { UsageError } from '@tagtrust/shared/errors';
 import type { Command } from '../command.js';
 import { integerOption, publisher } from '../command.js';
-import { printChange, statusLine } from './key.js';
+import { printChange, statusLine, rootChangeJson } from './key.js';
 
 export const rootCommand: Command = {
   name: 'root',
-  usage: 'tagtrust root prepare <gun> --out FILE [--rotate ROLE] [--replace KEYID] [--root-threshold T] | root sign FILE | root publish FILE',
+  usage: 'tagtrust root prepare <gun> --out FILE [--rotate ROLE] [--replace KEYID] [--root-threshold T] | root sign FILE | root publish FILE  [--json]',
   summary: 'multi-holder root changes: prepare root N+1 as a file, add signatures, publish at the threshold',
   details: [
     'prepare: writes root N+1 (renewed expiry; optionally a rotated key or a new threshold) signed by the',
@@ -15,7 +15,7 @@ export const rootCommand: Command = {
     '         current root; prints what the root changes.',
     'publish: sends it once it is signed by the current root\'s threshold and its own.',
   ].join('\n'),
-  options: { out: { type: 'string' }, rotate: { type: 'string' }, replace: { type: 'string' }, 'root-threshold': { type: 'string' } },
+  options: { out: { type: 'string' }, rotate: { type: 'string' }, replace: { type: 'string' }, 'root-threshold': { type: 'string' }, json: { type: 'boolean' } },
   positionals: 2,
   async run([action, target], values, out) {
     const p = await publisher(values);
@@ -28,12 +28,14 @@ export const rootCommand: Command = {
           replaceKeyId: values.replace as string | undefined,
           rootThreshold: integerOption(values['root-threshold'], '--root-threshold'),
         });
+        if (values.json) return out.json(rootChangeJson(result));
         printChange(out, result);
         out.print(`Wrote root v${result.proposal.root.signed.version} proposal to ${values.out as string}: ${statusLine(result.status)}`);
         return;
       }
       case 'sign': {
         const result = await p.signRootProposal(target!);
+        if (values.json) return out.json(rootChangeJson(result));
         out.print(`Root v${result.proposal.root.signed.version} of ${result.proposal.gun}: ${result.proposal.description}`);
         printChange(out, result);
         out.print(`Added signatures by ${result.added.map((id) => id.slice(0, 8)).join(', ')}; ${statusLine(result.status)}`);
@@ -41,6 +43,7 @@ export const rootCommand: Command = {
       }
       case 'publish': {
         const result = await p.publishRootProposal(target!);
+        if (values.json) return out.json(rootChangeJson(result));
         const versions = Object.entries(result.published ?? {})
           .map(([r, v]) => `${r} v${v}`)
           .join(', ');
