@@ -3,20 +3,29 @@
  * Content-Length over the limit is refused before reading, and a chunked body is no longer read as
  * soon as it passes the limit. The request is left unread, not destroyed (destroying it would reset
  * the socket before the 413 is sent); the error middleware closes the connection after the answer.
+ * Each chunk is scanned against the JSON shape limits (depth, string length, entries; shared
+ * json-shape.ts) as it arrives, so an over-deep or oversized body is refused (400) before JSON.parse
+ * and the scan never holds the event loop for more than one chunk.
  */
 import type { IncomingMessage } from 'node:http';
-import { InvalidInputError, TooLargeError } from '@tagtrust/shared';
+import { InvalidInputError, JsonShapeScanner, TooLargeError } from '@tagtrust/shared';
 
 export async function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(request.headers['content-length'] ?? NaN);
   if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
+  const shape = new JsonShapeScanner();
   let size = 0;
   for await (const chunk of request.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
       request.pause();
       throw tooLarge(limit);
+    }
+    const problem = shape.scan(chunk);
+    if (problem !== undefined) {
+      request.pause();
+      throw new InvalidInputError(`the request body is refused: ${problem}; tagtrust metadata never does`);
     }
     chunks.push(chunk);
   }
