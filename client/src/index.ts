@@ -46,6 +46,7 @@ export {
   WrongPassphraseError,
 } from '@tagtrust/shared';
 export type { ErrorCode } from '@tagtrust/shared';
+export { JSON_LIMITS } from '@tagtrust/shared';
 export { expandPatterns, readPublicKeyFile } from './delegations.js';
 export type { DelegationListing, DelegationSpec } from './delegations.js';
 export type { BinsOptions, BinsResult, GeneratedKey, RoleChangeResult, RoleOptions } from './publisher.js';
