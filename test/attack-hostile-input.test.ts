@@ -88,7 +88,7 @@ test('impossible dates are refused at publish', async (t) => {
   for (const expires of ['2037-02-30T00:00:00Z', '2037-01-01T24:00:00Z', '2037-04-31T12:00:00Z', '2037-01-01T00:00:00.000Z']) {
     const signed = buildTargets(current.signed.version + 1, expires, current.signed.targets);
     const result = await publishRaw(server.url, gun, { targets: signMetadata(signed, [keys.targets]) });
-    expectRefused(t, result, 'MALFORMED_METADATA', /signed\.expires .* is not a real UTC time written like 2030-01-01T00:00:00Z/);
+    expectRefused(t, result, 'MALFORMED_METADATA', /signed\.expires .* is not a UTC time of a real date written like 2030-01-01T00:00:00Z/);
   }
   await assertUnchanged(t, server.url, gun, before);
 });

@@ -89,7 +89,7 @@ for (const [name, expires] of [
     fx.sim.timestamp.version += 1;
     fx.sim.timestamp.expires = expires;
     fx.sim.commit('timestamp');
-    await assertRefusedEverywhere(t, fx, malformed(new RegExp(`signed\\.expires "${expires}" is not a real UTC time`)));
+    await assertRefusedEverywhere(t, fx, malformed(new RegExp(`signed\\.expires "${expires}" is not a UTC time of a real date`)));
     fx.sim.updateTimestamp();
     await assertRecovers(t, fx, digestOf('a'));
   });

@@ -125,7 +125,7 @@ export function validateMetadata<T extends MetadataType>(
   c.integer(signed.version, 'signed.version', 1);
   const expires = c.string(signed.expires, 'signed.expires');
   if (!isStrictUtcTime(expires)) {
-    c.fail('signed.expires', `${JSON.stringify(expires.slice(0, 40))} is not a real UTC time written like 2030-01-01T00:00:00Z`);
+    c.fail('signed.expires', `${JSON.stringify(expires.slice(0, 40))} is not a UTC time of a real date written like 2030-01-01T00:00:00Z`);
   }
   VALIDATORS[type](c, signed, options);
   return top as unknown as Metadata<SignedByType[T]>;
@@ -160,7 +160,7 @@ const VALIDATORS: Record<MetadataType, (c: Checker, signed: Record<string, unkno
     const signedAt = signed[TIMESTAMP_SIGNED_AT];
     if (signedAt !== undefined) {
       const text = c.string(signedAt, `signed["${TIMESTAMP_SIGNED_AT}"]`);
-      if (!isStrictUtcTime(text)) c.fail(`signed["${TIMESTAMP_SIGNED_AT}"]`, `${JSON.stringify(text.slice(0, 40))} is not a real UTC time`);
+      if (!isStrictUtcTime(text)) c.fail(`signed["${TIMESTAMP_SIGNED_AT}"]`, `${JSON.stringify(text.slice(0, 40))} is not a UTC time of a real date`);
     }
   },
 };
