@@ -93,6 +93,17 @@ test('impossible dates are refused at publish', async (t) => {
   await assertUnchanged(t, server.url, gun, before);
 });
 
+test('a body that repeats an object key is refused: no two readers see different values in the same bytes', async (t) => {
+  const { gun, keys, current } = await newCollection('duplicate-key');
+  const before = await servedState(server.url, gun);
+  const signed = signMetadata(buildTargets(current.signed.version + 1, expiresAfter(new Date(), 30 * DAY), current.signed.targets), [keys.targets]);
+  const text = JSON.stringify({ targets: signed }).replace('"_type":"targets"', '"_type":"root","_type":"targets"');
+  expectRefused(t, await publishRaw(server.url, gun, text), 'INVALID_INPUT', /the request body is not valid JSON \(duplicate object key "_type" at position \d+\)/);
+  const proto = await publishRaw(server.url, gun, '{"__proto__":{"targets":1}}');
+  expectRefused(t, proto, 'INVALID_INPUT', /cannot publish role "__proto__"/);
+  await assertUnchanged(t, server.url, gun, before);
+});
+
 /** POSTs `bytes` as a publish body; resolves with the status, or 0 when the server closed the connection first. */
 function postBody(gun: string, token: string, bytes: Buffer): Promise<number> {
   return new Promise((resolve) => {
@@ -139,7 +150,7 @@ test.serial('10 MiB deeply nested bodies from a push token do not stall reads of
   t.true(Math.max(...latencies) < 1000, summary(latencies));
 });
 
-test.serial('for comparison: 10 MiB shallow bodies (parsed in full, then refused) and reads of another collection', async (t) => {
+test.serial('bodies of 300,000 short keys (parsed in full, then refused) do not stall reads of another collection', async (t) => {
   const victim = await newCollection('victim-shallow');
   const attacker = await newCollection('attacker-shallow');
   const token = await createToken(server.url, 'shallow-pusher', [`push:${attacker.gun}`]);
@@ -149,5 +160,5 @@ test.serial('for comparison: 10 MiB shallow bodies (parsed in full, then refused
   const latencies = await readLatencies(victim.gun, bodies);
   t.deepEqual(await bodies, [400, 400, 400, 400]);
   t.log(`timestamp.json of another collection while 4 shallow ${(shallow.length / 2 ** 20).toFixed(1)} MiB bodies arrive: ${summary(latencies)}`);
-  t.true(latencies.length >= 5);
+  t.true(Math.max(...latencies) < 1000, summary(latencies));
 });
