@@ -1,28 +1,33 @@
 /**
  * A server (or a publisher's key) serves metadata a standard client cannot verify: a signed field
- * nested 1,000 deep, unsigned fields at the top level or inside a signature, impossible dates. The
+ * nested 3,000 deep, unsigned fields at the top level or inside a signature, impossible dates. The
  * client refuses each as malformed metadata (MalformedMetadataError, exit 26), never as a forgery or
  * a crash, and recovers once honest metadata is served.
  */
+import { sign } from 'node:crypto';
 import test from 'ava';
 import { JSON_LIMITS, MalformedMetadataError } from '@tagtrust/client';
-import { signMetadata } from '@tagtrust/keys';
-import { describeFile } from '@tagtrust/shared';
+import type { KeyPair } from '@tagtrust/keys';
+import { canonicalJson, describeFile } from '@tagtrust/shared';
 import { digestOf } from './helpers/client.js';
 import { attackFixture } from './harness/fixture.js';
 import type { AttackFixture } from './harness/fixture.js';
 import { assertRecovers, assertRefusedEverywhere } from './harness/attack.js';
 
-/**
- * Deep enough to be refused 30 times over; 3,000 (refused at publish, attack-hostile-input.test.ts)
- * overflows the recursive canonical JSON this test signs with, as it did tuf-js's.
- */
-const DEEP = 1000;
+/** `{"a":{"a":...1...}}` nested 3,000 objects deep, as text (recursive serialisers overflow on it). */
+const DEEP_TEXT = `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`;
+const SENTINEL = 'deep-field-sentinel-7f3a';
 
-function nested(depth: number): unknown {
-  let value: unknown = 1;
-  for (let i = 0; i < depth; i += 1) value = { a: value };
-  return value;
+/**
+ * A metadata file whose `signed` has a field `deep` nested 3,000 deep, validly signed by `signers`:
+ * the canonical bytes and the file are written with a sentinel string, which is then replaced by the
+ * deep text (it sorts and serialises like any value).
+ */
+function withDeepField(signed: object, signers: KeyPair[]): Buffer {
+  const withSentinel = { ...signed, deep: SENTINEL };
+  const canonical = Buffer.from(canonicalJson(withSentinel).replace(`"${SENTINEL}"`, DEEP_TEXT));
+  const signatures = signers.map((key) => ({ keyid: key.keyId, sig: sign(null, canonical, key.privateKey).toString('hex') }));
+  return Buffer.from(JSON.stringify({ signed: withSentinel, signatures }).replace(`"${SENTINEL}"`, DEEP_TEXT));
 }
 
 /** Serves `file` with its JSON edited by `edit` (signatures unchanged: the edit is outside `signed`). */
@@ -34,12 +39,12 @@ function tamper(fx: AttackFixture, file: string, edit: (json: Record<string, unk
 
 const malformed = (message: RegExp) => ({ errorClass: MalformedMetadataError, code: 'MALFORMED_METADATA' as const, message });
 
-test('malformed_metadata_deep_signed_field: a signed field nested 1,000 deep is malformed, not a forgery', async (t) => {
+test('malformed_metadata_deep_signed_field: a signed field nested 3,000 deep is malformed, not a forgery', async (t) => {
   const fx = await attackFixture(t);
   fx.sim.publishTargets();
   // Signed by the real targets key and listed by the snapshot with its exact length and hash.
   const version = fx.sim.targets.version;
-  const deep = Buffer.from(JSON.stringify(signMetadata({ ...fx.sim.targets, deep: nested(DEEP) }, fx.sim.signers.get('targets')!)));
+  const deep = withDeepField(fx.sim.targets, fx.sim.signers.get('targets')!);
   fx.evil.override(fx.gun, `${version}.targets.json`, deep);
   fx.sim.snapshot.meta['targets.json'] = describeFile(deep, version);
   fx.sim.commit('snapshot');
@@ -50,11 +55,10 @@ test('malformed_metadata_deep_signed_field: a signed field nested 1,000 deep is 
   await assertRecovers(t, fx, digestOf('a'));
 });
 
-test('malformed_metadata_deep_root: a root with a signed field nested 1,000 deep is refused', async (t) => {
+test('malformed_metadata_deep_root: a root with a signed field nested 3,000 deep is refused', async (t) => {
   const fx = await attackFixture(t);
   const version = fx.sim.root.version + 1;
-  const signed = { ...fx.sim.root, version, deep: nested(DEEP) };
-  fx.evil.override(fx.gun, `${version}.root.json`, Buffer.from(JSON.stringify(signMetadata(signed, fx.sim.signers.get('root')!))));
+  fx.evil.override(fx.gun, `${version}.root.json`, withDeepField({ ...fx.sim.root, version }, fx.sim.signers.get('root')!));
   await assertRefusedEverywhere(t, fx, malformed(/^root v2 of .* is not valid JSON \(it nests objects and arrays deeper than 32 levels\)/));
   fx.evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('a'));
