@@ -1,7 +1,9 @@
 /**
- * Starts tagtrust-server: opens the store, loads secrets, serves HTTP (or HTTPS when given a
- * certificate and key) and renews online-signed metadata in the background. `close()` stops all of it.
- * Requests the read cache can answer alone skip Koa (http/fast-read.ts).
+ * Starts tagtrust-server: listens first (so a taken port ends the start before any data directory or
+ * secret is created), then opens the store, loads secrets (refusing a lost master key or a short admin
+ * token, secrets.ts), serves HTTP (or HTTPS when given a certificate and key) and renews online-signed
+ * metadata in the background. `close()` stops all of it. Requests the read cache can answer alone
+ * skip Koa (http/fast-read.ts). The access log never holds query strings.
  */
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
@@ -157,11 +159,11 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
 }
 
 /**
- * Listens on `listen` (host:port).
+ * Listens on `address` (host:port).
  * @throws UsageError in one line when the address is taken or not allowed
  */
-async function listen(server: Server, listen: string): Promise<void> {
-  const { host, port } = parseListen(listen);
+async function listen(server: Server, address: string): Promise<void> {
+  const { host, port } = parseListen(address);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -170,7 +172,7 @@ async function listen(server: Server, listen: string): Promise<void> {
     });
   }).catch((err: NodeJS.ErrnoException) => {
     const why = err.code === 'EADDRINUSE' ? 'the address is already in use (another tagtrust-server?)' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
-    throw new UsageError(`cannot listen on ${listen}: ${why}; stop the other process or choose another --listen`, { cause: err });
+    throw new UsageError(`cannot listen on ${address}: ${why}; stop the other process or choose another --listen`, { cause: err });
   });
 }
 
