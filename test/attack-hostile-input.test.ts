@@ -150,15 +150,16 @@ test.serial('10 MiB deeply nested bodies from a push token do not stall reads of
   t.true(Math.max(...latencies) < 1000, summary(latencies));
 });
 
-test.serial('bodies of 300,000 short keys (parsed in full, then refused) do not stall reads of another collection', async (t) => {
-  const victim = await newCollection('victim-shallow');
-  const attacker = await newCollection('attacker-shallow');
-  const token = await createToken(server.url, 'shallow-pusher', [`push:${attacker.gun}`]);
-  const entries = Array.from({ length: 300_000 }, (_, i) => `"k${i}":1`).join(',');
-  const shallow = Buffer.from(`{"targets":{"signed":{${entries}},"signatures":[]}}`);
-  const bodies = Promise.all(Array.from({ length: 4 }, () => postBody(attacker.gun, token, shallow)));
-  const latencies = await readLatencies(victim.gun, bodies);
-  t.deepEqual(await bodies, [400, 400, 400, 400]);
-  t.log(`timestamp.json of another collection while 4 shallow ${(shallow.length / 2 ** 20).toFixed(1)} MiB bodies arrive: ${summary(latencies)}`);
-  t.true(Math.max(...latencies) < 1000, summary(latencies));
+test.serial('a body of 800,000 short keys (parsed in full, then refused) does not stall reads of another collection', async (t) => {
+  const victim = await newCollection('victim-wide');
+  const attacker = await newCollection('attacker-wide');
+  const token = await createToken(server.url, 'wide-pusher', [`push:${attacker.gun}`]);
+  // Just under the 10 MiB body limit; JSON.parse of it held the event loop for several seconds.
+  const entries = Array.from({ length: 800_000 }, (_, i) => `"k${i}":1`).join(',');
+  const wide = Buffer.from(`{"targets":{"signed":{${entries}},"signatures":[]}}`);
+  const body = postBody(attacker.gun, token, wide);
+  const latencies = await readLatencies(victim.gun, body);
+  t.is(await body, 400);
+  t.log(`timestamp.json of another collection while a ${(wide.length / 2 ** 20).toFixed(1)} MiB body of 800,000 keys arrives: ${summary(latencies)}`);
+  t.true(Math.max(...latencies) < 2000, summary(latencies));
 });
