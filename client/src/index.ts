@@ -13,7 +13,8 @@ export { environmentPassphrases, passphraseEnvName } from './keystore.js';
 export type { PassphraseProvider, PassphraseRequest } from './keystore.js';
 export type { ClientOptions } from './options.js';
 export { DEFAULT_TIMEOUT_MS } from './options.js';
-export { DEFAULT_MAX_ROOT_ROTATIONS, METADATA_LIMITS } from './tuf/trusted-collection.js';
+export { DEFAULT_MAX_ROOT_ROTATIONS } from './tuf/trusted-collection.js';
+export { METADATA_LIMITS } from './tuf/download-limits.js';
 export type { TrustPolicy } from './tuf/trusted-collection.js';
 export { findPin, parsePinPattern, pinMatches } from './trust/pin-policy.js';
 export type { Pin } from './trust/pin-policy.js';
@@ -47,6 +48,7 @@ export {
   WrongPassphraseError,
 } from '@tagtrust/shared';
 export type { ErrorCode } from '@tagtrust/shared';
+export { JSON_LIMITS } from '@tagtrust/shared';
 export { expandPatterns, readPublicKeyFile } from './delegations.js';
 export type { DelegationListing, DelegationSpec } from './delegations.js';
 export type { BinsOptions, BinsResult, RoleChangeResult, RoleOptions } from './publisher.js';

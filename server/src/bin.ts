@@ -24,7 +24,7 @@ Options:
   --pending-lifetime DUR      how long a change awaiting approvals stays open (default ${formatDuration(defaultConfig.pendingLifetime)})
   --tls-cert FILE             serve HTTPS with this PEM certificate (env TAGTRUST_TLS_CERT); needs --tls-key
   --tls-key FILE              PEM private key of the certificate (env TAGTRUST_TLS_KEY)
-  --access-log                print one line per request (method, path, status, ms, bytes) to stderr
+  --access-log                print one line per request (method, path without query, status, ms, bytes) to stderr
   -h, --help                  show this help
 
   tls self-signed --out DIR   write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed certificate
@@ -33,7 +33,7 @@ Options:
 
 Secrets (never logged):
   TAGTRUST_MASTER_KEY         32-byte key (hex or base64) sealing the online keys; default: DIR/master.key
-  TAGTRUST_ADMIN_TOKEN        bootstrap admin token (all scopes); default: DIR/admin.token
+  TAGTRUST_ADMIN_TOKEN        bootstrap admin token (all scopes, at least 32 characters); default: DIR/admin.token
 
 ${ADMIN_HELP}`;
 

@@ -68,13 +68,14 @@ export function splitPublishBody(body: unknown): SplitPublish {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { topLevel: body as Record<string, unknown>, delegated: new Map() };
   }
-  const topLevel: Record<string, unknown> = {};
+  const topLevel: [string, unknown][] = [];
   const delegated = new Map<string, unknown>();
   for (const [role, value] of Object.entries(body as Record<string, unknown>)) {
     if (isDelegatedRoleName(role) || isBinRoleName(role)) delegated.set(role, value);
-    else topLevel[role] = value;
+    else topLevel.push([role, value]);
   }
-  return { topLevel, delegated };
+  // fromEntries defines own properties: a role named "__proto__" stays a (refused) role, not a prototype.
+  return { topLevel: Object.fromEntries(topLevel), delegated };
 }
 
 /** The delegated roles whose current metadata verification needs: the published ones and their delegators. */

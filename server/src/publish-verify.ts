@@ -70,7 +70,7 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
   const roles = Object.keys(request);
   const unknown = roles.filter((role) => !ACCEPTED_ROLES.has(role));
   if (unknown.length > 0) {
-    throw new InvalidInputError(`cannot publish role ${unknown.map((r) => JSON.stringify(r)).join(', ')}: only root and targets are accepted`);
+    throw new InvalidInputError(`cannot publish role ${unknown.slice(0, 3).map((r) => JSON.stringify(r.slice(0, 60))).join(', ')}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''}: only root and targets are accepted`);
   }
   if (roles.length === 0) throw new InvalidInputError('the publish body is empty: send signed root and/or targets');
 

@@ -1,7 +1,9 @@
 /**
- * Starts tagtrust-server: opens the store, loads secrets, serves HTTP (or HTTPS when given a
- * certificate and key) and renews online-signed metadata in the background. `close()` stops all of it.
- * Requests the read cache can answer alone skip Koa (http/fast-read.ts).
+ * Starts tagtrust-server: listens first (so a taken port ends the start before any data directory or
+ * secret is created), then opens the store, loads secrets (refusing a lost master key or a short admin
+ * token, secrets.ts), serves HTTP (or HTTPS when given a certificate and key) and renews online-signed
+ * metadata in the background. `close()` stops all of it. Requests the read cache can answer alone
+ * skip Koa (http/fast-read.ts). The access log never holds query strings.
  */
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
@@ -16,7 +18,7 @@ import { serveFromCache } from './http/fast-read.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
-import { loadAdminToken, loadMasterKey } from './secrets.js';
+import { loadAdminToken, loadMasterKey, requireLongAdminToken } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
 import { Tokens } from './tokens.js';
 
@@ -38,7 +40,7 @@ export interface ServerConfig {
   requirePullScope?: boolean;
   /** Serve HTTPS with this PEM certificate (chain) and private key. */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Called with one line per finished request: method, path, status, milliseconds, body bytes (when set by Koa). */
+  /** Called with one line per finished request: method, path (never the query string), status, milliseconds, body bytes (when set by Koa). */
   accessLog?: (line: string) => void;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
@@ -68,12 +70,58 @@ export interface RunningServer {
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config: ServerConfig = { ...defaultConfig, ...overrides };
   const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Listen before anything is created: a taken port leaves no data directory or secrets behind.
+  // Until the services are open, requests get a 503.
+  let listener: RequestListener | undefined;
+  const dispatch: RequestListener = (req, res) => (listener ? listener(req, res) : notReady(res));
+  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, dispatch) : createHttpServer(dispatch);
+  await listen(server, config.listen);
+  let services: Services;
+  try {
+    services = await openServices(config, log);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const { repository, store } = services;
+  listener = services.listener;
+  const address = server.address() as AddressInfo;
+  const scheme = config.tls ? 'https' : 'http';
+  const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  const renewal = setInterval(() => {
+    repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
+  }, config.renewInterval);
+  renewal.unref();
+
+  return {
+    url,
+    repository,
+    adminTokenSource: services.adminTokenSource,
+    async close() {
+      clearInterval(renewal);
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+      await store.close();
+    },
+  };
+}
+
+interface Services {
+  listener: RequestListener;
+  repository: Repository;
+  store: LevelStore;
+  adminTokenSource: string;
+}
+
+/** Creates the data directory and secrets as needed, opens the store and builds the request listener. */
+async function openServices(config: ServerConfig, log: (line: string) => void): Promise<Services> {
   const dataDir = resolve(config.dataDir);
+  // A short admin token is refused before anything is created.
+  if (config.adminToken) requireLongAdminToken(config.adminToken.trim(), 'TAGTRUST_ADMIN_TOKEN');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const [masterKey, adminToken] = await Promise.all([
-    loadMasterKey(dataDir, config.masterKey),
-    loadAdminToken(dataDir, config.adminToken),
-  ]);
+  const adminToken = await loadAdminToken(dataDir, config.adminToken);
+  const masterKey = await loadMasterKey(dataDir, config.masterKey);
   if (masterKey.created) log(`tagtrust-server: generated a master key in ${masterKey.source} (mode 0600); back it up`);
   if (adminToken.created) log(`tagtrust-server: generated an admin token in ${adminToken.source} (mode 0600)`);
 
@@ -99,7 +147,6 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending });
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
 
-  const { host, port } = parseListen(config.listen);
   const appListener = app.callback();
   // The cache fast path skips Koa, and so authorisation: only when reads are public.
   let listener: RequestListener = config.requirePullScope
@@ -108,34 +155,30 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         if (!serveFromCache(repository, req, res)) void appListener(req, res);
       };
   if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
-  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener) : createHttpServer(listener);
+  return { listener, repository, store, adminTokenSource: adminToken.source };
+}
+
+/**
+ * Listens on `address` (host:port).
+ * @throws UsageError in one line when the address is taken or not allowed
+ */
+async function listen(server: Server, address: string): Promise<void> {
+  const { host, port } = parseListen(address);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       resolveListen();
     });
+  }).catch((err: NodeJS.ErrnoException) => {
+    const why = err.code === 'EADDRINUSE' ? 'the address is already in use (another tagtrust-server?)' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
+    throw new UsageError(`cannot listen on ${address}: ${why}; stop the other process or choose another --listen`, { cause: err });
   });
-  const address = server.address() as AddressInfo;
-  const scheme = config.tls ? 'https' : 'http';
-  const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
 
-  const renewal = setInterval(() => {
-    repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
-  }, config.renewInterval);
-  renewal.unref();
-
-  return {
-    url,
-    repository,
-    adminTokenSource: adminToken.source,
-    async close() {
-      clearInterval(renewal);
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-      await store.close();
-    },
-  };
+function notReady(res: ServerResponse): void {
+  res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
+  res.end(JSON.stringify({ error: { code: 'SERVER', message: 'the server is starting; retry in a moment' } }));
 }
 
 function withAccessLog(listener: RequestListener, log: (line: string) => void): RequestListener {
@@ -144,10 +187,17 @@ function withAccessLog(listener: RequestListener, log: (line: string) => void): 
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       const bytes = res.getHeader('content-length');
-      log(`${req.method} ${req.url} ${res.statusCode} ${ms.toFixed(3)}ms${bytes === undefined ? '' : ` ${bytes}B`}`);
+      log(`${req.method} ${pathOf(req.url)} ${res.statusCode} ${ms.toFixed(3)}ms${bytes === undefined ? '' : ` ${bytes}B`}`);
     });
     listener(req, res);
   };
+}
+
+/** The path of a request URL: query strings may carry secrets (`?token=`) and are never logged. */
+function pathOf(url: string | undefined): string {
+  const path = url ?? '';
+  const query = path.indexOf('?');
+  return query < 0 ? path : path.slice(0, query);
 }
 
 function parseListen(listen: string): { host: string; port: number } {

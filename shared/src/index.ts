@@ -61,6 +61,9 @@ export {
 } from './metadata-build.js';
 export type { NewRootOptions } from './metadata-build.js';
 export { isExpired, validateMetadata } from './metadata-validate.js';
+export { JSON_LIMITS, JsonShapeScanner, jsonShapeProblem } from './json-shape.js';
+export type { JsonLimits } from './json-shape.js';
+export { isStrictUtcTime } from './utc-time.js';
 export type { ValidateOptions } from './metadata-validate.js';
 export type { MetadataType } from './metadata-validate.js';
 export {

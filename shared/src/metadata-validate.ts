@@ -1,8 +1,9 @@
 /**
  * Structural validation of TUF metadata JSON (spec 1.0 section 4) on plain objects.
  * Rules:
+ * - The document is exactly `{signed, signatures}`, each signature exactly `{keyid, sig}` (unsigned-fields.ts).
  * - `_type` must be the expected role type, `spec_version` major must be 1, `version` an integer >= 1,
- *   `expires` an ISO 8601 UTC timestamp without fractions (`2030-01-01T00:00:00Z`).
+ *   `expires` an RFC 3339 UTC time without fractions that round-trips (`2030-01-01T00:00:00Z`, utc-time.ts).
  * - Signatures are `{keyid, sig}` hex strings; one signature per keyid (duplicates are refused).
  * - Root roles list existing keys, thresholds are integers >= 1.
  * Cryptographic checks (signatures, thresholds) live in @tagtrust/keys; policy (versions, expiry,
@@ -25,6 +26,8 @@ import type {
   TufKey,
 } from './tuf-types.js';
 import { TIMESTAMP_SIGNED_AT, TOP_LEVEL_ROLES } from './tuf-types.js';
+import { unsignedFieldProblem } from './unsigned-fields.js';
+import { isStrictUtcTime } from './utc-time.js';
 
 type SignedByType = {
   root: RootSigned;
@@ -35,7 +38,6 @@ type SignedByType = {
 export type MetadataType = keyof SignedByType;
 
 const HEX = /^[0-9a-f]+$/;
-const EXPIRES = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const MAX_INT = Number.MAX_SAFE_INTEGER;
 
 class Checker {
@@ -102,6 +104,8 @@ export function validateMetadata<T extends MetadataType>(
 ): Metadata<SignedByType[T]> {
   const c = new Checker(roleName);
   const top = c.object(json, 'the document');
+  const unsigned = unsignedFieldProblem(top);
+  if (unsigned) c.fail(...unsigned);
   const signed = c.object(top.signed, 'signed');
   if (!Array.isArray(top.signatures)) c.fail('signatures', 'must be an array');
   const keyids = new Set<string>();
@@ -120,8 +124,8 @@ export function validateMetadata<T extends MetadataType>(
   }
   c.integer(signed.version, 'signed.version', 1);
   const expires = c.string(signed.expires, 'signed.expires');
-  if (!EXPIRES.test(expires) || Number.isNaN(Date.parse(expires))) {
-    c.fail('signed.expires', `"${expires}" is not a UTC time like 2030-01-01T00:00:00Z`);
+  if (!isStrictUtcTime(expires)) {
+    c.fail('signed.expires', `${JSON.stringify(expires.slice(0, 40))} is not a UTC time of a real date written like 2030-01-01T00:00:00Z`);
   }
   VALIDATORS[type](c, signed, options);
   return top as unknown as Metadata<SignedByType[T]>;
@@ -156,7 +160,7 @@ const VALIDATORS: Record<MetadataType, (c: Checker, signed: Record<string, unkno
     const signedAt = signed[TIMESTAMP_SIGNED_AT];
     if (signedAt !== undefined) {
       const text = c.string(signedAt, `signed["${TIMESTAMP_SIGNED_AT}"]`);
-      if (!EXPIRES.test(text) || Number.isNaN(Date.parse(text))) c.fail(`signed["${TIMESTAMP_SIGNED_AT}"]`, `"${text}" is not a UTC time`);
+      if (!isStrictUtcTime(text)) c.fail(`signed["${TIMESTAMP_SIGNED_AT}"]`, `${JSON.stringify(text.slice(0, 40))} is not a UTC time of a real date`);
     }
   },
 };

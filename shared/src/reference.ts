@@ -16,6 +16,13 @@
  * uppercase letter, it is not a domain: the domain is `docker.io` and the whole name is the path.
  * `index.docker.io` becomes `docker.io`, and a docker.io path of one component gets `library/`.
  * The normalised name is the GUN (the collection name); a target's name is `GUN:tag`.
+ *
+ * One name, one spelling: docker accepts registry names that reach the same registry under another
+ * spelling (`REGISTRY.example.com`, `registry.example.com:443`, `localhost:05000`, `127.1`,
+ * `[0:0::1]`). Each would be another collection, with its own root, outside pins and token scopes
+ * written for the usual spelling. tagtrust refuses them and names the one spelling to use: the
+ * registry as a URL parser writes its host (lowercase, IP addresses in their usual form, no leading
+ * zeros, no default port 443).
  */
 import { InvalidReferenceError } from './errors.js';
 
@@ -144,6 +151,24 @@ function pathProblem(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why `domain` (valid by the grammar) is not the one spelling of its registry, or undefined when it is.
+ * The spelling is the host of `https://<domain>/` as the WHATWG URL parser writes it.
+ */
+function spellingProblem(domain: string): string | undefined {
+  let canonical: string;
+  try {
+    canonical = new URL(`https://${domain}/`).host;
+  } catch {
+    return `the registry ${quote(domain)} is not a host name or IP address with a valid port`;
+  }
+  if (canonical === domain) return undefined;
+  const readAsPath = !/[.:]/.test(canonical) && canonical !== 'localhost';
+  return readAsPath
+    ? `the registry ${quote(domain)} must be lowercase, and lowercase ${quote(canonical)} would be a Docker Hub path: use the registry's full name or add its port`
+    : `the registry ${quote(domain)} is another spelling of ${quote(canonical)} (lowercase, no default port :443, usual IP form): write ${quote(canonical)}, so that one registry has one name`;
+}
+
 /** Splits a name (no tag, no digest) into domain and path the way docker does, then normalises. */
 function normaliseName(name: string, fail: (problem: string) => InvalidReferenceError): string {
   const slash = name.indexOf('/');
@@ -156,7 +181,7 @@ function normaliseName(name: string, fail: (problem: string) => InvalidReference
   } else {
     domain = name.slice(0, slash);
     path = name.slice(slash + 1);
-    const problem = domainProblem(domain);
+    const problem = domainProblem(domain) ?? spellingProblem(domain);
     if (problem !== undefined) throw fail(problem);
   }
   if (path === '') throw fail('the repository name is empty');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startServer } from '@tagtrust/server';
 import type { RunningServer, ServerConfig } from '@tagtrust/server';
 
-export const ADMIN_TOKEN = 'test-admin-token-not-a-secret';
+export const ADMIN_TOKEN = 'test-admin-token-not-a-secret-0000';
 
 export class TestClock {
   private offsetMs = 0;

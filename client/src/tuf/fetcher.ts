@@ -2,9 +2,10 @@
  * The fetcher tuf-js downloads metadata through.
  * - Every request shares the operation's deadline, so a server that drips bytes or never answers
  *   ends in a TimeoutError.
- * - A body is read chunk by chunk up to the cap tuf-js passes (the length the parent role lists, or
- *   the role's size limit); past the cap the download is cancelled and the connection dropped, so
- *   an endless body is never read whole (TooLargeError).
+ * - A body is read chunk by chunk up to min(the length tuf-js passes (the one the parent role lists),
+ *   the client's own cap for the role, download-limits.ts); past it the download is cancelled and the
+ *   connection dropped, so an endless body is never read whole (TooLargeError). A file listed as
+ *   longer than the client's cap is refused without being requested.
  * - Each complete file goes through `inspect` (the MetadataGuard) before tuf-js parses it.
  * - Requests go through http/transport.ts: kept-alive connections shared by the process, gzip,
  *   and the CA of `transport`; downloads are read into memory (no temporary file per file).
@@ -20,6 +21,7 @@ import type { HttpResponse, TransportOptions } from '../http/transport.js';
 import { httpRequest } from '../http/transport.js';
 import { describeConnectionError } from '../http/network-errors.js';
 import type { FailureLog } from './error-map.js';
+import { roleCap } from './download-limits.js';
 import type { MetadataFile } from './metadata-guard.js';
 import { parseMetadataFile } from './metadata-guard.js';
 
@@ -63,8 +65,23 @@ export class DeadlineFetcher extends BaseFetcher {
     return Readable.toWeb(response.body) as ReadableStream<Uint8Array<ArrayBuffer>>;
   }
 
-  /** Downloads at most `maxLength` bytes of `url`, then inspects them. */
-  override async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+  /**
+   * Downloads at most min(`listedLength`, the client's cap for the file's role) bytes of `url`, then
+   * inspects them. @throws TooLargeError when the file is listed as, or turns out, longer.
+   */
+  override async downloadBytes(url: string, listedLength: number): Promise<Buffer> {
+    const file = parseMetadataFile(url);
+    const what = `${file ? `${file.role}${file.version === undefined ? '' : ` v${file.version}`}` : url} of ${this.hooks.gun ?? 'the collection'}`;
+    const cap = roleCap(file);
+    if (listedLength > cap) {
+      throw this.fail(
+        url,
+        new TooLargeError(
+          `${what} is listed as ${listedLength} bytes, more than the ${cap} bytes this client allows for it; refusing to download it. ` +
+            'The server is misbehaving or malicious (endless data attack): do not pull from it; tell the operator',
+        ),
+      );
+    }
     const body = await this.fetch(url);
     const reader = body.getReader();
     const chunks: Uint8Array[] = [];
@@ -74,11 +91,9 @@ export class DeadlineFetcher extends BaseFetcher {
         const { done, value } = await reader.read();
         if (done) break;
         received += value.byteLength;
-        if (received > maxLength) {
-          const file = parseMetadataFile(url);
+        if (received > listedLength) {
           throw new TooLargeError(
-            `${file ? `${file.role}${file.version === undefined ? '' : ` v${file.version}`}` : url} of ${this.hooks.gun ?? 'the collection'} ` +
-              `is larger than the ${maxLength} bytes allowed for it; stopped reading. The server is misbehaving or malicious (endless data attack): ` +
+            `${what} is larger than the ${listedLength} bytes allowed for it; stopped reading. The server is misbehaving or malicious (endless data attack): ` +
               'do not pull from it; tell the operator',
           );
         }
@@ -94,7 +109,6 @@ export class DeadlineFetcher extends BaseFetcher {
       );
     }
     const bytes = Buffer.concat(chunks);
-    const file = parseMetadataFile(url);
     if (file && this.hooks.inspect) {
       try {
         this.hooks.inspect(file, bytes);

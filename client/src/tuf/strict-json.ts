@@ -1,11 +1,15 @@
 /**
  * Strict JSON for metadata: JSON.parse silently keeps the last of duplicate object keys, so two
  * parsers can read different values from the same signed bytes. Metadata with a duplicate key is
- * refused instead.
+ * refused instead, and so is metadata past the JSON shape limits (depth, string length, entries;
+ * shared json-shape.ts), before it is parsed, so it never reaches tuf-js's recursive code.
  */
+import { jsonShapeProblem } from '@tagtrust/shared';
 
-/** Parses `text`; throws SyntaxError for invalid JSON and for an object with a repeated key. */
+/** Parses `text`; throws SyntaxError for invalid JSON, past the shape limits, and for an object with a repeated key. */
 export function parseStrictJson(text: string): unknown {
+  const shape = jsonShapeProblem(text);
+  if (shape !== undefined) throw new SyntaxError(shape);
   const value: unknown = JSON.parse(text);
   const duplicate = findDuplicateKey(text);
   if (duplicate !== undefined) throw new SyntaxError(`duplicate object key ${JSON.stringify(duplicate.slice(0, 60))}`);

@@ -28,20 +28,13 @@ import { ensurePrivateDir, trustDir } from '../home.js';
 import { checkRootAgainstPin, findPin, parseRootDocument } from '../trust/pin-policy.js';
 import { loadPins } from '../trust/pin-store.js';
 import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-map.js';
+import { METADATA_LIMITS } from './download-limits.js';
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
 import { TrustedDelegations, loadDelegations, loadDelegationsFor } from './trusted-delegations.js';
 import type { RoleFiles } from './trusted-delegations.js';
 import './linear-targets.js';
 import type { TransportOptions } from '../http/transport.js';
-
-/** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */
-export const METADATA_LIMITS = {
-  root: 512_000,
-  timestamp: 16_384,
-  snapshot: 2_000_000,
-  targets: 5_000_000,
-};
 
 /** Most new root versions one update walks by default (spec 5.3.3; as python-tuf and tuf-js). */
 export const DEFAULT_MAX_ROOT_ROTATIONS = 256;

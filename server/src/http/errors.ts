@@ -18,8 +18,8 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       }
       ctx.status = HTTP_STATUS_BY_CODE[err.code]!;
       ctx.body = body;
-      // The rest of an oversized body is never read: close the connection once the 413 is sent.
-      if (err instanceof TooLargeError) ctx.set('Connection', 'close');
+      // The rest of an oversized or refused body is never read: close the connection once the answer is sent.
+      if (err instanceof TooLargeError || !ctx.req.complete) ctx.set('Connection', 'close');
       return;
     }
     ctx.status = 500;
