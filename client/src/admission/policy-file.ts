@@ -182,11 +182,18 @@ function readTrust(reader: Reader, node: Node | undefined, where: string): Omit<
 
 function readPin(reader: Reader, node: Node, where: string): PolicyPin {
   const fields = reader.map(node, where, PIN_KEYS);
+  const input = reader.string(fields.get('pattern'), `${where}.pattern`);
   let pattern: string;
   try {
-    pattern = parsePinPattern(reader.string(fields.get('pattern'), `${where}.pattern`));
+    pattern = parsePinPattern(input);
   } catch (err) {
-    reader.fail(fields.get('pattern') ?? node, `${where}.pattern: ${(err as Error).message}`);
+    reader.fail(fields.get('pattern'), `${where}.pattern: ${(err as Error).message}`);
+  }
+  // A name with a registry must mean itself: `registry.example.com/*` would read as
+  // docker.io/library/registry.example.com/*, and `docker.io/library/*` as docker.io/library/library/*.
+  const first = input.split('/')[0]!;
+  if (pattern !== input && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    reader.fail(fields.get('pattern'), `${where}.pattern "${input}" reads as ${pattern}: pin a registry and at least one path component (registry.example.com/team/*), or one collection`);
   }
   if (fields.has('rootFile') === fields.has('rootKeyId')) reader.fail(node, `${where} needs exactly one of rootFile and rootKeyId`);
   if (fields.has('rootFile')) {
