@@ -69,7 +69,7 @@ export function podTemplateOf(kind: GroupVersionKind, object: Record<string, unk
   const location = WORKLOADS[kindKey(kind)];
   if (!location) {
     throw new InvalidInputError(
-      `tagtrust admission does not check ${describeKind(kind)}: it checks ${SUPPORTED_KINDS.map((k) => k.replace(/^\//, '')).join(', ')}; ` +
+      `the webhook does not check ${describeKind(kind)}: it checks ${SUPPORTED_KINDS.map((k) => k.replace(/^\//, '')).join(', ')}; ` +
         'fix the rules of the MutatingWebhookConfiguration',
     );
   }
