@@ -131,11 +131,16 @@ async function main() {
     const child = await startWebhook(join(work, 'warm'));
     const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: tls.cert });
     await paced(agent, body, tls.cert, RATE, 2);
+    const logOffset = (await readFile(join(work, 'webhook.log'))).length;
     const cpu0 = cpuMs(child.pid);
     const warm = await paced(agent, body, tls.cert, RATE, SECONDS);
     const cpu = cpuMs(child.pid) - cpu0;
     agent.destroy();
     await stopProcess(child);
+    // The webhook's own handling time per review (from its decision log): without the queueing in
+    // the kernel, TLS and the load generator.
+    const handling = (await readFile(join(work, 'webhook.log'))).subarray(logOffset).toString('utf8').split('\n')
+      .filter((line) => line.includes('"kind":"Deployment"')).map((line) => JSON.parse(line).ms).sort((a, b) => a - b);
     const n = warm.latencies.length;
     const results = {
       requests: n,
@@ -145,6 +150,9 @@ async function main() {
       p90: percentile(warm.latencies, 90),
       p99: percentile(warm.latencies, 99),
       max: warm.latencies[n - 1],
+      handlingP50: percentile(handling, 50),
+      handlingP99: percentile(handling, 99),
+      loadAverage: os.loadavg()[0],
       cpuPct: (100 * cpu) / warm.wallMs,
       cpuMsPerRequest: cpu / n,
       coldMedian: median(cold),
@@ -186,7 +194,9 @@ pinned by prefix, refresh interval 5 s). Each answer pins all 5 images (JSONPatc
 | Warm: p90 | ms | ${f(r.p90)} | |
 | Warm: p99 | ms | ${f(r.p99)} | < 5 |
 | Warm: slowest | ms | ${f(r.max)} | |
+| Warm: handling inside the webhook (decision log), p50 / p99 | ms | ${f(r.handlingP50)} / ${f(r.handlingP99)} | |
 | Warm: webhook CPU (share of one core) / per review | % / ms | ${f(r.cpuPct)} / ${f(r.cpuMsPerRequest)} | |
+| Load average of the machine (2 cores) at the end of the warm run | | ${f(r.loadAverage)} | |
 | Cold (new process, empty home: first sight of the 5 collections), median of ${COLD_RUNS} (min-max ${f(r.coldMin)}-${f(r.coldMax)}) | ms | ${f(r.coldMedian)} | |
 
 `;

@@ -67,9 +67,9 @@ async function createVerifier(trust: TrustSettings, key: string, refreshInterval
     warn: options.warn,
     tofu: trust.tofu,
     refreshIntervalMs,
-    // Busy collections are refreshed in the background in the last fifth of the interval, so a
+    // Busy collections are refreshed in the background in the second half of the interval, so a
     // review waits for an update only on first sight of a collection or after a quiet spell.
-    refreshAheadMs: refreshIntervalMs / 5,
+    refreshAheadMs: refreshIntervalMs / 2,
     ...(ca === undefined ? {} : { ca }),
     ...(trust.maxAgeMs === undefined ? {} : { maxAgeMs: trust.maxAgeMs }),
     ...(options.maxCollections === undefined ? {} : { maxCollections: options.maxCollections }),
