@@ -78,6 +78,12 @@ test('unknown kinds and malformed objects are denied with what to fix', async (t
   t.false(invalid.allowed);
   t.regex(invalid.status.message, /container "api" image "Registry\.Example\.com\/UPPER\/case::1": invalid image reference/);
 
+  const crowded = await loadFixture('pod-create.json');
+  crowded.request.object.spec.containers = Array.from({ length: 300 }, (_, i) => ({ name: `c${i}`, image: `registry.example.com/crowd/app-${i}:1` }));
+  const tooMany = checkReviewAnswer(t, await webhook.post(crowded), crowded.request.uid);
+  t.false(tooMany.allowed);
+  t.regex(tooMany.status.message, /^tagtrust: the Pod lists 302 images; the webhook checks at most 256 per object$/);
+
   const deleted = await loadFixture('pod-create.json');
   deleted.request.operation = 'DELETE';
   deleted.request.oldObject = deleted.request.object;

@@ -43,6 +43,11 @@ export interface Decision {
   images: ImageOutcome[];
 }
 
+/**
+ * Most images one review may hold: each may cost a TUF update of its collection, so a pod listing
+ * thousands of names must not turn the webhook into a crawler of the tagtrust server.
+ */
+export const MAX_IMAGES_PER_REVIEW = 256;
 /** Longest denial message; kubectl prints all of it. */
 const MAX_MESSAGE = 4_000;
 /** The API server truncates longer warnings. */
@@ -64,6 +69,9 @@ export class Admitter {
     } catch (err) {
       if (!(err instanceof InvalidInputError)) throw err;
       return { response: deny(uid, `tagtrust: ${err.message}`, 400), images: [] };
+    }
+    if (pod.images.length > MAX_IMAGES_PER_REVIEW) {
+      return { response: deny(uid, `tagtrust: the ${request.kind.kind} lists ${pod.images.length} images; the webhook checks at most ${MAX_IMAGES_PER_REVIEW} per object`, 400), images: [] };
     }
     const old = request.operation === 'UPDATE' && request.oldObject ? oldImages(request) : new Map<string, string>();
     const recorded = signedTagsOf(pod.metadata);
