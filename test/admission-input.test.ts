@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parsePolicy } from '@tagtrust/client';
+import { issueSelfSignedCertificate } from '@tagtrust/server';
 import { CLI, digestOf, runCli, tempHome } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import { checkReviewAnswer, httpsCall, loadFixture, patched, signImages, startTestWebhook, webhookCertificate } from './helpers/admission.js';
@@ -29,6 +30,25 @@ test('health endpoints, wrong paths and methods', async (t) => {
   const get = await webhook.get('/mutate');
   t.is(get.status, 405);
   t.regex(get.json.error.message, /POST an AdmissionReview to \/mutate/);
+});
+
+test('a renewed certificate in the mounted files is served to new connections; a broken one is ignored', async (t) => {
+  const webhook = await startTestWebhook(t, POLICY, { tlsReloadMs: 50 });
+  const renewed = await issueSelfSignedCertificate({ hosts: ['127.0.0.1'] });
+  await writeFile(join(webhook.home, 'key.pem'), 'not a key');
+  const reported = () => webhook.logs.some((entry) => /do not load/.test(String(entry.message)));
+  for (let i = 0; i < 100 && !reported(); i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.true(reported(), 'a half-written pair is reported');
+  t.is((await webhook.get('/healthz')).status, 200, 'and the old certificate still serves');
+  await writeFile(join(webhook.home, 'cert.pem'), renewed.cert);
+  await writeFile(join(webhook.home, 'key.pem'), renewed.key);
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    status = await httpsCall(`${webhook.url}/healthz`, 'GET', renewed.cert).then((answer) => answer.status, () => 0);
+  }
+  t.is(status, 200, 'a client trusting only the new certificate connects');
+  t.true(webhook.logs.some((entry) => entry.message === 'reloaded the serving certificate'));
 });
 
 test('bodies that are not AdmissionReviews: 400 with a JSON error, or a denial echoing the uid', async (t) => {

@@ -50,7 +50,7 @@ export interface HttpAnswer {
 }
 
 /** Starts the webhook with `policy` (YAML) written to a file in a fresh home; stopped at teardown. */
-export async function startTestWebhook(t: ExecutionContext, policy: string, options: { home?: string; bodyLimit?: number } = {}): Promise<TestWebhook> {
+export async function startTestWebhook(t: ExecutionContext, policy: string, options: { home?: string; bodyLimit?: number; tlsReloadMs?: number } = {}): Promise<TestWebhook> {
   const tls = await webhookCertificate();
   const home = options.home ?? (await tempHome());
   await Promise.all([writeFile(join(home, 'policy.yaml'), policy), writeFile(join(home, 'cert.pem'), tls.cert), writeFile(join(home, 'key.pem'), tls.key)]);
@@ -63,6 +63,7 @@ export async function startTestWebhook(t: ExecutionContext, policy: string, opti
     home,
     log: (entry) => logs.push(entry),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.tlsReloadMs === undefined ? {} : { tlsReloadMs: options.tlsReloadMs }),
   });
   t.teardown(() => webhook.close());
   const call = (method: string, path: string, body?: unknown) => httpsCall(`${webhook.url}${path}`, method, tls.cert, body);

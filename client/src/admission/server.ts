@@ -10,7 +10,8 @@
  * - Every decision is logged as one JSON line (no secrets: image names, rules, outcomes).
  */
 import { createServer as createHttpsServer } from 'node:https';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidInputError, UsageError } from '@tagtrust/shared';
 import type { TagTrustError } from '@tagtrust/shared';
@@ -25,6 +26,11 @@ export interface AdmissionServerOptions {
   admitter: Admitter;
   /** PEM certificate chain and key. */
   tls: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Re-reads the certificate every `intervalMs` and serves a changed one to new connections (a
+   * renewed Secret is updated in the mounted files); a pair that does not load is logged and ignored.
+   */
+  reloadTls?: { load: () => Promise<{ cert: Buffer; key: Buffer }>; intervalMs: number };
   /** `HOST:PORT` (default 0.0.0.0:8443). */
   listen?: string;
   bodyLimit?: number;
@@ -108,6 +114,26 @@ export async function startAdmissionServer(options: AdmissionServerOptions): Pro
       resolve();
     });
   });
+  const reload = options.reloadTls;
+  let current: { cert: Buffer; key: Buffer } = { cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) };
+  const timer = reload
+    ? setInterval(() => {
+        reload.load().then(
+          (next) => {
+            if (next.cert.equals(current.cert) && next.key.equals(current.key)) return;
+            try {
+              server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+              current = next;
+              options.log({ level: 'info', message: 'reloaded the serving certificate' });
+            } catch (err) {
+              options.log({ level: 'error', message: `the serving certificate files changed but do not load (${(err as Error).message}); still serving the previous one` });
+            }
+          },
+          (err: Error) => options.log({ level: 'error', message: `cannot re-read the serving certificate (${err.message}); still serving the previous one` }),
+        );
+      }, reload.intervalMs)
+    : undefined;
+  timer?.unref();
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
@@ -115,6 +141,7 @@ export async function startAdmissionServer(options: AdmissionServerOptions): Pro
     close: () =>
       new Promise<void>((resolve) => {
         ready = false;
+        clearInterval(timer);
         server.close(() => resolve());
         server.closeIdleConnections();
       }),

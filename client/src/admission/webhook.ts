@@ -24,6 +24,8 @@ export interface AdmissionWebhookOptions {
   /** The server of rules that name none (--server / TAGTRUST_SERVER). */
   defaultServer?: string;
   bodyLimit?: number;
+  /** How often the certificate files are checked for a renewed certificate (ms, default 60,000). */
+  tlsReloadMs?: number;
   /** One JSON object per decision, notice or failure. */
   log: (entry: Record<string, unknown>) => void;
 }
@@ -45,6 +47,10 @@ export async function startAdmissionWebhook(options: AdmissionWebhookOptions): P
   const server = await startAdmissionServer({
     admitter: new Admitter(policy, verifiers),
     tls: { cert, key },
+    reloadTls: {
+      load: async () => ({ cert: await readFile(options.tlsCertFile), key: await readFile(options.tlsKeyFile) }),
+      intervalMs: options.tlsReloadMs ?? 60_000,
+    },
     log: options.log,
     ...(options.listen === undefined ? {} : { listen: options.listen }),
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
