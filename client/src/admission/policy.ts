@@ -77,7 +77,7 @@ export function matchRule(policy: Policy, gun: string): PolicyRule | undefined {
 const compiled = new Map<string, RegExp>();
 
 /** `*` within a path component, `**` across components; everything else literal. */
-export function compilePattern(pattern: string): RegExp {
+function compilePattern(pattern: string): RegExp {
   let regex = compiled.get(pattern);
   if (!regex) {
     const body = pattern

@@ -35,7 +35,7 @@ const WORKLOADS: Record<string, PodLocation> = {
 };
 
 /** The kinds the webhook checks, as `group/version/kind` (core group empty). */
-export const SUPPORTED_KINDS = Object.keys(WORKLOADS);
+const SUPPORTED_KINDS = Object.keys(WORKLOADS);
 
 export interface ContainerImage {
   list: ContainerList;
@@ -53,12 +53,7 @@ export interface PodTemplate {
   images: ContainerImage[];
 }
 
-export const kindKey = (kind: GroupVersionKind) => `${kind.group}/${kind.version}/${kind.kind}`;
-
-/** Is this kind one the webhook knows? */
-export function isSupportedKind(kind: GroupVersionKind): boolean {
-  return kindKey(kind) in WORKLOADS;
-}
+const kindKey = (kind: GroupVersionKind) => `${kind.group}/${kind.version}/${kind.kind}`;
 
 /**
  * The pod of a workload object and every image in it (containers without an image are skipped: the
@@ -95,7 +90,7 @@ export function podTemplateOf(kind: GroupVersionKind, object: Record<string, unk
   return { metadataPath: location.metadata, ...(metadata ? { metadata } : {}), images };
 }
 
-export function describeKind(kind: GroupVersionKind): string {
+function describeKind(kind: GroupVersionKind): string {
   return kind.group === '' ? `${kind.version}/${kind.kind}` : `${kind.group}/${kind.version}/${kind.kind}`;
 }
 
