@@ -11,12 +11,15 @@
  *   next one, which starts when the current one ends: a burst of N pulls costs at most two updates.
  * - With `refreshAheadMs`, a lookup that finds an answer due to go stale within that time starts the
  *   collection's next refresh in the background and is still answered from memory: busy collections
- *   never make a lookup wait for an update, and no answer is older than `refreshIntervalMs`.
+ *   never make a lookup wait for an update, and no answer is older than `refreshIntervalMs`. Each
+ *   collection starts at its own point of the last half of that window (from a hash of its name), so
+ *   collections first seen together do not keep refreshing together.
  * - A failed update (rollback, freeze, bad signatures, unreachable server) is the answer for every
  *   tag of the collection until the next refresh is due: fail closed, and no retry storm.
  * - Memory is bounded: at most `maxCollections` collections (least recently used evicted) and
  *   `maxTagsPerCollection` answers each (oldest dropped; they are resolved again when asked).
  */
+import { createHash } from 'node:crypto';
 import { MismatchError, UsageError, parseTaggedReference } from '@tagtrust/shared';
 import type { TagTrustError } from '@tagtrust/shared';
 import { Puller } from '../puller.js';
@@ -47,6 +50,11 @@ interface Refresh {
 }
 
 class CollectionState {
+  /** Where in the refresh-ahead window this collection refreshes: 0.5 (late) to 1 (early). */
+  readonly aheadShare: number;
+  constructor(gun: string) {
+    this.aheadShare = 0.5 + createHash('sha256').update(gun).digest().readUInt16BE(0) / 2 ** 17;
+  }
   /** When the update behind `outcome` started (ms), and the earliest expiry of what it verified. */
   verifiedAt = Number.NEGATIVE_INFINITY;
   validUntil = Number.NEGATIVE_INFINITY;
@@ -112,7 +120,8 @@ export class TagVerifier {
   private dueSoon(state: CollectionState): boolean {
     if (this.refreshAheadMs === 0) return false;
     const now = this.now();
-    return now - state.verifiedAt >= this.refreshIntervalMs - this.refreshAheadMs || state.validUntil - now <= this.refreshAheadMs;
+    const ahead = this.refreshAheadMs * state.aheadShare;
+    return now - state.verifiedAt >= this.refreshIntervalMs - ahead || state.validUntil - now <= ahead;
   }
 
   /** Joins the refresh that looks `tag` up: the running one if it covers the tag, else the next one. */
@@ -170,7 +179,7 @@ export class TagVerifier {
     if (state) {
       this.collections.delete(gun);
     } else {
-      state = new CollectionState();
+      state = new CollectionState(gun);
       if (this.collections.size >= this.maxCollections) {
         const oldest = this.collections.keys().next().value;
         if (oldest !== undefined) this.collections.delete(oldest);
