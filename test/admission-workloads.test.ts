@@ -257,3 +257,24 @@ rules:
   t.true(response.allowed, JSON.stringify(response.status));
   t.is(patched(t, review.request.object, response).spec.template.spec.containers[0].image, `mirror.internal:5000/shop/web@${digestOf('1')}`);
 });
+
+test('spelling tricks do not slip past a rule, even with defaultAction allow: an upper-case registry host, an unparseable reference', async (t) => {
+  const webhook = await startTestWebhook(t, policy().replace('defaultAction: deny', 'defaultAction: allow'));
+  const review = await loadFixture('pod-create.json');
+  review.request.object.spec.initContainers = [{ name: 'sha512', image: `registry.example.com/shop/api:2.0@sha512:${'a'.repeat(128)}` }];
+  review.request.object.spec.containers = [
+    { name: 'upper', image: 'REGISTRY.Example.com/shop/api:9.9' },
+    { name: 'other', image: 'quay.io/other/thing:1' },
+  ];
+  const denied = checkReviewAnswer(t, await webhook.post(review), review.request.uid);
+  t.false(denied.allowed);
+  t.regex(denied.status.message, /^tagtrust denied 2 images: container "sha512" image .*: invalid image reference .*unsupported digest algorithm "sha512"/);
+  t.regex(denied.status.message, /container "upper" image "REGISTRY\.Example\.com\/shop\/api:9\.9": registry\.example\.com\/shop\/api:9\.9 is not signed/);
+  t.notRegex(denied.status.message, /quay\.io/, 'images no rule covers are allowed');
+
+  review.request.object.spec.initContainers = [];
+  review.request.object.spec.containers[0].image = 'REGISTRY.Example.com/shop/api:2.0';
+  const admitted = checkReviewAnswer(t, await webhook.post(review), review.request.uid);
+  t.true(admitted.allowed, JSON.stringify(admitted.status));
+  t.deepEqual(imagesOf(patched(t, review.request.object, admitted).spec).containers, [pin('registry.example.com/shop/api:2.0'), 'quay.io/other/thing:1']);
+});

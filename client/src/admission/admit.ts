@@ -5,6 +5,8 @@
  * Rules:
  * - Fail closed: an image that cannot be verified in time (server down, rollback, freeze, bad
  *   signatures, not signed, digest mismatch) fails; under an `enforce` rule the request is denied.
+ * - An image name this webhook cannot parse is refused whatever the policy says; registry host names
+ *   are compared in lower case (DNS), so neither spelling trick slips past a rule.
  * - `<name>:<tag>` and `<name>` (tag `latest`, as docker) resolve to the signed digest;
  *   `<name>:<tag>@sha256:<hex>` must match it; a digest-only image is checked against the tag the
  *   pod's `tagtrust.dev/signed-tags` annotation records for it (what this webhook pinned in its
@@ -109,10 +111,12 @@ export class Admitter {
     try {
       reference = parseReference(image.image);
     } catch (err) {
-      if (this.policy.defaultAction === 'allow') return { ...base, result: 'allowed' };
+      // Always refused, whatever defaultAction says: a name this parser reads differently from the
+      // container runtime must not slip past the rule that covers it.
       return failed(base, 'enforce', undefined, err as TagTrustError);
     }
-    const { gun } = reference;
+    // Registry host names are case-insensitive (DNS): REGISTRY.example.com is registry.example.com.
+    const gun = lowerCaseRegistry(reference.gun);
     const rule = matchRule(this.policy, gun);
     if (!rule) {
       if (this.policy.defaultAction === 'allow') return { ...base, result: 'allowed' };
@@ -182,6 +186,11 @@ function unchanged(image: ContainerImage): ImageOutcome {
   return { container: image.container, image: image.image, result: 'unchanged' };
 }
 
+function lowerCaseRegistry(gun: string): string {
+  const slash = gun.indexOf('/');
+  return gun.slice(0, slash).toLowerCase() + gun.slice(slash);
+}
+
 /** The tag recorded for a pinned image, if the record names the same repository. */
 function recordedTag(recorded: SignedTags, pinned: string, gun: string): string | undefined {
   const reference = recorded[pinned];
@@ -189,7 +198,7 @@ function recordedTag(recorded: SignedTags, pinned: string, gun: string): string 
   const colon = reference.lastIndexOf(':');
   if (colon < 0) return undefined;
   try {
-    if (parseGun(reference.slice(0, colon)) !== gun) return undefined;
+    if (lowerCaseRegistry(parseGun(reference.slice(0, colon))) !== gun) return undefined;
     return parseReference(reference).tag;
   } catch {
     return undefined;
