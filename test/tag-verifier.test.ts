@@ -88,3 +88,32 @@ test('a failed update fails every lookup of the collection closed until the next
   clock.ms += 5_000;
   t.is((await verifier.resolve(`${gun}:v2`)).digest, digestOf('b'));
 });
+
+test('refresh ahead: a lookup close to staleness is answered from memory and refreshes in the background', async (t) => {
+  const gun = 'registry.example.com/verifier/ahead';
+  const publisher = publisherFor(server.url, await tempHome());
+  await publisher.init(gun);
+  await publisher.sign(`${gun}:latest`, { digest: digestOf('a'), size: 10 });
+  const clock = new ManualClock();
+  const verifier = new TagVerifier({ server: proxy.url, home: await tempHome(), warn: () => {}, now: clock.now, refreshIntervalMs: 5_000, refreshAheadMs: 1_000 });
+  t.is((await verifier.resolve(`${gun}:latest`)).digest, digestOf('a'));
+  await publisher.sign(`${gun}:latest`, { digest: digestOf('b'), size: 10 });
+  const before = timestampReads(gun);
+  clock.ms += 3_000;
+  t.is((await verifier.resolve(`${gun}:latest`)).digest, digestOf('a'), '3 s old: not due yet');
+  t.is(timestampReads(gun), before);
+  clock.ms += 1_500;
+  t.is((await verifier.resolve(`${gun}:latest`)).digest, digestOf('a'), '4.5 s old: still the answer in memory, while the refresh runs');
+  // The background refresh (due between 4 and 4.5 s, by the collection's name) replaces the answer once it ends.
+  for (let i = 0; i < 100 && timestampReads(gun) === before; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+  let digest = digestOf('a');
+  for (let i = 0; i < 100 && digest === digestOf('a'); i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    digest = (await verifier.resolve(`${gun}:latest`)).digest;
+  }
+  t.is(digest, digestOf('b'));
+  clock.ms += 2_000;
+  const reads = timestampReads(gun);
+  t.is((await verifier.resolve(`${gun}:latest`)).digest, digestOf('b'), '6.5 s after the first update, 2 s after the background one: fresh');
+  t.is(timestampReads(gun), reads);
+});

@@ -9,11 +9,17 @@
  *   expiry of the metadata it relied on.
  * - One refresh in flight per collection. Tags asked for while a refresh runs are batched into the
  *   next one, which starts when the current one ends: a burst of N pulls costs at most two updates.
+ * - With `refreshAheadMs`, a lookup that finds an answer due to go stale within that time starts the
+ *   collection's next refresh in the background and is still answered from memory: busy collections
+ *   never make a lookup wait for an update, and no answer is older than `refreshIntervalMs`. Each
+ *   collection starts at its own point of the last half of that window (from a hash of its name), so
+ *   collections first seen together do not keep refreshing together.
  * - A failed update (rollback, freeze, bad signatures, unreachable server) is the answer for every
  *   tag of the collection until the next refresh is due: fail closed, and no retry storm.
  * - Memory is bounded: at most `maxCollections` collections (least recently used evicted) and
  *   `maxTagsPerCollection` answers each (oldest dropped; they are resolved again when asked).
  */
+import { createHash } from 'node:crypto';
 import { MismatchError, UsageError, parseTaggedReference } from '@tagtrust/shared';
 import type { TagTrustError } from '@tagtrust/shared';
 import { Puller } from '../puller.js';
@@ -22,6 +28,11 @@ import type { PullerOptions, Resolution } from '../puller.js';
 export interface TagVerifierOptions extends PullerOptions {
   /** How long a verified answer is reused before its collection is refreshed (ms, default 5,000). */
   refreshIntervalMs?: number;
+  /**
+   * Start a collection's refresh in the background when a lookup finds its answers this close to
+   * going stale (ms, default 0: refresh only when stale, and the lookup waits for it).
+   */
+  refreshAheadMs?: number;
   /** Most collections kept in memory (default 10,000). */
   maxCollections?: number;
   /** Most tag answers kept per collection (default 4,096). */
@@ -39,6 +50,11 @@ interface Refresh {
 }
 
 class CollectionState {
+  /** Where in the refresh-ahead window this collection refreshes: 0.5 (late) to 1 (early). */
+  readonly aheadShare: number;
+  constructor(gun: string) {
+    this.aheadShare = 0.5 + createHash('sha256').update(gun).digest().readUInt16BE(0) / 2 ** 17;
+  }
   /** When the update behind `outcome` started (ms), and the earliest expiry of what it verified. */
   verifiedAt = Number.NEGATIVE_INFINITY;
   validUntil = Number.NEGATIVE_INFINITY;
@@ -52,6 +68,7 @@ export const DEFAULT_REFRESH_INTERVAL_MS = 5_000;
 export class TagVerifier {
   private readonly puller: Puller;
   private readonly refreshIntervalMs: number;
+  private readonly refreshAheadMs: number;
   private readonly maxCollections: number;
   private readonly maxTags: number;
   private readonly now: () => number;
@@ -61,6 +78,8 @@ export class TagVerifier {
     this.puller = new Puller(options);
     this.refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
     if (!(this.refreshIntervalMs >= 0)) throw new UsageError(`refresh interval must be a non-negative number of ms, got ${this.refreshIntervalMs}`);
+    this.refreshAheadMs = options.refreshAheadMs ?? 0;
+    if (!(this.refreshAheadMs >= 0)) throw new UsageError(`refresh-ahead time must be a non-negative number of ms, got ${this.refreshAheadMs}`);
     this.maxCollections = positive(options.maxCollections ?? 10_000, 'maxCollections');
     this.maxTags = positive(options.maxTagsPerCollection ?? 4_096, 'maxTagsPerCollection');
     this.now = options.now ?? Date.now;
@@ -84,6 +103,7 @@ export class TagVerifier {
     const state = this.stateOf(gun);
     let outcome = state.outcome;
     if (!this.fresh(state) || (outcome instanceof Map && !outcome.has(tag))) outcome = await this.refresh(gun, state, tag);
+    else if (!state.running && !state.queued && this.dueSoon(state)) state.running = this.start(gun, state, new Set([tag]));
     if (outcome instanceof Error) throw outcome;
     const answer = outcome.get(tag);
     if (answer instanceof Error) throw answer;
@@ -94,6 +114,14 @@ export class TagVerifier {
   private fresh(state: CollectionState): boolean {
     const now = this.now();
     return now - state.verifiedAt < this.refreshIntervalMs && now < state.validUntil;
+  }
+
+  /** Will the collection's answers go stale within `refreshAheadMs`? */
+  private dueSoon(state: CollectionState): boolean {
+    if (this.refreshAheadMs === 0) return false;
+    const now = this.now();
+    const ahead = this.refreshAheadMs * state.aheadShare;
+    return now - state.verifiedAt >= this.refreshIntervalMs - ahead || state.validUntil - now <= ahead;
   }
 
   /** Joins the refresh that looks `tag` up: the running one if it covers the tag, else the next one. */
@@ -151,7 +179,7 @@ export class TagVerifier {
     if (state) {
       this.collections.delete(gun);
     } else {
-      state = new CollectionState();
+      state = new CollectionState(gun);
       if (this.collections.size >= this.maxCollections) {
         const oldest = this.collections.keys().next().value;
         if (oldest !== undefined) this.collections.delete(oldest);

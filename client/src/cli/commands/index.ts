@@ -15,6 +15,7 @@ import { keyCommand } from './key.js';
 import { rootCommand } from './root.js';
 import { historyCommand } from './history.js';
 import { importNotaryCommand } from './import-notary.js';
+import { admissionCommand } from './admission.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -32,4 +33,5 @@ export const COMMANDS: Command[] = [
   rootCommand,
   historyCommand,
   importNotaryCommand,
+  admissionCommand,
 ];
