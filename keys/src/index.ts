@@ -6,6 +6,7 @@ export { writeFileAtomic, PRIVATE_FILE_MODE } from './atomic-write.js';
 export { DEFAULT_KEY_ALGORITHM, RSA_MODULUS_BITS, generateKeyPair, keyPairFromPrivateKey, parseKeyAlgorithm } from './generate.js';
 export type { KeyAlgorithm, KeyPair } from './generate.js';
 export { decryptKeyFile, encryptKeyPair } from './key-file.js';
+export { keyIdentity, keyMapProblem, signedKeyMapsProblem } from './key-identity.js';
 export { KEY_FILE_FORMAT, parseKeyFile } from './key-file-format.js';
 export type { EncryptedKeyFile, KeyFileLabels } from './key-file-format.js';
 export { addSignature, signMetadata, verifyRoleSignatures } from './metadata-sign.js';
