@@ -92,7 +92,7 @@ export function keyMapProblem(keys: Record<string, TufKey>): string | undefined 
     if (ownId !== keyId) return `lists a key under ID ${short(keyId)}, which is not that key's ID (${short(ownId)}, the sha256 of its canonical JSON)`;
     const first = seen.get(identity);
     if (first !== undefined) {
-      return `lists one ${key.keytype} key twice, under IDs ${short(first)} and ${short(keyId)} (the same public key written two ways)`;
+      return `lists one ${parsePublicKey(key).kind} key twice, under IDs ${short(first)} and ${short(keyId)} (the same public key written two ways)`;
     }
     seen.set(identity, keyId);
   }
