@@ -36,7 +36,7 @@ import {
   isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
-import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey, WithdrawResult } from '@tagtrust/shared';
 import type { PendingView } from './pending.js';
 import { describeChange } from './pending.js';
 import type { DelegationListing, DelegationSpec } from './delegations.js';
@@ -687,6 +687,22 @@ export class Publisher {
         signedBy: status?.signedBy ?? [...new Set([...change.signedBy, key.keyId])],
         threshold: status?.threshold ?? change.threshold,
       };
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * Withdraws a pending change: the server deletes it, so it can no longer be approved. Allowed to
+   * the token that proposed it and to admin tokens.
+   * @throws UsageError (not a change id), NotFoundError, ForbiddenError
+   */
+  async withdrawPending(gunInput: string, id: string): Promise<WithdrawResult> {
+    const gun = parseGun(gunInput);
+    if (!/^[0-9a-f]{16}$/.test(id)) throw new UsageError(`"${id}" is not a pending change id (16 hex characters, as \`tagtrust pending list ${gun}\` shows)`);
+    const deadline = new Deadline(this.options.timeoutMs, `withdrawing pending change ${id} of ${gun}`);
+    try {
+      return await new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca }).withdrawPending(gun, id);
     } finally {
       deadline.dispose();
     }

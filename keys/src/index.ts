@@ -12,5 +12,5 @@ export type { EncryptedKeyFile, KeyFileLabels } from './key-file-format.js';
 export { addSignature, signMetadata, verifyRoleSignatures } from './metadata-sign.js';
 export { generateMasterKey, parseMasterKey, sealKeyPair, unsealKeyPair } from './seal.js';
 export type { SealedKey } from './seal.js';
-export { signBytes, verifySignature } from './signature.js';
+export { signBytes, verifySignature, verifySignatureSafe } from './signature.js';
 export { keyIdOf, publicKeyObject, tufKeyOf } from './tuf-key.js';

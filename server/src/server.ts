@@ -122,6 +122,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
 
   const renewal = setInterval(() => {
     repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
+    pending.pruneAll().catch((err: Error) => log(`tagtrust-server: pruning pending changes failed: ${err.message}`));
   }, config.renewInterval);
   renewal.unref();
 
