@@ -31,7 +31,7 @@ interface Fixture {
 async function releaseRole(t: ExecutionContext, config: Partial<ServerConfig> = {}, algorithm: KeyAlgorithm = 'ed25519'): Promise<Fixture> {
   const server = await startTestServer(config);
   t.teardown(() => server.close());
-  const owner = publisherFor(server.url, await tempHome());
+  const owner = publisherFor(server.url, await tempHome(), { timeoutMs: 120_000 });
   await owner.init(GUN);
   const keys = await Promise.all([1, 2, 3].map(() => generateKeyPair(algorithm)));
   await owner.addDelegation(GUN, 'targets/release', { keys: keys.map((k) => k.publicKey), threshold: 2, paths: ['v*'] });
@@ -149,10 +149,10 @@ test('withdraw: the proposer or an admin may, another push token may not (API an
 
   const third = (await propose(server, release(1, 'v3', [keys[0]!]), alice)).body.pending;
   const env = { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() };
-  const refused = await runCli(['pending', 'withdraw', GUN, third.id], { ...env, TAGTRUST_TOKEN: bob });
+  const refused = await runCli(['pending', 'withdraw', GUN, third.id, '--timeout', '120'], { ...env, TAGTRUST_TOKEN: bob });
   t.is(refused.code, 7, refused.stderr);
   t.regex(refused.stderr, /^tagtrust: .*only its proposer or an admin may withdraw it\n$/);
-  const withdrawn = await runCli(['pending', 'withdraw', GUN, third.id], { ...env, TAGTRUST_TOKEN: alice });
+  const withdrawn = await runCli(['pending', 'withdraw', GUN, third.id, '--timeout', '120'], { ...env, TAGTRUST_TOKEN: alice });
   t.is(withdrawn.code, 0, withdrawn.stderr);
   t.is(withdrawn.stdout, `Withdrew pending change ${third.id} to targets/release v1 of ${GUN}\n`);
   t.deepEqual(await list(server), []);

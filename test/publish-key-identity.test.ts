@@ -31,6 +31,8 @@ test.after.always(async () => {
 
 const ALGORITHMS: KeyAlgorithm[] = ['ed25519', 'ecdsa-p256', 'rsa-pss'];
 const future = () => expiresAfter(new Date(), 30 * 24 * 3600_000);
+/** Generous: key generation and scrypt are slow on a loaded machine. */
+const publisher = (home: string) => publisherFor(server.url, home, { timeoutMs: 120_000 });
 const under = (pair: KeyPair, publicKey: TufKey, keyId = keyIdOf(publicKey)): KeyPair => ({ ...pair, keyId, publicKey });
 
 function expectRefused(t: ExecutionContext, result: HttpResult, message: RegExp, what: string): void {
@@ -45,7 +47,7 @@ for (const algorithm of ALGORITHMS) {
   test(`publish refuses a root whose threshold of 2 one key meets in two encodings (${algorithm}, every encoding)`, async (t) => {
     const gun = `registry.example.com/keyid/root-${algorithm}`;
     const home = await tempHome();
-    await publisherFor(server.url, home).init(gun, { algorithm });
+    await publisher(home).init(gun, { algorithm });
     const { root: rootKey } = await collectionKeys(home, gun);
     const current = await latestMetadata<Metadata<RootSigned>>(server.url, gun, 'root');
     const before = await servedState(server.url, gun);
@@ -70,7 +72,7 @@ for (const algorithm of ALGORITHMS) {
 test('publish refuses delegations and hashed bins listing one key twice, or a key under a foreign ID', async (t) => {
   const gun = 'registry.example.com/keyid/delegations';
   const home = await tempHome();
-  await publisherFor(server.url, home).init(gun);
+  await publisher(home).init(gun);
   const { targets: targetsKey } = await collectionKeys(home, gun);
   const before = await servedState(server.url, gun);
   const pair = await generateKeyPair();
@@ -107,9 +109,9 @@ test('publish refuses delegations and hashed bins listing one key twice, or a ke
 test('publish accepts keys with extra fields under their specification key IDs, and refuses them under the old three-field IDs', async (t) => {
   const gun = 'registry.example.com/keyid/extra-fields';
   const home = await tempHome();
-  await publisherFor(server.url, home).init(gun);
+  await publisher(home).init(gun);
   const { root: rootKey, targets: targetsKey } = await collectionKeys(home, gun);
-  await publisherFor(server.url, home).sign(`${gun}:v1`, { digest: digestOf('a'), size: 10 });
+  await publisher(home).sign(`${gun}:v1`, { digest: digestOf('a'), size: 10 });
   const current = await latestMetadata<Metadata<RootSigned>>(server.url, gun, 'root');
   const extended = { ...targetsKey.publicKey, keyid_hash_algorithms: ['sha256', 'sha512'] } as TufKey;
   const rootWith = (keyId: string) => {
@@ -136,22 +138,22 @@ test('publish accepts keys with extra fields under their specification key IDs, 
 test('delegation add refuses the same key given twice, in one encoding or two (library and CLI), and reuses a key already listed', async (t) => {
   const gun = 'registry.example.com/keyid/delegation-add';
   const home = await tempHome();
-  const publisher = publisherFor(server.url, home);
-  await publisher.init(gun);
+  const owner = publisher(home);
+  await owner.init(gun);
   const pair = await generateKeyPair('ecdsa-p256');
   const [hex] = otherEncodings(pair).filter((e) => e.name === 'hex of the uncompressed point');
   const before = await servedState(server.url, gun);
-  const refused = await t.throwsAsync(publisher.addDelegation(gun, 'targets/ci', { keys: [pair.publicKey, hex!.key], threshold: 2, paths: ['ci-*'] }));
+  const refused = await t.throwsAsync(owner.addDelegation(gun, 'targets/ci', { keys: [pair.publicKey, hex!.key], threshold: 2, paths: ['ci-*'] }));
   t.true(refused instanceof InvalidInputError, refused?.message);
   t.regex(refused!.message, /^keys #1 and #2 given for targets\/ci are the same public key written two ways: one key counts once towards a threshold/);
-  const same = await t.throwsAsync(publisher.addDelegation(gun, 'targets/ci', { keys: [pair.publicKey, pair.publicKey], paths: ['ci-*'] }));
+  const same = await t.throwsAsync(owner.addDelegation(gun, 'targets/ci', { keys: [pair.publicKey, pair.publicKey], paths: ['ci-*'] }));
   t.regex(same!.message, /^keys #1 and #2 given for targets\/ci are the same public key: /);
 
   const a = join(home, 'a.pub');
   const a2 = join(home, 'a2.pub');
   await writeFile(a, JSON.stringify(pair.publicKey));
   await writeFile(a2, JSON.stringify(hex!.key));
-  const cli = await runCli(['delegation', 'add', gun, 'targets/ci', '--key', a, '--key', a2, '--threshold', '2', '--paths', 'ci-*'], {
+  const cli = await runCli(['delegation', 'add', gun, 'targets/ci', '--key', a, '--key', a2, '--threshold', '2', '--paths', 'ci-*', '--timeout', '120'], {
     TAGTRUST_SERVER: server.url,
     TAGTRUST_HOME: home,
   });
@@ -160,8 +162,8 @@ test('delegation add refuses the same key given twice, in one encoding or two (l
   await assertUnchanged(t, server.url, gun, before);
 
   // A key the delegations already list, given in another encoding for another role, keeps its entry.
-  await publisher.addDelegation(gun, 'targets/ci', { keys: [pair.publicKey], paths: ['ci-*'] });
-  await publisher.addDelegation(gun, 'targets/qa', { keys: [hex!.key], paths: ['qa-*'] });
+  await owner.addDelegation(gun, 'targets/ci', { keys: [pair.publicKey], paths: ['ci-*'] });
+  await owner.addDelegation(gun, 'targets/qa', { keys: [hex!.key], paths: ['qa-*'] });
   const targets = await latestMetadata<Metadata<TargetsSigned>>(server.url, gun, 'targets');
   t.deepEqual(Object.keys(targets.signed.delegations!.keys), [pair.keyId]);
   t.deepEqual(targets.signed.delegations!.roles!.map((r) => r.keyids), [[pair.keyId], [pair.keyId]]);
