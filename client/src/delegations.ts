@@ -4,8 +4,8 @@
  * The Publisher applies them to verified metadata, signs and publishes.
  */
 import { readFile } from 'node:fs/promises';
-import { keyIdOf, publicKeyObject } from '@tagtrust/keys';
-import { InvalidInputError, NotFoundError, checkPathPatterns, delegatedRoleNameProblem, delegatorOf, isDelegatedRoleName } from '@tagtrust/shared';
+import { keyIdOf, keyIdentity, publicKeyObject } from '@tagtrust/keys';
+import { InvalidInputError, NotFoundError, canonicalJson, checkPathPatterns, delegatedRoleNameProblem, delegatorOf, isDelegatedRoleName } from '@tagtrust/shared';
 import type { DelegatedRoleInfo, Delegations, TargetsSigned, TufKey } from '@tagtrust/shared';
 
 export interface DelegationSpec {
@@ -60,11 +60,7 @@ export function withDelegation(signed: TargetsSigned, delegator: string, role: s
   const problem = delegatedRoleNameProblem(role, delegator);
   if (problem !== undefined) throw new InvalidInputError(problem);
   if (spec.keys.length === 0) throw new InvalidInputError(`delegating ${role} needs at least one signer's public key (--key FILE)`);
-  const keys: Record<string, TufKey> = {};
-  for (const key of spec.keys) {
-    publicKeyObject(key);
-    keys[keyIdOf(key)] = { keytype: key.keytype, scheme: key.scheme, keyval: { public: key.keyval.public } };
-  }
+  const keys = delegationKeys(signed.delegations?.keys ?? {}, spec.keys, role);
   const keyids = Object.keys(keys);
   const threshold = spec.threshold ?? 1;
   if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > keyids.length) {
@@ -80,6 +76,43 @@ export function withDelegation(signed: TargetsSigned, delegator: string, role: s
   const index = current.roles.findIndex((r) => r.name === role);
   const roles = index < 0 ? [...current.roles, info] : current.roles.map((r, i) => (i === index ? info : r));
   return { ...signed, delegations: pruneKeys({ keys: { ...current.keys, ...keys }, roles }) };
+}
+
+/**
+ * The key map entries for the signers' keys. One key counts once: the same key given twice, in one
+ * encoding or two, is refused; a key the delegations already list (perhaps written another way)
+ * keeps its existing entry, so the delegations never list one key under two IDs.
+ * @throws InvalidInputError
+ */
+function delegationKeys(existing: Record<string, TufKey>, given: TufKey[], role: string): Record<string, TufKey> {
+  const listed = new Map<string, string>();
+  for (const [keyId, key] of Object.entries(existing)) {
+    try {
+      listed.set(keyIdentity(key), keyId);
+    } catch {
+      // An unusable key stays as it is; the server refuses the delegations if it must.
+    }
+  }
+  const keys: Record<string, TufKey> = {};
+  const seen = new Map<string, number>();
+  for (const [index, key] of given.entries()) {
+    const identity = keyIdentity(key);
+    const first = seen.get(identity);
+    if (first !== undefined) {
+      throw new InvalidInputError(
+        `keys #${first + 1} and #${index + 1} given for ${role} are the same public key${canonicalJson(given[first]) === canonicalJson(key) ? '' : ' written two ways'}: one key counts once towards a threshold; give each signer's key once`,
+      );
+    }
+    seen.set(identity, index);
+    const keyId = listed.get(identity);
+    if (keyId !== undefined) {
+      keys[keyId] = existing[keyId]!;
+      continue;
+    }
+    const tufKey: TufKey = { keytype: key.keytype, scheme: key.scheme, keyval: { public: key.keyval.public } };
+    keys[keyIdOf(tufKey)] = tufKey;
+  }
+  return keys;
 }
 
 /** A copy of `signed` without the delegation of `role`. @throws NotFoundError when it is not delegated */

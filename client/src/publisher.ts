@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { KeyAlgorithm, KeyPair } from '@tagtrust/keys';
-import { addSignature, generateKeyPair, keyIdOf, signMetadata } from '@tagtrust/keys';
+import { addSignature, generateKeyPair, keyIdOf } from '@tagtrust/keys';
 import {
   DEFAULT_LIFETIMES,
   InvalidInputError,
@@ -36,7 +36,7 @@ import {
   isTargetInCollection,
   targetName,
 } from '@tagtrust/shared';
-import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey, WithdrawResult } from '@tagtrust/shared';
 import type { PendingView } from './pending.js';
 import { describeChange } from './pending.js';
 import type { DelegationListing, DelegationSpec } from './delegations.js';
@@ -54,6 +54,7 @@ import type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableR
 import type { CollectionSession } from './tuf/trusted-collection.js';
 import { recordPublishedTargets, trustRoot, withTrustedCollection } from './tuf/trusted-collection.js';
 import { signingKeyHint } from './signing-key-hint.js';
+import { signBuilt } from './sign-built.js';
 import { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, bitLengthOf, defaultBitLength, isBinRole, legacyBins, succinctBins } from './bins.js';
 
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
@@ -254,7 +255,7 @@ export class Publisher {
       keyFiles.push(await this.keys.add(targetsPair, { role: 'targets', gun }));
       const now = new Date();
       const one = (key: typeof snapshotKey) => ({ keys: { [keyIdOf(key)]: key }, threshold: 1 });
-      const root = signMetadata(
+      const root = signBuilt(
         buildRoot({
           version: 1,
           expires: expiresAfter(now, this.rootLifetimeMs),
@@ -267,7 +268,7 @@ export class Publisher {
         }),
         rootPairs,
       );
-      const targets = signMetadata(buildTargets(1, expiresAfter(now, this.targetsLifetimeMs)), [targetsPair]);
+      const targets = signBuilt(buildTargets(1, expiresAfter(now, this.targetsLifetimeMs)), [targetsPair]);
       try {
         await api.publish(gun, { root, targets });
       } catch (err) {
@@ -454,23 +455,21 @@ export class Publisher {
             keyFile = await this.keys.add(pair, { role: BIN_KEY_NAME, name: BIN_KEY_NAME, gun });
           }
         }
-        const publicKey = options.key ?? pair!.publicKey;
+        const given = options.key ?? pair!.publicKey;
+        const publicKey: TufKey = { keytype: given.keytype, scheme: given.scheme, keyval: { public: given.keyval.public } };
         const keyId = keyIdOf(publicKey);
         const expires = expiresAfter(new Date(), this.targetsLifetimeMs);
         const layout: SuccinctRolesInfo = { keyids: [keyId], threshold: 1, bit_length: bits, name_prefix: BIN_NAME_PREFIX };
         const signed = buildTargets(current.version + 1, expires, {});
-        signed.delegations = {
-          keys: { [keyId]: { keytype: publicKey.keytype, scheme: publicKey.scheme, keyval: { public: publicKey.keyval.public } } },
-          succinct_roles: layout,
-        };
-        const body: Record<string, Metadata> = { targets: signMetadata(signed, [targetsKey]) };
+        signed.delegations = { keys: { [keyId]: publicKey }, succinct_roles: layout };
+        const body: Record<string, Metadata> = { targets: signBuilt(signed, [targetsKey]) };
         if (pair) {
           // Every bin of the layout, empty ones too: a bin name an older layout used must not keep its old tags.
           const contents = new Map<string, Record<string, TargetFileInfo>>(binRoleNames(layout).map((role) => [role, {}]));
           for (const name of names) contents.get(binRoleForTarget(layout, name))![name] = tags[name]!;
           for (const [role, targets] of contents) {
             const version = (metadata.snapshot.signed.meta[`${role}.json`]?.version ?? 0) + 1;
-            body[role] = signMetadata(buildTargets(version, expires, targets), [pair]);
+            body[role] = signBuilt(buildTargets(version, expires, targets), [pair], role);
           }
         }
         try {
@@ -572,7 +571,7 @@ export class Publisher {
         const changed = change(base.current, role);
         const signed = buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets);
         if (changed.delegations) signed.delegations = changed.delegations;
-        const metadata = signMetadata(signed, [key]);
+        const metadata = signBuilt(signed, [key], role);
         try {
           if (base.keys.threshold > 1) {
             // More signatures needed than this home holds: stage it for the other signers.
@@ -678,6 +677,22 @@ export class Publisher {
         signedBy: status?.signedBy ?? [...new Set([...change.signedBy, key.keyId])],
         threshold: status?.threshold ?? change.threshold,
       };
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * Withdraws a pending change: the server deletes it, so it can no longer be approved. Allowed to
+   * the token that proposed it and to admin tokens.
+   * @throws UsageError (not a change id), NotFoundError, ForbiddenError
+   */
+  async withdrawPending(gunInput: string, id: string): Promise<WithdrawResult> {
+    const gun = parseGun(gunInput);
+    if (!/^[0-9a-f]{16}$/.test(id)) throw new UsageError(`"${id}" is not a pending change id (16 hex characters, as \`tagtrust pending list ${gun}\` shows)`);
+    const deadline = new Deadline(this.options.timeoutMs, `withdrawing pending change ${id} of ${gun}`);
+    try {
+      return await new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca }).withdrawPending(gun, id);
     } finally {
       deadline.dispose();
     }

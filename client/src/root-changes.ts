@@ -13,7 +13,7 @@
  *   serves targets its root rejects.
  */
 import type { KeyAlgorithm, KeyPair } from '@tagtrust/keys';
-import { addSignature, generateKeyPair, signMetadata, writeFileAtomic } from '@tagtrust/keys';
+import { addSignature, generateKeyPair, writeFileAtomic } from '@tagtrust/keys';
 import { KeyNotFoundError, SignatureError, UsageError, buildTargets, expiresAfter, parseGun } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, TargetsSigned } from '@tagtrust/shared';
 import { Deadline } from './deadline.js';
@@ -24,6 +24,7 @@ import { ROOT_PROPOSAL_FORMAT, checkProposalBase, describeRootChanges, describeS
 import { ServerApi } from './server-api.js';
 import type { TrustedMetadata } from './tuf/trusted-collection.js';
 import { withTrustedCollection } from './tuf/trusted-collection.js';
+import { checkKeyMaps, signBuilt } from './sign-built.js';
 
 /** A role whose keys `rotateKey` replaces. */
 export type RotatableRole = 'root' | 'targets' | 'snapshot' | 'timestamp';
@@ -121,6 +122,8 @@ export class RootChanges {
       if (signers.length === 0) {
         throw new KeyNotFoundError(`this home holds none of the root keys of ${proposal.gun} (current or proposed): sign on the machine that holds one (--home / TAGTRUST_HOME)`);
       }
+      // A proposal comes from another root key holder: sign it only if each of its keys counts once.
+      checkKeyMaps(proposal.root.signed);
       let root = proposal.root;
       for (const signer of signers) root = addSignature(root, signer);
       const signed = { ...proposal, root };
@@ -204,7 +207,7 @@ export class RootChanges {
         const previous = trusted.targets.signed;
         const next = buildTargets(previous.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), previous.targets);
         if (previous.delegations) next.delegations = previous.delegations;
-        targets = signMetadata(next, [pair]);
+        targets = signBuilt(next, [pair]);
         break;
       }
       case 'root': {
@@ -237,7 +240,7 @@ export class RootChanges {
       gun,
       basedOn: current.signed.version,
       description,
-      root: signMetadata(signed, signers),
+      root: signBuilt(signed, signers),
       ...(targets ? { targets } : {}),
     };
     return { proposal, status: proposalStatus(proposal, current), changes: describeRootChanges(current.signed, signed), keyFiles };

@@ -10,7 +10,7 @@
  *   signing or publishing checks it against the client's verified current root.
  */
 import { readFile } from 'node:fs/promises';
-import { verifySignature } from '@tagtrust/keys';
+import { keyIdentity, verifySignature } from '@tagtrust/keys';
 import { InvalidInputError, UntrustedRootError, canonicalBytes, validateMetadata } from '@tagtrust/shared';
 import type { Metadata, RoleKeys, RootSigned, TargetsSigned, TufKey } from '@tagtrust/shared';
 
@@ -75,11 +75,17 @@ export function checkProposalBase(proposal: RootProposal, current: Metadata<Root
   }
 }
 
+/** Keys count by key material (one key listed under two IDs counts once), as the server counts them. */
 function thresholdStatus(root: Metadata<RootSigned>, role: RoleKeys, keys: Record<string, TufKey>): ThresholdStatus {
   const bytes = canonicalBytes(root.signed);
+  const identities = new Set<string>();
   const signed = role.keyids.filter((keyId) => {
     const key = keys[keyId];
-    return key !== undefined && root.signatures.some((s) => s.keyid === keyId && safeVerify(key, s.sig, bytes));
+    if (key === undefined || !root.signatures.some((s) => s.keyid === keyId && safeVerify(key, s.sig, bytes))) return false;
+    const identity = keyIdentity(key);
+    if (identities.has(identity)) return false;
+    identities.add(identity);
+    return true;
   });
   return { signed, threshold: role.threshold, met: signed.length >= role.threshold };
 }

@@ -4,7 +4,7 @@
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
 import { NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
-import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey, WithdrawResult } from '@tagtrust/shared';
 
 /** One accepted change, as the server's changefeed reports it. */
 export interface ChangeRecord {
@@ -82,6 +82,11 @@ export class ServerApi {
 
   approvePending(gun: string, id: string, signatures: Signature[]): Promise<PendingResult> {
     return this.request<PendingResult>('POST', `${pendingBasePath(gun)}/${id}`, `approving pending change ${id} of ${gun}`, { signatures });
+  }
+
+  /** Withdraws a pending change (the token that proposed it, or an admin token). */
+  withdrawPending(gun: string, id: string): Promise<WithdrawResult> {
+    return this.request<WithdrawResult>('DELETE', `${pendingBasePath(gun)}/${id}`, `withdrawing pending change ${id} of ${gun}`);
   }
 
   private async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {

@@ -13,6 +13,7 @@ import {
   type TufKey,
 } from '@tagtrust/shared';
 import type { KeyPair } from './generate.js';
+import { keyIdentity } from './key-identity.js';
 import { signBytes, verifySignatureSafe } from './signature.js';
 
 /** Key IDs shown in messages are cut to this many hex characters. */
@@ -67,10 +68,11 @@ function describeKeyIds(keyIds: readonly string[]): string {
 /**
  * Checks that at least `role.threshold` distinct keys listed in `role.keyids` signed `metadata`.
  * A key counts when one of its signatures verifies against `keys[keyid]` over canonicalBytes(signed).
- * Several signatures from one key ID count once; signatures by key IDs the role does not list are
- * ignored; a listed key missing from `keys` (or unusable) does not count. Key IDs are opaque: they are
- * not recomputed from the keys. Throws SignatureError below the threshold and MalformedMetadataError
- * for a malformed role or signature list.
+ * Keys count by key material (key-identity.ts), not by key ID: one key listed under several IDs, in
+ * one encoding or several, counts once. Several signatures from one key ID count once; signatures by
+ * key IDs the role does not list are ignored; a listed key missing from `keys` (or unusable) does not
+ * count. Throws SignatureError below the threshold and MalformedMetadataError for a malformed role or
+ * signature list.
  * @param signedBytes canonicalBytes(metadata.signed), when the caller has computed them already
  *   (byte for byte the same; the server builds them incrementally for large targets)
  */
@@ -106,6 +108,7 @@ export function verifyRoleSignatures(
   }
 
   const listed = [...new Set(keyids)];
+  const counted = new Set<string>();
   let count = 0;
   let bytes = signedBytes;
   for (const keyId of listed) {
@@ -116,7 +119,12 @@ export function verifyRoleSignatures(
     if (key === undefined) continue;
     bytes ??= canonicalSignedBytes(metadata.signed, `${roleName} metadata`);
     const data = bytes;
-    if (sigs.some((sig) => verifySignatureSafe(key, sig, data))) count += 1;
+    if (!sigs.some((sig) => verifySignatureSafe(key, sig, data))) continue;
+    // A signature verified, so the key parses and has an identity.
+    const identity = keyIdentity(key);
+    if (counted.has(identity)) continue;
+    counted.add(identity);
+    count += 1;
   }
   if (count >= threshold) return;
 

@@ -33,9 +33,19 @@ const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03
 const CACHE_LIMIT = 1000;
 const cache = new Map<string, ParsedPublicKey | InvalidInputError>();
 
-/** Hex sha256 of the canonical JSON of `{keytype, scheme, keyval}`: the conventional TUF key ID. */
+/**
+ * The TUF key ID: hex sha256 of the canonical JSON of the whole key object, every field included
+ * (e.g. `keyid_hash_algorithms`, `x-tuf-on-ci-keyowner`), as the specification defines it. Keys
+ * tagtrust writes hold only keytype, scheme and keyval.
+ * @throws InvalidInputError when the key cannot be expressed as canonical JSON (floats, undefined)
+ */
 export function keyIdOf(key: TufKey): string {
-  const bytes = canonicalBytes({ keytype: key.keytype, scheme: key.scheme, keyval: key.keyval });
+  let bytes: Buffer;
+  try {
+    bytes = canonicalBytes(key);
+  } catch (err) {
+    throw new InvalidInputError(`invalid public key: it cannot be expressed as canonical JSON (${(err as Error).message})`, { cause: err });
+  }
   return createHash('sha256').update(bytes).digest('hex');
 }
 

@@ -12,6 +12,8 @@
  * - Every target it signs is a tag of this collection AND matches the paths of every delegation
  *   (or hash prefixes) from the top-level targets down to it (what tuf-js would look it up through). A delegate can
  *   never sign a reference outside its patterns.
+ * - Delegation keys, wherever they appear, are each listed under their own key ID and no key
+ *   material appears twice (publish-verify.ts, verifyKeyMaps).
  * - Delegations, wherever they appear, only name children of the delegating role, and use either
  *   `paths` with the pattern subset of shared/delegation-paths.ts, or `path_hash_prefixes`
  *   (a name belongs to the role when its sha256 hex starts with a prefix).
@@ -55,6 +57,7 @@ import type { Metadata, RoleDelegation, TargetsSigned } from '@tagtrust/shared';
 import { verifyRoleSignatures } from '@tagtrust/keys';
 import type { CanonicalTargets } from './targets-update.js';
 import { TargetsUpdate } from './targets-update.js';
+import { verifyKeyMaps } from './publish-verify.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -179,6 +182,7 @@ function verifyDelegationsShape(signed: TargetsSigned, role: string): void {
   if (delegations && !role.includes('/') && role !== 'targets') {
     throw new InvalidInputError(`${role} is a hashed bin: bins delegate nothing (publish it without delegations)`);
   }
+  verifyKeyMaps(signed, role);
   if (delegations?.succinct_roles) {
     const problem = succinctRolesProblem(delegations.succinct_roles, role);
     if (problem !== undefined) throw new InvalidInputError(`${role} delegates hashed bins: ${problem}`);

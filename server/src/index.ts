@@ -19,3 +19,4 @@ export { OnlineKeys } from './online-keys.js';
 export { issueSelfSignedCertificate } from './tls-cert.js';
 export type { SelfSignedOptions, TlsMaterial } from './tls-cert.js';
 export { MAX_OPEN_PER_ROLE } from './pending/pending-changes.js';
+export { APPROVAL_BODY_LIMIT, MAX_APPROVAL_SIGNATURES, MAX_PENDING_CHANGE_BYTES, MAX_SIGNATURE_HEX } from './pending/approval.js';

@@ -10,8 +10,10 @@
  * - A new root is signed by its own root threshold and, when it replaces a root, by the old root's
  *   threshold too (spec 5.3.4). It uses consistent snapshots and lists the server's online keys
  *   for snapshot and timestamp with threshold 1, since the server signs those roles alone. During a
- *   rotation the root may list the pending key instead (the publish then switches to it). Every key
- *   ID is the key's own sha256 key ID, so no key can be listed twice to fake a threshold.
+ *   rotation the root may list the pending key instead (the publish then switches to it).
+ * - One key counts once: the keys of a root, and the delegation keys of targets, are each listed
+ *   under their own key ID and no key material appears twice (one key written two ways), so no
+ *   key can be listed twice to fake a threshold; thresholds count distinct key material too.
  * - Targets are signed by the threshold of the trusted root's targets role (the new root's, when one
  *   is published with it). If a new root changes the targets keys, targets re-signed with the new
  *   keys must come in the same request, so the collection never serves targets its root rejects.
@@ -34,7 +36,7 @@ import {
   validateMetadata,
 } from '@tagtrust/shared';
 import type { Metadata, RootSigned, TargetsSigned } from '@tagtrust/shared';
-import { keyIdOf, verifyRoleSignatures } from '@tagtrust/keys';
+import { signedKeyMapsProblem, verifyRoleSignatures } from '@tagtrust/keys';
 import type { CanonicalTargets } from './targets-update.js';
 import { TargetsUpdate } from './targets-update.js';
 
@@ -98,6 +100,7 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
     } catch (err) {
       throw new MalformedMetadataError(`targets metadata cannot be expressed as canonical JSON (floats and undefined are not allowed): ${(err as Error).message}`, { cause: err });
     }
+    verifyKeyMaps(newTargets.signed);
     verifyRoleSignatures(newTargets, 'targets', root.signed.roles.targets, root.signed.keys, canonical.bytes);
     if (isExpired(newTargets.signed, now)) {
       throw new ExpiredMetadataError(`targets v${newTargets.signed.version} expired at ${newTargets.signed.expires}: sign it with a later expiry`);
@@ -115,6 +118,18 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
     }
   }
   return { root, newRoot, newTargets, newTargetsCanonical };
+}
+
+/**
+ * One key counts once: every key under its own key ID, no key material twice (keys/key-identity.ts),
+ * so that clients counting key IDs count distinct keys.
+ * @throws InvalidInputError
+ */
+export function verifyKeyMaps(signed: RootSigned | TargetsSigned, role: string = signed._type): void {
+  const problem = signedKeyMapsProblem(signed);
+  if (problem !== undefined) {
+    throw new InvalidInputError(`${role} v${signed.version} ${problem}: list each key once, under its own key ID (one key counts once towards a threshold)`);
+  }
 }
 
 function checkVersion(role: string, version: number, latest: number): void {
@@ -135,12 +150,7 @@ function verifyRoot(newRoot: Metadata<RootSigned>, state: CollectionState, now: 
       throw new UntrustedRootError(`root v${signed.version} is not signed by the current root keys (v${state.root.signed.version}): sign it with the old root key as well as the new one`, { cause: err });
     }
   }
-  // Key IDs must be the keys' own IDs: a key listed under two IDs would count twice towards a threshold.
-  for (const [keyId, key] of Object.entries(signed.keys)) {
-    if (keyIdOf(key) !== keyId) {
-      throw new InvalidInputError(`root v${signed.version} lists a key under ID ${keyId.slice(0, 8)}, which is not the key's sha256 key ID: compute key IDs from the keys`);
-    }
-  }
+  verifyKeyMaps(signed);
   verifyRoleSignatures(newRoot, 'root', signed.roles.root, signed.keys);
   if (isExpired(signed, now)) throw new ExpiredMetadataError(`root v${signed.version} expired at ${signed.expires}: sign it with a later expiry`);
   if (!signed.consistent_snapshot) throw new InvalidInputError('root must set consistent_snapshot: true (tagtrust serves versioned metadata files)');

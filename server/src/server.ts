@@ -83,7 +83,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     server.close();
     throw err;
   }
-  const { repository, store } = services;
+  const { repository, store, pending } = services;
   listener = services.listener;
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
@@ -91,6 +91,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
 
   const renewal = setInterval(() => {
     repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
+    pending.pruneAll().catch((err: Error) => log(`tagtrust-server: pruning pending changes failed: ${err.message}`));
   }, config.renewInterval);
   renewal.unref();
 
@@ -111,6 +112,7 @@ interface Services {
   listener: RequestListener;
   repository: Repository;
   store: LevelStore;
+  pending: PendingChanges;
   adminTokenSource: string;
 }
 
@@ -155,7 +157,7 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
         if (!serveFromCache(repository, req, res)) void appListener(req, res);
       };
   if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
-  return { listener, repository, store, adminTokenSource: adminToken.source };
+  return { listener, repository, store, pending, adminTokenSource: adminToken.source };
 }
 
 /**

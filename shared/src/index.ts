@@ -110,4 +110,4 @@ export {
 } from './succinct-roles.js';
 export type { BinDelegation, RoleDelegation } from './succinct-roles.js';
 export { pendingBasePath } from './pending-api.js';
-export type { ApproveRequest, PendingChange, PendingResult, PendingStatus, ProposeRequest } from './pending-api.js';
+export type { ApproveRequest, PendingChange, PendingResult, PendingStatus, ProposeRequest, WithdrawResult } from './pending-api.js';

@@ -7,6 +7,7 @@
  *   POST /v2/<gun>/_trust/pending        propose: {role, metadata} (metadata carries >= 1 signature)
  *   GET  /v2/<gun>/_trust/pending        list: PendingStatus[]
  *   POST /v2/<gun>/_trust/pending/<id>   approve: {signatures} -> PendingResult
+ *   DELETE /v2/<gun>/_trust/pending/<id> withdraw (its proposer or an admin) -> WithdrawResult
  */
 import type { PublishResponse } from './api.js';
 import type { Metadata, Signature, TargetsSigned } from './tuf-types.js';
@@ -35,6 +36,8 @@ export interface PendingChange {
   created: string;
   /** After this the server refuses to publish it (the earlier of its lifetime and the metadata's expiry). */
   expires: string;
+  /** The name of the token that proposed it (absent for changes proposed before it was recorded). */
+  proposer?: string;
 }
 
 export interface PendingStatus extends PendingChange {
@@ -49,4 +52,12 @@ export interface PendingStatus extends PendingChange {
 export interface PendingResult {
   pending?: PendingStatus;
   published?: PublishResponse;
+}
+
+/** What a withdrawal deleted. */
+export interface WithdrawResult {
+  withdrawn: string;
+  role: string;
+  /** The version the change would have published. */
+  version: number;
 }

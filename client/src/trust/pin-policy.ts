@@ -9,7 +9,7 @@
  * longest matching prefix. In strict mode (no TOFU) a collection without a pin, a root file or trusted
  * state is refused.
  */
-import { keyIdOf, verifyRoleSignatures } from '@tagtrust/keys';
+import { keyIdOf, keyMapProblem, verifyRoleSignatures } from '@tagtrust/keys';
 import { UntrustedRootError, UsageError, canonicalBytes, parseGun, validateMetadata } from '@tagtrust/shared';
 import type { Metadata, RootSigned } from '@tagtrust/shared';
 
@@ -70,9 +70,8 @@ export function parseRootDocument(text: string, source: string, gun: string): Me
   try {
     const root = validateMetadata(JSON.parse(text), 'root');
     verifyRoleSignatures(root, 'root', root.signed.roles.root, root.signed.keys);
-    for (const [keyId, key] of Object.entries(root.signed.keys)) {
-      if (keyIdOf(key) !== keyId) throw new Error(`key ${keyId.slice(0, 8)} is listed under an ID that is not its own`);
-    }
+    const problem = keyMapProblem(root.signed.keys);
+    if (problem !== undefined) throw new Error(problem);
     return root;
   } catch (err) {
     throw new UntrustedRootError(`the root of ${gun} from ${source} is not a valid self-signed root: ${(err as Error).message}`, { cause: err });

@@ -8,14 +8,16 @@
  *   (`validateMetadata`). This closes gaps in tuf-js, which accepts e.g. an `expires` that is not a
  *   date (and then never expires), a fractional or negative version, or uppercase/garbage-tailed hex
  *   signatures.
- * - A root lists each key under the key's own sha256 key ID, so no key counts twice towards a
- *   threshold and a pin by key ID cannot be met by another key.
+ * - One key counts once: a root, and the delegations of every targets role, list each key under its
+ *   own key ID (sha256 of the whole key object) and no key material twice (one key written two ways),
+ *   so tuf-js, which counts key IDs, counts distinct keys, and a pin by key ID cannot be met by another
+ *   key (keys/key-identity.ts). Checked on every download and on the final state (files cached earlier).
  * - One update accepts at most `maxRootRotations` new roots (tuf-js would stop silently at its limit).
  * - A collection's targets name only tags of that collection (cross-repository substitution).
  * - With `maxAgeMs`, the final timestamp must have been signed at most that long ago (freeze attacks
  *   within the timestamp's lifetime); the server records the signing time in TIMESTAMP_SIGNED_AT.
  */
-import { keyIdOf } from '@tagtrust/keys';
+import { signedKeyMapsProblem } from '@tagtrust/keys';
 import {
   ExpiredMetadataError,
   MalformedMetadataError,
@@ -26,7 +28,7 @@ import {
   isTargetInCollection,
   validateMetadata,
 } from '@tagtrust/shared';
-import type { Metadata, MetadataType, RootSigned } from '@tagtrust/shared';
+import type { AnySigned, Metadata, MetadataType } from '@tagtrust/shared';
 import { parseStrictJson } from './strict-json.js';
 import type { TrustedMetadata } from './trusted-collection.js';
 
@@ -83,12 +85,9 @@ export class MetadataGuard {
     } catch (err) {
       throw new MalformedMetadataError(`${what}: ${(err as Error).message}; refusing it (the server or the network sent invalid metadata); do not pull, and tell the operator of the server`, { cause: err });
     }
-    if (file.role === 'root') {
-      this.checkRootChainLength(metadata.signed.version);
-      checkRootKeyIds(metadata as Metadata<RootSigned>, gun);
-    } else if (metadataType(file.role) === 'targets') {
-      checkTargetNames(metadata.signed as TrustedMetadata['targets']['signed'], file.role, gun);
-    }
+    if (file.role === 'root') this.checkRootChainLength(metadata.signed.version);
+    checkKeyMaps(metadata.signed, file.role, gun);
+    if (metadataType(file.role) === 'targets') checkTargetNames(metadata.signed as TrustedMetadata['targets']['signed'], file.role, gun);
   }
 
   /**
@@ -96,6 +95,8 @@ export class MetadataGuard {
    * @throws ExpiredMetadataError when the timestamp is older than maxAge; SubstitutionError
    */
   checkTrusted(metadata: TrustedMetadata, now: Date): void {
+    checkKeyMaps(metadata.root.signed, 'root', this.policy.gun);
+    checkKeyMaps(metadata.targets.signed, 'targets', this.policy.gun);
     checkTargetNames(metadata.targets.signed, 'targets', this.policy.gun);
     const maxAgeMs = this.policy.maxAgeMs;
     if (maxAgeMs === undefined) return;
@@ -130,18 +131,16 @@ export class MetadataGuard {
 }
 
 /**
- * Refuses a root whose keys are not listed under their own key IDs.
+ * Refuses metadata whose key maps list a key under a foreign ID or one key twice (module rules).
  * @throws MalformedMetadataError
  */
-function checkRootKeyIds(root: Metadata<RootSigned>, gun: string): void {
-  for (const [keyId, key] of Object.entries(root.signed.keys)) {
-    if (keyIdOf(key) !== keyId) {
-      throw new MalformedMetadataError(
-        `root v${root.signed.version} of ${gun} lists a key under ID ${keyId.slice(0, 8)}, which is not that key's ID: ` +
-          'a key listed under a foreign or second ID could fake a signature threshold or a pin; refusing it; do not pull, and tell the operator of the server',
-      );
-    }
-  }
+export function checkKeyMaps(signed: AnySigned, role: string, gun: string): void {
+  const problem = signedKeyMapsProblem(signed);
+  if (problem === undefined) return;
+  throw new MalformedMetadataError(
+    `${role} v${signed.version} of ${gun} ${problem}: ` +
+      'a key listed under a foreign or second ID could fake a signature threshold or a pin; refusing it; do not pull, and tell the operator of the server',
+  );
 }
 
 function checkTargetNames(targets: TrustedMetadata['targets']['signed'], role: string, gun: string): void {

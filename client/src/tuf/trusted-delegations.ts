@@ -7,7 +7,8 @@
  * - A role is accepted only after its delegator (`update` out of order is a caller bug).
  * - Its bytes match the length and sha256 the trusted snapshot lists (hashed bins are listed by
  *   version only: their size is capped by the caller's maxLength as they download); its version
- *   equals the snapshot's; it is signed by the threshold of the keys its delegator lists; it is not expired.
+ *   equals the snapshot's; it is signed by the threshold of the keys its delegator lists (counted by
+ *   key material); it is not expired; its own delegation keys are listed once each, under their own IDs.
  * - Lookups walk pre-order, follow only delegations whose paths match the name, and stop at a
  *   terminating delegation that matches. Resolution itself goes through tuf-js `getTargetInfo`;
  *   this class serves listing and publishing, which need every role, and agrees with tuf-js on
@@ -16,9 +17,10 @@
  *   fails verification is `invalid` (for example after its signing key was revoked).
  */
 import { createHash } from 'node:crypto';
-import { verifyRoleSignatures } from '@tagtrust/keys';
+import { signedKeyMapsProblem, verifyRoleSignatures } from '@tagtrust/keys';
 import {
   ExpiredMetadataError,
+  MalformedMetadataError,
   MismatchError,
   RepositoryError,
   UsageError,
@@ -100,6 +102,9 @@ export class TrustedDelegations {
         throw new MismatchError(`${role} is not JSON`);
       }
       const metadata = validateMetadata(json, 'targets', role);
+      // One key counts once, for the roles this one delegates to (metadata-guard.ts).
+      const keyProblem = signedKeyMapsProblem(metadata.signed);
+      if (keyProblem !== undefined) throw new MalformedMetadataError(`${role} v${metadata.signed.version} ${keyProblem}`);
       verifyRoleSignatures(metadata, role, info, this.trusted(delegatorOf(role))!.signed.delegations!.keys);
       if (metadata.signed.version !== entry.version) {
         throw new MismatchError(`${role} is v${metadata.signed.version}, the snapshot lists v${entry.version}`);

@@ -9,45 +9,40 @@
  *   after it approved no longer counts.
  * - A change is published, through Repository.publish with its full verification, as soon as the
  *   role's threshold is met; the publish deletes the pending change in the same atomic commit.
+ * - Approvals are validated before they are stored (approval.ts): exactly `{keyid, sig}` in canonical
+ *   form, by a key of the role, verifying against the proposal. One key counts once: signatures
+ *   count by key material, and a key that signed already keeps its signature (a second approval by
+ *   it changes nothing), so a valid signature is never replaced.
  * - A change based on a version that is no longer the latest (stale) or past its expiry is never
- *   published: approving it fails (409 / 400) and deletes it.
+ *   published: approving it fails (409 / 400) and deletes it. Every write to a collection's staging
+ *   area first deletes its other stale and expired changes, and so does the background renewal
+ *   loop (`pruneAll`), so they do not pile up.
+ * - The proposer (the token that proposed it) or an admin may withdraw a change.
  * - Writes to the staging area of one collection are serialised.
  * - At most MAX_OPEN_PER_ROLE changes of one role are open (neither stale nor expired) at a time, so
  *   a signer cannot fill the staging area; a further proposal is refused until some are published,
  *   go stale or expire.
  */
 import { randomBytes } from 'node:crypto';
-import { verifySignature } from '@tagtrust/keys';
 import {
   ExpiredMetadataError,
+  ForbiddenError,
   InvalidInputError,
   NotFoundError,
-  SignatureError,
   VersionConflictError,
-  canonicalBytes,
   delegationChain,
-  delegatorOf,
   expiresAfter,
   isDelegatedRoleName,
   isExpired,
   validateMetadata,
 } from '@tagtrust/shared';
-import type {
-  Metadata,
-  PendingChange,
-  PendingResult,
-  PendingStatus,
-  RoleKeys,
-  RootSigned,
-  Signature,
-  TargetsSigned,
-  TufKey,
-} from '@tagtrust/shared';
+import type { Metadata, PendingChange, PendingResult, PendingStatus, RootSigned, TargetsSigned, WithdrawResult } from '@tagtrust/shared';
 import { CollectionLocks } from '../collection-lock.js';
-import { verifyDelegatedRoles } from '../delegations-verify.js';
-import { verifyPublish } from '../publish-verify.js';
 import type { Repository } from '../repository.js';
 import type { MetadataStore } from '../storage/store.js';
+import { checkStoredSize, parseApproval, storedProposal } from './approval.js';
+import type { CurrentState } from './role-signers.js';
+import { checkSignatures, countedSignatures, signersOf, validSigners, verifyProposal } from './role-signers.js';
 
 /** Open changes one role may have waiting at a time. */
 export const MAX_OPEN_PER_ROLE = 32;
@@ -60,17 +55,10 @@ export interface PendingChangesOptions {
   now?: () => Date;
 }
 
-/** The keys that sign a role now, as its delegator lists them. */
-interface RoleSigners {
-  role: RoleKeys;
-  keys: Record<string, TufKey>;
-}
-
-interface CurrentState {
-  root: Metadata<RootSigned>;
-  targets: Metadata<TargetsSigned>;
-  delegated: Map<string, Metadata<TargetsSigned>>;
-  latest: number;
+/** Who asks: the token name, and whether it has the admin scope. */
+export interface PendingCaller {
+  name: string;
+  admin: boolean;
 }
 
 export class PendingChanges {
@@ -96,6 +84,7 @@ export class PendingChanges {
     return this.locks.run(gun, async () => {
       const { role, metadata } = parseProposal(body);
       const now = this.now();
+      await this.prune(gun, now);
       const state = await this.load(gun, role);
       const signers = signersOf(state, role);
       verifyProposal(gun, role, metadata, state, now);
@@ -118,8 +107,9 @@ export class PendingChanges {
         baseVersion: state.latest,
         created: expiresAfter(now, 0),
         expires: expiresAfter(new Date(expiry), 0),
+        proposer: actor,
       };
-      await this.store.putPending(gun, change.id, JSON.stringify(change));
+      await this.put(change);
       return { pending: { ...change, signedBy, threshold: signers.role.threshold, state: 'open' } };
     });
   }
@@ -149,9 +139,10 @@ export class PendingChanges {
     return this.locks.run(gun, async () => {
       const signatures = parseApproval(body);
       const text = await this.store.getPending(gun, id);
-      if (text === undefined) throw new NotFoundError(`${gun} has no pending change ${id}: it was published, refused or never proposed; run \`tagtrust pending list ${gun}\``);
+      if (text === undefined) throw new NotFoundError(`${gun} has no pending change ${id}: it was published, withdrawn, refused or never proposed; run \`tagtrust pending list ${gun}\``);
       const change = JSON.parse(text) as PendingChange;
       const now = this.now();
+      await this.prune(gun, now, id);
       if (isExpiredAt(change, now)) {
         await this.store.deletePending(gun, id);
         throw new ExpiredMetadataError(`pending change ${id} (${change.role} v${change.metadata.signed.version}) expired at ${change.expires}: propose it again`);
@@ -165,20 +156,71 @@ export class PendingChanges {
           `pending change ${id} is stale: it changes ${change.role} v${change.baseVersion}, but the collection is at v${state.latest}; propose the change again from the latest`,
         );
       }
-      const byKey = new Map(change.metadata.signatures.map((s) => [s.keyid, s]));
-      for (const signature of signatures) byKey.set(signature.keyid, signature);
-      const metadata: Metadata<TargetsSigned> = { signed: change.metadata.signed, signatures: [...byKey.values()] };
+      const signed = change.metadata.signed;
       const signers = signersOf(state, change.role);
-      const fresh: Metadata<TargetsSigned> = { signed: change.metadata.signed, signatures };
-      checkSignatures(fresh, change.role, signers);
-      const signedBy = validSigners(metadata, signers);
+      // Verified before anything is stored: every new signature counts on its own.
+      checkSignatures({ signed, signatures }, change.role, signers);
+      // Stored signatures come first: a key that signed already keeps its signature.
+      const metadata: Metadata<TargetsSigned> = { signed, signatures: countedSignatures(signed, [...change.metadata.signatures, ...signatures], signers) };
+      const signedBy = metadata.signatures.map((s) => s.keyid);
       if (signedBy.length >= signers.role.threshold) {
         return { published: await this.repository.publish(gun, { [change.role]: metadata }, actor, { deletePending: [id] }) };
       }
       const updated: PendingChange = { ...change, metadata };
-      await this.store.putPending(gun, id, JSON.stringify(updated));
+      if (JSON.stringify(updated.metadata.signatures) !== JSON.stringify(change.metadata.signatures)) await this.put(updated);
       return { pending: { ...updated, signedBy, threshold: signers.role.threshold, state: 'open' } };
     });
+  }
+
+  /**
+   * Withdraws a pending change: it is deleted and can no longer be approved.
+   * @throws NotFoundError (no such change), ForbiddenError (neither its proposer nor an admin)
+   */
+  withdraw(gun: string, id: string, caller: PendingCaller): Promise<WithdrawResult> {
+    return this.locks.run(gun, async () => {
+      const text = await this.store.getPending(gun, id);
+      if (text === undefined) throw new NotFoundError(`${gun} has no pending change ${id}: it was published, withdrawn, refused or never proposed; run \`tagtrust pending list ${gun}\``);
+      const change = JSON.parse(text) as PendingChange;
+      if (!caller.admin && change.proposer !== caller.name) {
+        throw new ForbiddenError(
+          `pending change ${id} was proposed by ${change.proposer === undefined ? 'an unrecorded token' : `token ${change.proposer}`}: only its proposer or an admin may withdraw it`,
+        );
+      }
+      await this.store.deletePending(gun, id);
+      await this.prune(gun, this.now());
+      return { withdrawn: id, role: change.role, version: change.metadata.signed.version };
+    });
+  }
+
+  /** Deletes the stale and expired changes of every collection (the background renewal loop). */
+  async pruneAll(): Promise<number> {
+    let pruned = 0;
+    for await (const gun of this.store.listCollections()) pruned += await this.locks.run(gun, () => this.prune(gun, this.now()));
+    return pruned;
+  }
+
+  /**
+   * Deletes the stale and expired changes of a collection, except `keep` (whose own refusal says why).
+   * Call under the collection's lock. @returns how many it deleted
+   */
+  private async prune(gun: string, now: Date, keep?: string): Promise<number> {
+    const changes = (await this.store.listPending(gun)).map((text) => JSON.parse(text) as PendingChange);
+    const latest = new Map<string, number>();
+    let pruned = 0;
+    for (const change of changes) {
+      if (change.id === keep) continue;
+      if (!latest.has(change.role)) latest.set(change.role, (await this.store.getLatest(gun, change.role))?.version ?? 0);
+      if (stateOf(change, latest.get(change.role), now) === 'open') continue;
+      await this.store.deletePending(gun, change.id);
+      pruned += 1;
+    }
+    return pruned;
+  }
+
+  private async put(change: PendingChange): Promise<void> {
+    const text = JSON.stringify(change);
+    checkStoredSize(text, `pending change ${change.id} to ${change.role}`);
+    await this.store.putPending(change.gun, change.id, text);
   }
 
   private async load(gun: string, role: string): Promise<CurrentState> {
@@ -210,71 +252,7 @@ function parseProposal(body: unknown): { role: string; metadata: Metadata<Target
   if (role !== 'targets' && !isDelegatedRoleName(role)) {
     throw new InvalidInputError(`cannot stage role ${JSON.stringify(role)}: only targets and delegated targets/<name> roles wait for approvals`);
   }
-  return { role, metadata: validateMetadata(request.metadata, 'targets', role) };
-}
-
-function parseApproval(body: unknown): Signature[] {
-  const signatures = (body as { signatures?: unknown } | null)?.signatures;
-  if (!Array.isArray(signatures) || signatures.length === 0 || !signatures.every((s) => typeof s?.keyid === 'string' && typeof s?.sig === 'string')) {
-    throw new InvalidInputError('an approval is {"signatures": [{"keyid": <hex>, "sig": <hex>}, ...]}');
-  }
-  return signatures as Signature[];
-}
-
-function signersOf(state: CurrentState, role: string): RoleSigners {
-  if (role === 'targets') return { role: state.root.signed.roles.targets, keys: state.root.signed.keys };
-  const delegatorName = delegatorOf(role);
-  const delegator = delegatorName === 'targets' ? state.targets : state.delegated.get(delegatorName);
-  const info = delegator?.signed.delegations?.roles?.find((r) => r.name === role);
-  if (!delegator || !info) throw new NotFoundError(`${role} is not delegated by ${delegatorName}: add the delegation first`);
-  return { role: info, keys: delegator.signed.delegations!.keys };
-}
-
-/** Runs the publish checks on a proposal with the role's threshold lowered to 1. */
-function verifyProposal(gun: string, role: string, metadata: Metadata<TargetsSigned>, state: CurrentState, now: Date): void {
-  if (role === 'targets') {
-    const root = structuredClone(state.root);
-    root.signed.roles.targets.threshold = 1;
-    verifyPublish({ targets: metadata }, { gun, root, targets: state.targets, onlineKeyIds: {} }, now);
-    return;
-  }
-  const delegatorName = delegatorOf(role);
-  const current = new Map(state.delegated);
-  let targets = state.targets;
-  const relaxed = structuredClone(delegatorName === 'targets' ? state.targets : current.get(delegatorName)!);
-  for (const info of relaxed.signed.delegations?.roles ?? []) if (info.name === role) info.threshold = 1;
-  if (delegatorName === 'targets') targets = relaxed;
-  else current.set(delegatorName, relaxed);
-  verifyDelegatedRoles(new Map([[role, metadata]]), { gun, targets, current }, now);
-}
-
-/** Key IDs of the role whose signatures verify. */
-function validSigners(metadata: Metadata<TargetsSigned>, signers: RoleSigners): string[] {
-  const bytes = canonicalBytes(metadata.signed);
-  return metadata.signatures
-    .filter((s) => signers.role.keyids.includes(s.keyid) && signers.keys[s.keyid] !== undefined && safeVerify(signers.keys[s.keyid]!, s.sig, bytes))
-    .map((s) => s.keyid);
-}
-
-/** Every signature must be by a key of the role and verify. @returns the signers @throws SignatureError */
-function checkSignatures(metadata: Metadata<TargetsSigned>, role: string, signers: RoleSigners): string[] {
-  const valid = new Set(validSigners(metadata, signers));
-  for (const s of metadata.signatures) {
-    if (!valid.has(s.keyid)) {
-      const why = signers.role.keyids.includes(s.keyid) ? 'does not verify' : `is by a key ${role} does not list`;
-      throw new SignatureError(`the signature by key ${s.keyid.slice(0, 8)} on ${role} v${metadata.signed.version} ${why}: sign with one of the role's keys`);
-    }
-  }
-  if (valid.size === 0) throw new SignatureError(`${role} v${metadata.signed.version} carries no signature: sign it with one of the role's keys`);
-  return [...valid];
-}
-
-function safeVerify(key: TufKey, sig: string, bytes: Buffer): boolean {
-  try {
-    return verifySignature(key, sig, bytes);
-  } catch {
-    return false;
-  }
+  return { role, metadata: storedProposal(validateMetadata(request.metadata, 'targets', role), role) };
 }
 
 /** Whether a change can still be published: not expired, and based on its role's latest version (undefined: unknown). */
