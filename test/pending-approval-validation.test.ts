@@ -121,11 +121,12 @@ test('a valid signature is never replaced: a second approval by the same key cha
   const extra = { ...proposal, signatures: [{ ...sign(k1, proposal), note: 'x' }] };
   const refused = await propose(server, extra as unknown as Metadata<TargetsSigned>);
   t.is(refused.status, 400);
-  t.regex(refused.body.error.message, /signatures\[0\] of the proposed targets\/release must have exactly the fields keyid and sig/);
+  t.regex(refused.body.error.message, /signatures\[0\] has the unsigned field "note" \(only "keyid" and "sig" are allowed\)/);
+  // Unsigned fields are refused, as on publish (docs/security-model.md, hostile input).
   const junk = { ...proposal, extra: 'y'.repeat(100) };
-  const normalised = await propose(server, junk as unknown as Metadata<TargetsSigned>);
-  t.is(normalised.status, 200);
-  t.false('extra' in (await list(server)).find((c) => c.id === normalised.body.pending.id)!.metadata);
+  const unsigned = await propose(server, junk as unknown as Metadata<TargetsSigned>);
+  t.is(unsigned.status, 400);
+  t.regex(unsigned.body.error.message, /unsigned field "extra"/);
 });
 
 test('withdraw: the proposer or an admin may, another push token may not (API and CLI)', async (t) => {
