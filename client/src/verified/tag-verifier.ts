@@ -11,13 +11,15 @@
  *   next one, which starts when the current one ends: a burst of N pulls costs at most two updates.
  * - A failed update (rollback, freeze, bad signatures, unreachable server) is the answer for every
  *   tag of the collection until the next refresh is due: fail closed, and no retry storm.
+ * - list(gun) follows the same rules for the collection's whole listing: reused while fresh, one
+ *   listing in flight per collection, a failed update is the listing's answer until the next refresh.
  * - Memory is bounded: at most `maxCollections` collections (least recently used evicted) and
  *   `maxTagsPerCollection` answers each (oldest dropped; they are resolved again when asked).
  */
-import { MismatchError, UsageError, parseTaggedReference } from '@tagtrust/shared';
+import { MismatchError, UsageError, parseGun, parseTaggedReference } from '@tagtrust/shared';
 import type { TagTrustError } from '@tagtrust/shared';
 import { Puller } from '../puller.js';
-import type { PullerOptions, Resolution } from '../puller.js';
+import type { PullerOptions, Resolution, SignedTag } from '../puller.js';
 
 export interface TagVerifierOptions extends PullerOptions {
   /** How long a verified answer is reused before its collection is refreshed (ms, default 5,000). */
@@ -38,6 +40,12 @@ interface Refresh {
   done: Promise<Outcome>;
 }
 
+interface Listing {
+  verifiedAt: number;
+  validUntil: number;
+  outcome: SignedTag[] | Error;
+}
+
 class CollectionState {
   /** When the update behind `outcome` started (ms), and the earliest expiry of what it verified. */
   verifiedAt = Number.NEGATIVE_INFINITY;
@@ -45,6 +53,8 @@ class CollectionState {
   outcome: Outcome = new Map();
   running?: Refresh;
   queued?: Refresh;
+  listing?: Listing;
+  listingRunning?: Promise<Listing>;
 }
 
 export const DEFAULT_REFRESH_INTERVAL_MS = 5_000;
@@ -79,6 +89,34 @@ export class TagVerifier {
     return answer;
   }
 
+  /**
+   * Every signed tag of `gun` (Puller.list), from memory while fresh.
+   * @throws the update's verification error
+   */
+  async list(gunInput: string): Promise<SignedTag[]> {
+    const gun = parseGun(gunInput);
+    const state = this.stateOf(gun);
+    let listing = state.listing;
+    if (!listing || !this.isFresh(listing.verifiedAt, listing.validUntil)) {
+      state.listingRunning ??= this.startListing(gun, state);
+      listing = await state.listingRunning;
+    }
+    if (listing.outcome instanceof Error) throw listing.outcome;
+    return listing.outcome;
+  }
+
+  private startListing(gun: string, state: CollectionState): Promise<Listing> {
+    const verifiedAt = this.now();
+    return this.puller.listVerified(gun).then(
+      ({ tags, metadata }): Listing => ({ verifiedAt, validUntil: Math.min(...Object.values(metadata).map((role) => Date.parse(role.expires))), outcome: tags }),
+      (err: unknown): Listing => ({ verifiedAt, validUntil: Number.POSITIVE_INFINITY, outcome: err instanceof Error ? err : new Error(String(err)) }),
+    ).then((listing) => {
+      state.listing = listing;
+      state.listingRunning = undefined;
+      return listing;
+    });
+  }
+
   /** The answer for one tag: from memory while fresh, else from a refresh that looks the tag up. */
   private async answer(gun: string, tag: string): Promise<Resolution> {
     const state = this.stateOf(gun);
@@ -92,8 +130,12 @@ export class TagVerifier {
   }
 
   private fresh(state: CollectionState): boolean {
+    return this.isFresh(state.verifiedAt, state.validUntil);
+  }
+
+  private isFresh(verifiedAt: number, validUntil: number): boolean {
     const now = this.now();
-    return now - state.verifiedAt < this.refreshIntervalMs && now < state.validUntil;
+    return now - verifiedAt < this.refreshIntervalMs && now < validUntil;
   }
 
   /** Joins the refresh that looks `tag` up: the running one if it covers the tag, else the next one. */

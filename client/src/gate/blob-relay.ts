@@ -1,0 +1,77 @@
+/**
+ * Streams a blob from the upstream to the puller (redirects to blob storage followed by the registry
+ * client), without holding it in memory.
+ *
+ * Rules:
+ * - The upstream must answer within `timeoutMs`, and then never stay silent for `timeoutMs` mid-body.
+ * - A whole-blob answer (200, no range) is hashed as it streams and its last chunk is held back: when
+ *   the bytes do not hash to the requested digest, the puller's connection is cut before the blob
+ *   completes, so a puller never receives a complete wrong blob (pullers check digests too).
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TimeoutError } from '@tagtrust/shared';
+import { header } from '../registry/registry-client.js';
+import type { RegistryClient } from '../registry/registry-client.js';
+import type { Relay } from './verified-manifests.js';
+
+const RELAYED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'docker-content-digest', 'etag', 'last-modified'];
+
+export interface BlobRelayOptions {
+  upstream: RegistryClient;
+  timeoutMs: number;
+  warn: (line: string) => void;
+}
+
+/** @throws the registry client's errors before anything was sent to the puller */
+export async function relayBlob(options: BlobRelayOptions, name: string, digest: string, req: IncomingMessage, res: ServerResponse, relay: Relay): Promise<void> {
+  const controller = new AbortController();
+  let timer = setTimeout(() => controller.abort(new TimeoutError(`upstream sent no headers for blob ${digest} within ${options.timeoutMs} ms`)), options.timeoutMs);
+  const range = req.headers.range;
+  try {
+    const response = await options.upstream.send(name, `${name}/blobs/${digest}`, {
+      method: req.method === 'HEAD' ? 'HEAD' : 'GET',
+      headers: { 'accept-encoding': 'identity', ...(range ? { range } : {}) },
+      signal: controller.signal,
+      ...(relay ? { relay } : {}),
+    });
+    const headers: Record<string, string> = {};
+    for (const name of RELAYED_HEADERS) {
+      const value = header(response, name);
+      if (value !== undefined) headers[name] = value;
+    }
+    res.writeHead(response.status, headers);
+    const body = response.body;
+    const checked = response.status === 200 && !range && req.method !== 'HEAD';
+    const hash = checked ? createHash('sha256') : undefined;
+    let held: Buffer | undefined;
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(new TimeoutError(`upstream stalled while sending blob ${digest}`)), options.timeoutMs);
+    };
+    idle();
+    res.once('close', () => body.destroy());
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      idle();
+      if (!hash) {
+        if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+        continue;
+      }
+      hash.update(chunk);
+      if (held && !res.write(held)) await new Promise((resolve) => res.once('drain', resolve));
+      held = chunk;
+    }
+    if (hash && `sha256:${hash.digest('hex')}` !== digest) {
+      options.warn(`blob ${name}@${digest}: the upstream served other bytes; connection to the puller cut`);
+      res.destroy();
+      return;
+    }
+    res.end(held);
+  } catch (err) {
+    if (!res.headersSent) throw err;
+    options.warn(`blob ${name}@${digest}: relay failed mid-body (${(err as Error).message}); connection to the puller cut`);
+    res.destroy();
+  } finally {
+    clearTimeout(timer);
+  }
+}
