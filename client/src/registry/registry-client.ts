@@ -95,13 +95,13 @@ export class RegistryClient {
     const target = path.startsWith('http://') || path.startsWith('https://') ? path : `${this.url}/v2/${path}`;
     const what = `${method} ${new URL(target).pathname}`;
     let authorization = request.relay ? request.relay.authorization : this.remembered.get(name);
-    let response = await this.guard(what, () => this.follow(target, method, request, authorization));
+    let response = await this.guard(what, request.signal, () => this.follow(target, method, request, authorization));
     if (response.status === 401 && !request.relay) {
       const challenge = parseChallenge(header(response, 'www-authenticate'));
       response.body.resume();
       if (challenge) {
         authorization = await this.tokens.answer(challenge, request.signal);
-        response = await this.guard(what, () => this.follow(target, method, request, authorization));
+        response = await this.guard(what, request.signal, () => this.follow(target, method, request, authorization));
         if (response.status !== 401) this.remember(name, authorization);
       }
     }
@@ -119,7 +119,7 @@ export class RegistryClient {
   async manifest(name: string, reference: string, request: RegistryRequest & { maxBytes?: number; method?: 'GET' | 'HEAD' }): Promise<RegistryManifest> {
     const what = `${this.host}/${name} manifest ${reference}`;
     const maxBytes = request.maxBytes ?? MAX_MANIFEST_BYTES;
-    const response = await this.guard(what, () =>
+    const response = await this.guard(what, request.signal, () =>
       this.send(name, `${name}/manifests/${reference}`, { ...request, method: request.method ?? 'GET', headers: { accept: MANIFEST_ACCEPT } }),
     );
     await expectStatus(response, [200], what);
@@ -128,7 +128,7 @@ export class RegistryClient {
       response.body.destroy();
       throw new TooLargeError(`${what}: the registry announces ${declared} bytes, more than the ${maxBytes} expected`);
     }
-    const bytes = request.method === 'HEAD' ? Buffer.alloc(0) : await this.guard(what, () => readBody(response.body, maxBytes, () => new TooLargeError(`${what}: the registry sent more than the ${maxBytes} bytes expected`)));
+    const bytes = request.method === 'HEAD' ? Buffer.alloc(0) : await this.guard(what, request.signal, () => readBody(response.body, maxBytes, () => new TooLargeError(`${what}: the registry sent more than the ${maxBytes} bytes expected`)));
     const contentType = header(response, 'content-type')?.split(';')[0]?.trim();
     const digest = header(response, 'docker-content-digest');
     return { bytes, ...(contentType ? { contentType } : {}), ...(digest ? { digest } : {}) };
@@ -174,7 +174,7 @@ export class RegistryClient {
     let path: string | undefined = `${name}/tags/list?n=1000`;
     for (let page = 0; path && page < 100; page += 1) {
       const what = `${this.host}/${name} tag list`;
-      const response = await this.guard(what, () => this.send(name, path!, request));
+      const response = await this.guard(what, request.signal, () => this.send(name, path!, request));
       if (response.status === 404) {
         response.body.resume();
         return tags;
@@ -192,17 +192,17 @@ export class RegistryClient {
   /** Uploads a blob in one request unless the registry has it already. */
   async pushBlob(name: string, digest: string, bytes: Uint8Array, request: RegistryRequest): Promise<void> {
     const what = `pushing blob ${digest} to ${this.host}/${name}`;
-    const head = await this.guard(what, () => this.send(name, `${name}/blobs/${digest}`, { ...request, method: 'HEAD' }));
+    const head = await this.guard(what, request.signal, () => this.send(name, `${name}/blobs/${digest}`, { ...request, method: 'HEAD' }));
     head.body.resume();
     if (head.status === 200) return;
-    const start = await this.guard(what, () => this.send(name, `${name}/blobs/uploads/`, { ...request, method: 'POST', headers: { 'content-length': '0' } }));
+    const start = await this.guard(what, request.signal, () => this.send(name, `${name}/blobs/uploads/`, { ...request, method: 'POST', headers: { 'content-length': '0' } }));
     await expectStatus(start, [202], what);
     start.body.resume();
     const location = header(start, 'location');
     if (!location) throw new ServerError(`${what}: the registry started an upload without a Location`);
     const upload = new URL(location, `${this.url}/`);
     upload.searchParams.set('digest', digest);
-    const put = await this.guard(what, () =>
+    const put = await this.guard(what, request.signal, () =>
       this.send(name, upload.toString(), { ...request, method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes }),
     );
     await expectStatus(put, [201], what);
@@ -212,7 +212,7 @@ export class RegistryClient {
   /** Stores a manifest under a tag; returns the digest the registry reports (or computes). */
   async pushManifest(name: string, tag: string, bytes: Uint8Array, mediaType: string, request: RegistryRequest): Promise<string> {
     const what = `pushing manifest ${name}:${tag} to ${this.host}`;
-    const put = await this.guard(what, () => this.send(name, `${name}/manifests/${tag}`, { ...request, method: 'PUT', headers: { 'content-type': mediaType }, body: bytes }));
+    const put = await this.guard(what, request.signal, () => this.send(name, `${name}/manifests/${tag}`, { ...request, method: 'PUT', headers: { 'content-type': mediaType }, body: bytes }));
     await expectStatus(put, [201], what);
     put.body.resume();
     return header(put, 'docker-content-digest') ?? sha256Digest(bytes);
@@ -241,12 +241,12 @@ export class RegistryClient {
   }
 
   /** Runs `step`, turning transport failures into one-line tagtrust errors. */
-  private async guard<T>(what: string, step: () => Promise<T>): Promise<T> {
+  private async guard<T>(what: string, signal: AbortSignal, step: () => Promise<T>): Promise<T> {
     try {
       return await step();
     } catch (err) {
-      if (err instanceof TagTrustError) throw err;
-      if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') {
+      if (err instanceof TimeoutError || (err instanceof TagTrustError && !signal.aborted)) throw err;
+      if (signal.aborted || (err as Error).name === 'AbortError') {
         throw new TimeoutError(`${what}: the registry did not answer in time; it is slow or hostile`, { cause: err });
       }
       throw new NetworkError(`${what}: cannot reach ${this.url} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });

@@ -1,0 +1,144 @@
+/**
+ * Attacks on the gate's two inputs. A hostile upstream registry (other bytes for a signed digest, an
+ * endless or silent body, a wrong blob) never gets its bytes served as the signed tag; attacks on the
+ * metadata (freeze, rollback, from the attack harness) end in DENIED for the puller.
+ */
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { createHash } from 'node:crypto';
+import { RegistryClient, TagVerifier, startGate } from '@tagtrust/client';
+import type { RunningGate } from '@tagtrust/client';
+import { describeFile } from '@tagtrust/shared';
+import { attackFixture } from './harness/fixture.js';
+import type { AttackFixture } from './harness/fixture.js';
+import { HostileRegistry } from './helpers/hostile-registry.js';
+
+const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+function manifest(content: string): { bytes: Buffer; digest: string; size: number } {
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [], annotations: { content } }));
+  return { bytes, digest: sha256(bytes), size: bytes.length };
+}
+
+interface Setup {
+  fx: AttackFixture;
+  upstream: HostileRegistry;
+  gate: RunningGate;
+  logs: string[];
+  get(path: string): Promise<{ status: number; code?: string; message?: string; body: Buffer; ms: number }>;
+}
+
+/** The attack fixture's collection (registry.example.com/team/app) behind a gate on a hostile upstream. */
+async function setup(t: ExecutionContext): Promise<Setup> {
+  const fx = await attackFixture(t);
+  const upstream = await HostileRegistry.start();
+  const logs: string[] = [];
+  const gate = await startGate({
+    upstream: new RegistryClient({ url: upstream.url }),
+    verifier: new TagVerifier({ server: fx.evil.url, home: fx.home, warn: () => {}, refreshIntervalMs: 0 }),
+    listen: '127.0.0.1:0',
+    collectionPrefix: 'registry.example.com',
+    upstreamTimeoutMs: 1_000,
+    log: (line) => logs.push(line),
+  });
+  t.teardown(async () => {
+    await gate.close();
+    await upstream.close();
+  });
+  const get = async (path: string) => {
+    const started = Date.now();
+    const response = await fetch(`${gate.url}/v2/team/app/${path}`);
+    const body = Buffer.from(await response.arrayBuffer());
+    const ms = Date.now() - started;
+    if (response.ok) return { status: response.status, body, ms };
+    const error = (JSON.parse(body.toString()) as { errors: { code: string; message: string }[] }).errors[0]!;
+    return { status: response.status, code: error.code, message: error.message, body, ms };
+  };
+  return { fx, upstream, gate, logs, get };
+}
+
+/** Signs `tag` for `signed` in the simulator and makes the upstream answer its digest with `reply`. */
+function signAndServe(s: Setup, tag: string, signed: ReturnType<typeof manifest>, reply: Parameters<HostileRegistry['replies']['set']>[1]): void {
+  s.fx.sim.addTarget(tag, signed.digest, signed.size);
+  s.fx.sim.publishTargets();
+  s.upstream.replies.set(`/v2/team/app/manifests/${signed.digest}`, reply);
+}
+
+test('upstream serving other bytes for the signed digest: DENIED, and the bytes are not served', async (t) => {
+  const s = await setup(t);
+  const signed = manifest('signed');
+  const forged = Buffer.from(signed.bytes.toString().replace('signed', 'forged'));
+  signAndServe(s, 'v1', signed, { bytes: forged });
+  const answer = await s.get('manifests/v1');
+  t.like(answer, { status: 403, code: 'DENIED' });
+  t.regex(answer.message!, /^tagtrust gate: verification failed, refusing: .*team\/app@sha256:\w+: the registry served other bytes/);
+  t.false(answer.body.includes('forged'));
+});
+
+test('upstream sending an endless body: refused after signed length + 1 bytes, not read further', async (t) => {
+  const s = await setup(t);
+  const signed = manifest('endless');
+  signAndServe(s, 'v1', signed, { endless: true });
+  const answer = await s.get('manifests/v1');
+  t.like(answer, { status: 403, code: 'DENIED' });
+  t.regex(answer.message!, new RegExp(`sent more than the ${signed.size} bytes signed`));
+  t.true(answer.ms < 8_000, `${answer.ms} ms`);
+  const record = s.upstream.requests.find((r) => r.path.includes(signed.digest))!;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.true(record.closed, 'the gate hung up');
+});
+
+test('upstream sending headers and then nothing: refused within the upstream timeout', async (t) => {
+  const s = await setup(t);
+  const signed = manifest('silent');
+  signAndServe(s, 'v1', signed, { silent: true });
+  const answer = await s.get('manifests/v1');
+  t.like(answer, { status: 403, code: 'DENIED' });
+  t.regex(answer.message!, /did not answer in time/);
+  t.true(answer.ms < 8_000, `${answer.ms} ms (upstream timeout 1 s, plus the metadata update)`);
+});
+
+test('a blob whose bytes do not hash to its digest: the connection is cut before the blob completes', async (t) => {
+  const s = await setup(t);
+  const blob = Buffer.alloc(200_000, 1);
+  const digest = sha256(blob);
+  s.upstream.replies.set(`/v2/team/app/blobs/${digest}`, { bytes: Buffer.alloc(200_000, 2), contentType: 'application/octet-stream' });
+  const response = await fetch(`${s.gate.url}/v2/team/app/blobs/${digest}`);
+  t.is(response.status, 200);
+  await t.throwsAsync(response.arrayBuffer());
+  t.true(s.logs.some((line) => line.includes('the upstream served other bytes; connection to the puller cut')));
+  s.upstream.replies.set(`/v2/team/app/blobs/${digest}`, { bytes: blob, contentType: 'application/octet-stream' });
+  t.deepEqual(Buffer.from(await (await fetch(`${s.gate.url}/v2/team/app/blobs/${digest}`)).arrayBuffer()), blob);
+});
+
+test('freeze (an expired timestamp) ends in DENIED; honest metadata serves again', async (t) => {
+  const s = await setup(t);
+  const signed = manifest('frozen');
+  signAndServe(s, 'v1', signed, { bytes: signed.bytes });
+  t.is((await s.get('manifests/v1')).status, 200);
+  const { sim } = s.fx;
+  sim.timestamp.version += 1;
+  sim.timestamp.expires = sim.expired();
+  sim.commit('timestamp');
+  const answer = await s.get('manifests/v1');
+  t.like(answer, { status: 403, code: 'DENIED' });
+  t.regex(answer.message!, /^tagtrust gate: verification failed, refusing: timestamp v\d+ of registry\.example\.com\/team\/app expired at .*freeze attack/);
+  sim.updateTimestamp();
+  t.is((await s.get('manifests/v1')).status, 200);
+});
+
+test('rollback (an older snapshot behind a newer timestamp) ends in DENIED', async (t) => {
+  const s = await setup(t);
+  const signed = manifest('rolled back');
+  signAndServe(s, 'v1', signed, { bytes: signed.bytes });
+  const { sim } = s.fx;
+  const oldSnapshot = { version: sim.snapshot.version, bytes: sim.fetch(`${sim.snapshot.version}.snapshot.json`)! };
+  sim.publishTargets();
+  t.is((await s.get('manifests/v1')).status, 200);
+  sim.timestamp.version += 1;
+  sim.timestamp.meta['snapshot.json'] = describeFile(oldSnapshot.bytes, oldSnapshot.version);
+  sim.commit('timestamp');
+  const answer = await s.get('manifests/v1');
+  t.like(answer, { status: 403, code: 'DENIED' });
+  t.regex(answer.message!, /verification failed, refusing: .*older than v\d+/);
+});
