@@ -3,12 +3,13 @@
  * upstream, skopeo as the puller (and to push and move tags upstream), images built as OCI layouts.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegistryClient, TagVerifier, startGate } from '@tagtrust/client';
 import type { GateConfig, RunningGate } from '@tagtrust/client';
-import { publisherFor, tempHome } from './helpers/client.js';
+import { CLI, publisherFor, runCli, tempHome } from './helpers/client.js';
 import { buildImage, buildIndex } from './helpers/oci-image.js';
 import type { BuiltManifest } from './helpers/oci-image.js';
 import { pushImage, skopeo, startRegistry } from './helpers/registry.js';
@@ -153,4 +154,32 @@ test('the gate is read-only: pushes are refused with 405 UNSUPPORTED', async (t)
   const pushed = await skopeo(['copy', '--dest-tls-verify=false', v2.source, `docker://${hostOf(running)}/team/app:v1`]);
   t.not(pushed.code, 0);
   t.is((await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/team/app:v1`])).stdout, v1.bytes.toString());
+});
+
+test('`tagtrust gate` serves pulls until stopped; bad flags exit 2 with one line', async (t) => {
+  const child = spawn(process.execPath, [CLI, 'gate', '--upstream', registry.url, '--listen', '127.0.0.1:0', '--server', server.url, '--home', await tempHome(), '--strict'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = output.match(/listening on (http:\/\/[\d.:]+)/);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`tagtrust gate exited (${code}): ${output}`)));
+    });
+    const pulled = await pullThrough({ url, close: async () => {} }, 'team/app:multi', true);
+    t.is(pulled.code, 0, pulled.stderr);
+    t.is(pulled.digest, multi.digest);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  t.is(await exited, 0, 'SIGTERM stops the gate cleanly');
+
+  const bad = await runCli(['gate', '--upstream', registry.url, '--on-moved', 'ignore', '--server', server.url]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--on-moved "ignore" must be serve-signed or refuse/);
 });

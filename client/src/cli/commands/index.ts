@@ -14,6 +14,7 @@ import { approveCommand } from './approve.js';
 import { keyCommand } from './key.js';
 import { rootCommand } from './root.js';
 import { historyCommand } from './history.js';
+import { gateCommand } from './gate.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   listCommand,
   resolveCommand,
   verifyCommand,
+  gateCommand,
   trustCommand,
   delegationCommand,
   binsCommand,
