@@ -15,15 +15,19 @@ import { keyCommand } from './key.js';
 import { rootCommand } from './root.js';
 import { historyCommand } from './history.js';
 import { gateCommand } from './gate.js';
+import { driftCommand } from './drift.js';
+import { pushCommand } from './push.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
   signCommand,
+  pushCommand,
   unsignCommand,
   listCommand,
   resolveCommand,
   verifyCommand,
   gateCommand,
+  driftCommand,
   trustCommand,
   delegationCommand,
   binsCommand,
