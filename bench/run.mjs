@@ -19,6 +19,7 @@ import https from 'node:https';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
+import { gateBenchmark, gateTable } from './gate.mjs';
 import { ROOT, countingProxy, cpuMs, log, loadTest, median, memoryKb, must, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -429,6 +430,9 @@ async function main() {
   } finally {
     await stopAll();
   }
+  log('registry gate vs docker-registry (bench/gate.mjs)');
+  const gate = await gateBenchmark(work);
+  results.raw.gate = gate.raw;
 
   const info = await machine();
   const command = `${QUICK ? 'BENCH_QUICK=1 ' : ''}npm run bench`;
@@ -450,8 +454,18 @@ ${table()}
 
 Notes:
 ${results.notes.map((n) => `- ${n}`).join('\n')}
+
+## Registry gate
+
+\`tagtrust gate\` in front of docker-registry (Debian package, filesystem storage, GOMAXPROCS=1), both pinned to
+CPU 0; autocannon ${CONNS} connections, ${DURATION} s, ${ROUNDS} alternating round(s), best kept; manifest GET by tag
+with an OCI Accept header (bench/gate.mjs).
+
+${gateTable(gate)}
+
+${gate.notes.map((n) => `- ${n}`).join('\n')}
 `;
-  process.stdout.write(`\n${table()}\n\n${results.notes.map((n) => `- ${n}`).join('\n')}\n`);
+  process.stdout.write(`\n${table()}\n\n${results.notes.map((n) => `- ${n}`).join('\n')}\n\n${gateTable(gate)}\n`);
   await writeFile(join(work, 'results.json'), JSON.stringify({ info, command, rows: results.rows, notes: results.notes, raw: results.raw }, null, 2));
   await writeFile(join(work, 'benchmarks.md'), markdown);
   const out = process.env.BENCH_OUT ?? (QUICK ? undefined : join(ROOT, 'docs', 'benchmarks.md'));
