@@ -118,7 +118,7 @@ test('an unsigned tag is refused with MANIFEST_UNKNOWN saying why; tags/list lis
   const running = await gate();
   const pulled = await pullThrough(running, 'team/app:unsigned');
   t.not(pulled.code, 0);
-  t.regex(pulled.stderr, /not signed/);
+  t.regex(pulled.stderr, /manifest unknown: tagtrust gate: .*team\/app:unsigned is not signed/);
   const error = await ociError(await fetch(`${running.url}/v2/team/app/manifests/unsigned`));
   t.like(error, { status: 404, code: 'MANIFEST_UNKNOWN' });
   t.regex(error.message, /^tagtrust gate: .*team\/app:unsigned is not signed/);
