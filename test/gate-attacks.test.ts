@@ -142,3 +142,18 @@ test('rollback (an older snapshot behind a newer timestamp) ends in DENIED', asy
   t.like(answer, { status: 403, code: 'DENIED' });
   t.regex(answer.message!, /verification failed, refusing: .*older than v\d+/);
 });
+
+test('blob redirects (to blob storage) are followed; the puller\'s Authorization does not leave the registry\'s origin', async (t) => {
+  const s = await setup(t);
+  const storage = await HostileRegistry.start();
+  t.teardown(() => storage.close());
+  const blob = Buffer.alloc(5_000, 3);
+  const digest = sha256(blob);
+  storage.replies.set('/storage/blob', { bytes: blob, contentType: 'application/octet-stream' });
+  s.upstream.replies.set(`/v2/team/app/blobs/${digest}`, { redirect: `${storage.url}/storage/blob` });
+  const response = await fetch(`${s.gate.url}/v2/team/app/blobs/${digest}`, { headers: { authorization: 'Bearer puller-token' } });
+  t.is(response.status, 200);
+  t.deepEqual(Buffer.from(await response.arrayBuffer()), blob);
+  t.is(s.upstream.requests.find((r) => r.path.endsWith(digest))?.authorization, 'Bearer puller-token');
+  t.is(storage.requests[0]?.authorization, undefined);
+});

@@ -4,11 +4,12 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegistryClient, TagVerifier, startGate } from '@tagtrust/client';
 import type { GateConfig, RunningGate } from '@tagtrust/client';
+import { issueSelfSignedCertificate } from '@tagtrust/server';
 import { CLI, publisherFor, runCli, tempHome } from './helpers/client.js';
 import { buildImage, buildIndex } from './helpers/oci-image.js';
 import type { BuiltManifest } from './helpers/oci-image.js';
@@ -182,4 +183,18 @@ test('`tagtrust gate` serves pulls until stopped; bad flags exit 2 with one line
   const bad = await runCli(['gate', '--upstream', registry.url, '--on-moved', 'ignore', '--server', server.url]);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--on-moved "ignore" must be serve-signed or refuse/);
+});
+
+test('TLS on the listener: skopeo pulls over https, verifying the gate\'s certificate', async (t) => {
+  const tls = await issueSelfSignedCertificate({ hosts: ['127.0.0.1'] });
+  const running = await gate({ tls });
+  t.regex(running.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const certs = await mkdtemp(join(tmpdir(), 'tagtrust-certs-'));
+  await writeFile(join(certs, 'gate-ca.crt'), tls.cert);
+  const out = await mkdtemp(join(tmpdir(), 'tagtrust-pulled-'));
+  const pulled = await skopeo(['copy', '--src-cert-dir', certs, `docker://${hostOf(running)}/team/app:v1`, `oci:${out}:v1`]);
+  t.is(pulled.code, 0, pulled.stderr);
+  const untrusted = await skopeo(['inspect', '--raw', `docker://${hostOf(running)}/team/app:v1`]);
+  t.not(untrusted.code, 0, 'without the CA the certificate is refused');
+  t.regex(untrusted.stderr, /certificate/i);
 });

@@ -1,19 +1,20 @@
 /**
  * A hostile upstream registry for gate tests: node:http on 127.0.0.1 with an ephemeral port, answering
  * `GET /v2/` and, per path (e.g. `/v2/evil/app/manifests/sha256:...`), the reply the test sets: the
- * right bytes, other bytes, an endless body, or headers and then silence. It records how many body
+ * right bytes, other bytes, a redirect, an endless body, or headers and then silence. It records how many body
  * bytes each request got before the gate went away.
  */
 import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type HostileReply = { bytes: Buffer; contentType?: string } | { endless: true } | { silent: true };
+export type HostileReply = { bytes: Buffer; contentType?: string } | { redirect: string } | { endless: true } | { silent: true };
 
 export interface HostileRecord {
   path: string;
   bytesSent: number;
   closed: boolean;
+  authorization?: string;
 }
 
 export class HostileRegistry {
@@ -31,7 +32,7 @@ export class HostileRegistry {
 
   static async start(): Promise<HostileRegistry> {
     let instance: HostileRegistry | undefined;
-    const server = createServer((req, res) => instance!.handle(req.url ?? '/', res));
+    const server = createServer((req, res) => instance!.handle(req.url ?? '/', res, req.headers.authorization));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     instance = new HostileRegistry(server, `127.0.0.1:${(server.address() as AddressInfo).port}`);
     return instance;
@@ -42,13 +43,14 @@ export class HostileRegistry {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private handle(path: string, res: ServerResponse): void {
-    const record: HostileRecord = { path, bytesSent: 0, closed: false };
+  private handle(path: string, res: ServerResponse, authorization: string | undefined): void {
+    const record: HostileRecord = { path, bytesSent: 0, closed: false, ...(authorization ? { authorization } : {}) };
     this.requests.push(record);
     res.on('close', () => (record.closed = true));
     if (path === '/v2/') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     const reply = this.replies.get(path);
     if (!reply) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}');
+    if ('redirect' in reply) return void res.writeHead(307, { location: reply.redirect }).end();
     if ('bytes' in reply) {
       record.bytesSent = reply.bytes.length;
       res.writeHead(200, { 'content-type': reply.contentType ?? 'application/vnd.oci.image.manifest.v1+json', 'content-length': reply.bytes.length });
