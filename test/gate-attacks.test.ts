@@ -29,7 +29,7 @@ interface Setup {
 }
 
 /** The attack fixture's collection (registry.example.com/team/app) behind a gate on a hostile upstream. */
-async function setup(t: ExecutionContext): Promise<Setup> {
+async function setup(t: ExecutionContext, upstreamTimeoutMs = 1_000): Promise<Setup> {
   const fx = await attackFixture(t);
   const upstream = await HostileRegistry.start();
   const logs: string[] = [];
@@ -38,7 +38,7 @@ async function setup(t: ExecutionContext): Promise<Setup> {
     verifier: new TagVerifier({ server: fx.evil.url, home: fx.home, warn: () => {}, refreshIntervalMs: 0 }),
     listen: '127.0.0.1:0',
     collectionPrefix: 'registry.example.com',
-    upstreamTimeoutMs: 1_000,
+    upstreamTimeoutMs,
     log: (line) => logs.push(line),
   });
   t.teardown(async () => {
@@ -156,4 +156,15 @@ test('blob redirects (to blob storage) are followed; the puller\'s Authorization
   t.deepEqual(Buffer.from(await response.arrayBuffer()), blob);
   t.is(s.upstream.requests.find((r) => r.path.endsWith(digest))?.authorization, 'Bearer puller-token');
   t.is(storage.requests[0]?.authorization, undefined);
+});
+
+test('a flood of by-digest reads against a silent upstream: at most 64 upstream reads at once, the rest 429', async (t) => {
+  const s = await setup(t, 5_000);
+  const digests = Array.from({ length: 70 }, (_, i) => manifest(`flood ${i}`).digest);
+  for (const digest of digests) s.upstream.replies.set(`/v2/team/app/manifests/${digest}`, { silent: true });
+  const answers = await Promise.all(digests.map((digest) => s.get(`manifests/${digest}`)));
+  const count = (status: number) => answers.filter((a) => a.status === status).length;
+  t.is(count(429), 6, JSON.stringify(answers.map((a) => `${a.status} ${a.message}`)));
+  t.is(count(403), 64, 'the others time out upstream');
+  t.regex(answers.find((a) => a.status === 429)!.message!, /64 upstream manifest reads are already running; retry/);
 });

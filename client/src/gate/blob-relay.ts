@@ -54,11 +54,11 @@ export async function relayBlob(options: BlobRelayOptions, name: string, digest:
     for await (const chunk of body as AsyncIterable<Buffer>) {
       idle();
       if (!hash) {
-        if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+        if (!res.write(chunk)) await drainedOrClosed(res);
         continue;
       }
       hash.update(chunk);
-      if (held && !res.write(held)) await new Promise((resolve) => res.once('drain', resolve));
+      if (held && !res.write(held)) await drainedOrClosed(res);
       held = chunk;
     }
     if (hash && `sha256:${hash.digest('hex')}` !== digest) {
@@ -74,4 +74,17 @@ export async function relayBlob(options: BlobRelayOptions, name: string, digest:
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Resolves when the puller can take more data, or has gone away (then the upstream body is destroyed). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }

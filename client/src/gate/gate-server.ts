@@ -18,7 +18,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { parseGun } from '@tagtrust/shared';
+import { UsageError, parseGun } from '@tagtrust/shared';
 import type { TagVerifier } from '../verified/tag-verifier.js';
 import { isSha256Digest, mediaTypeFor } from '../registry/manifest-format.js';
 import type { RegistryClient } from '../registry/registry-client.js';
@@ -83,7 +83,7 @@ export async function startGate(config: GateConfig): Promise<RunningGate> {
 
 function splitListen(listen: string): [string, number] {
   const match = listen.match(/^(\[[^\]]+\]|[^:]+):(\d{1,5})$/);
-  if (!match || Number(match[2]) > 65_535) throw new GateRefusal('NAME_INVALID', `--listen "${listen}" must be HOST:PORT, e.g. 127.0.0.1:5000`);
+  if (!match || Number(match[2]) > 65_535) throw new UsageError(`--listen "${listen}" must be HOST:PORT, e.g. 127.0.0.1:5000`);
   return [match[1]!.replace(/^\[|\]$/g, ''), Number(match[2])];
 }
 
@@ -127,7 +127,7 @@ class Gate {
       }
       const reference = route[2]!;
       if (reference.startsWith('sha256:') || reference.includes(':')) return await this.manifestByDigest(res, gun, name, this.digestOf(reference, 'manifest'), head, relay);
-      if (!TAG.test(reference)) throw new GateRefusal('NAME_INVALID', `invalid tag ${JSON.stringify(reference.slice(0, 130))}`);
+      if (!TAG.test(reference)) throw new GateRefusal('TAG_INVALID', `invalid tag ${JSON.stringify(reference.slice(0, 130))}`);
       return await this.manifestByTag(res, gun, name, reference, head, relay);
     } catch (err) {
       const error = ociErrorFor(err, blobs);

@@ -1,8 +1,11 @@
 /**
  * The gate's cache of verified manifest bytes. A manifest addressed by its digest never changes, so
  * an entry never goes stale; the cache is bounded by total bytes (least recently used evicted).
- * One load in flight per key: concurrent misses share it. A failed load is not cached.
+ * One load in flight per key: concurrent misses share it. A failed load is not cached. At most
+ * `maxLoading` loads run at once (each holds up to a manifest's size in memory); beyond, a miss is
+ * refused with 429 TOOMANYREQUESTS, which pullers retry.
  */
+import { GateRefusal } from './oci-errors.js';
 
 export interface CachedManifest {
   bytes: Buffer;
@@ -15,7 +18,10 @@ export class ManifestCache {
   private readonly loading = new Map<string, Promise<CachedManifest>>();
   private totalBytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxLoading = 64,
+  ) {}
 
   /** The entry under `key`, or the result of `load` (stored when it fits). */
   get(key: string, load: () => Promise<CachedManifest>): Promise<CachedManifest> {
@@ -27,6 +33,9 @@ export class ManifestCache {
     }
     let pending = this.loading.get(key);
     if (!pending) {
+      if (this.loading.size >= this.maxLoading) {
+        return Promise.reject(new GateRefusal('TOOMANYREQUESTS', `${this.maxLoading} upstream manifest reads are already running; retry`));
+      }
       pending = load()
         .then((entry) => {
           this.store(key, entry);

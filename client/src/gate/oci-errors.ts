@@ -7,16 +7,18 @@ import type { ServerResponse } from 'node:http';
 import { InvalidReferenceError, NotFoundError, NotSignedError, RepositoryError, TagTrustError, UnauthorizedError } from '@tagtrust/shared';
 import { RegistryUnauthorizedError } from '../registry/registry-client.js';
 
-export type OciErrorCode = 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_INVALID' | 'NAME_UNKNOWN' | 'DENIED' | 'UNAUTHORIZED' | 'UNSUPPORTED' | 'UNKNOWN';
+export type OciErrorCode = 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_INVALID' | 'TAG_INVALID' | 'NAME_UNKNOWN' | 'DENIED' | 'UNAUTHORIZED' | 'UNSUPPORTED' | 'TOOMANYREQUESTS' | 'UNKNOWN';
 
 const STATUS: Record<OciErrorCode, number> = {
   MANIFEST_UNKNOWN: 404,
   BLOB_UNKNOWN: 404,
   NAME_INVALID: 400,
+  TAG_INVALID: 400,
   NAME_UNKNOWN: 404,
   DENIED: 403,
   UNAUTHORIZED: 401,
   UNSUPPORTED: 405,
+  TOOMANYREQUESTS: 429,
   UNKNOWN: 500,
 };
 

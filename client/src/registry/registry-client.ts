@@ -9,8 +9,8 @@
  * - Authorization: in relay mode the puller's own `Authorization` is sent and a 401 is returned to the
  *   caller with its challenge (RegistryUnauthorizedError); otherwise the client answers the challenge
  *   itself, with the configured credentials or anonymously (registry-auth.ts).
- * - GET redirects (blob storage) are followed, at most MAX_REDIRECTS; the Authorization header is not
- *   sent to another origin.
+ * - GET redirects (blob storage) are followed, at most MAX_REDIRECTS. The Authorization header goes
+ *   to the registry's own origin only (not to blob storage, nor to an upload URL elsewhere).
  */
 import { MismatchError, NetworkError, NotFoundError, ForbiddenError, ServerError, TagTrustError, TimeoutError, TooLargeError, UnauthorizedError, UsageError } from '@tagtrust/shared';
 import { httpRequest, readBody } from '../http/transport.js';
@@ -219,11 +219,11 @@ export class RegistryClient {
   }
 
   private async follow(url: string, method: string, request: SendRequest, authorization: string | undefined): Promise<HttpResponse> {
-    const origin = new URL(url).origin;
     let target = url;
     for (let hop = 0; ; hop += 1) {
       const headers: Record<string, string> = { ...request.headers };
-      if (authorization && new URL(target).origin === origin) headers.authorization = authorization;
+      // Credentials are for the registry: never for blob storage or an upload URL on another origin.
+      if (authorization && new URL(target).origin === this.url) headers.authorization = authorization;
       const body = hop === 0 ? request.body : undefined;
       const response = await httpRequest(target, { method, headers, signal: request.signal, ...(body ? { body } : {}) }, this.transport);
       const location = header(response, 'location');
