@@ -66,7 +66,7 @@ export async function startGate(config: GateConfig): Promise<RunningGate> {
   server.keepAliveTimeout = 65_000;
   const [host, port] = splitListen(config.listen ?? '127.0.0.1:5000');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${config.listen ?? '127.0.0.1:5000'} (${err.code ?? err.message}): pick a free --listen address`)));
     server.listen(port, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
