@@ -14,6 +14,8 @@ export interface HostileRecord {
   path: string;
   bytesSent: number;
   closed: boolean;
+  /** How long the gate kept the connection (ms), once closed. */
+  openMs?: number;
   authorization?: string;
 }
 
@@ -46,7 +48,11 @@ export class HostileRegistry {
   private handle(path: string, res: ServerResponse, authorization: string | undefined): void {
     const record: HostileRecord = { path, bytesSent: 0, closed: false, ...(authorization ? { authorization } : {}) };
     this.requests.push(record);
-    res.on('close', () => (record.closed = true));
+    const openedAt = Date.now();
+    res.on('close', () => {
+      record.closed = true;
+      record.openMs = Date.now() - openedAt;
+    });
     if (path === '/v2/') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     const reply = this.replies.get(path);
     if (!reply) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}');

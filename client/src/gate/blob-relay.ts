@@ -7,12 +7,15 @@
  * - A whole-blob answer (200, no range) is hashed as it streams and its last chunk is held back: when
  *   the bytes do not hash to the requested digest, the puller's connection is cut before the blob
  *   completes, so a puller never receives a complete wrong blob (pullers check digests too).
+ * - When the size is known (strict mode: from the signed manifests), an upstream announcing another
+ *   length is refused before anything is sent, and a body running past the size is cut.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TimeoutError } from '@tagtrust/shared';
 import { header } from '../registry/registry-client.js';
 import type { RegistryClient } from '../registry/registry-client.js';
+import { GateRefusal } from './oci-errors.js';
 import type { Relay } from './verified-manifests.js';
 
 const RELAYED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'docker-content-digest', 'etag', 'last-modified'];
@@ -23,8 +26,16 @@ export interface BlobRelayOptions {
   warn: (line: string) => void;
 }
 
-/** @throws the registry client's errors before anything was sent to the puller */
-export async function relayBlob(options: BlobRelayOptions, name: string, digest: string, req: IncomingMessage, res: ServerResponse, relay: Relay): Promise<void> {
+export interface BlobRequest {
+  name: string;
+  digest: string;
+  /** The blob's size, when the signed manifests say it. */
+  size: number | undefined;
+}
+
+/** @throws the registry client's errors, or a refusal, before anything was sent to the puller */
+export async function relayBlob(options: BlobRelayOptions, blob: BlobRequest, req: IncomingMessage, res: ServerResponse, relay: Relay): Promise<void> {
+  const { name, digest, size } = blob;
   const controller = new AbortController();
   let timer = setTimeout(() => controller.abort(new TimeoutError(`upstream sent no headers for blob ${digest} within ${options.timeoutMs} ms`)), options.timeoutMs);
   const range = req.headers.range;
@@ -35,6 +46,11 @@ export async function relayBlob(options: BlobRelayOptions, name: string, digest:
       signal: controller.signal,
       ...(relay ? { relay } : {}),
     });
+    const announced = header(response, 'content-length');
+    if (size !== undefined && response.status === 200 && announced !== undefined && Number(announced) !== size) {
+      response.body.destroy();
+      throw new GateRefusal('DENIED', `the upstream announces ${announced} bytes for blob ${digest}, but the signed manifests say ${size}; refusing it`);
+    }
     const headers: Record<string, string> = {};
     for (const name of RELAYED_HEADERS) {
       const value = header(response, name);
@@ -45,6 +61,7 @@ export async function relayBlob(options: BlobRelayOptions, name: string, digest:
     const checked = response.status === 200 && !range && req.method !== 'HEAD';
     const hash = checked ? createHash('sha256') : undefined;
     let held: Buffer | undefined;
+    let received = 0;
     const idle = () => {
       clearTimeout(timer);
       timer = setTimeout(() => controller.abort(new TimeoutError(`upstream stalled while sending blob ${digest}`)), options.timeoutMs);
@@ -53,6 +70,8 @@ export async function relayBlob(options: BlobRelayOptions, name: string, digest:
     res.once('close', () => body.destroy());
     for await (const chunk of body as AsyncIterable<Buffer>) {
       idle();
+      received += chunk.length;
+      if (size !== undefined && received > size) throw new Error(`the upstream sent more than the ${size} bytes the signed manifests give the blob`);
       if (!hash) {
         if (!res.write(chunk)) await drainedOrClosed(res);
         continue;

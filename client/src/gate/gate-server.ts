@@ -122,8 +122,8 @@ class Gate {
       if (route[4]) return await this.tags(res, req, gun, name, head);
       if (blobs) {
         const digest = this.digestOf(route[3]!, 'blob');
-        await this.requireReachable(gun, name, digest, relay);
-        return await relayBlob({ upstream: this.config.upstream, timeoutMs: this.timeoutMs, warn: this.log }, name, digest, req, res, relay);
+        const size = await this.requireReachable(gun, name, digest, relay);
+        return await relayBlob({ upstream: this.config.upstream, timeoutMs: this.timeoutMs, warn: this.log }, { name, digest, size }, req, res, relay);
       }
       const reference = route[2]!;
       if (reference.startsWith('sha256:') || reference.includes(':')) return await this.manifestByDigest(res, gun, name, this.digestOf(reference, 'manifest'), head, relay);
@@ -175,11 +175,12 @@ class Gate {
     sendJson(res, 200, { name, tags }, head);
   }
 
-  private async requireReachable(gun: string, name: string, digest: string, relay: Relay): Promise<void> {
-    if (!this.config.strict) return;
-    if (!(await this.manifests.isReachable(gun, name, digest, relay))) {
-      throw new GateRefusal('DENIED', `${gun}@${digest} is not reachable from any signed tag of ${gun}: refusing it (strict mode)`);
-    }
+  /** In strict mode: the size the signed manifests give `digest`, or a refusal. */
+  private async requireReachable(gun: string, name: string, digest: string, relay: Relay): Promise<number | undefined> {
+    if (!this.config.strict) return undefined;
+    const size = await this.manifests.reachableSize(gun, name, digest, relay);
+    if (size === undefined) throw new GateRefusal('DENIED', `${gun}@${digest} is not reachable from any signed tag of ${gun}: refusing it (strict mode)`);
+    return size;
   }
 
   private collectionOf(name: string): string {

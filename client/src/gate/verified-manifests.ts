@@ -35,7 +35,7 @@ export type Relay = RegistryRequest['relay'];
 
 export class VerifiedManifests {
   private readonly cache: ManifestCache;
-  private readonly reachable = new WeakMap<SignedTag[], Promise<Set<string>>>();
+  private readonly reachable = new WeakMap<SignedTag[], Promise<Map<string, number>>>();
 
   constructor(private readonly options: VerifiedManifestsOptions) {
     this.cache = new ManifestCache(options.cacheBytes);
@@ -57,8 +57,11 @@ export class VerifiedManifests {
     });
   }
 
-  /** Whether `digest` is reachable from a signed manifest of `gun` (served upstream as `name`). */
-  async isReachable(gun: string, name: string, digest: string, relay: Relay): Promise<boolean> {
+  /**
+   * The size a signed manifest of `gun` (served upstream as `name`) gives `digest`, directly or through
+   * an index; undefined when no signed manifest reaches it.
+   */
+  async reachableSize(gun: string, name: string, digest: string, relay: Relay): Promise<number | undefined> {
     const listing = await this.options.verifier.list(gun);
     let digests = this.reachable.get(listing);
     if (!digests) {
@@ -66,16 +69,16 @@ export class VerifiedManifests {
       this.reachable.set(listing, digests);
       digests.catch(() => this.reachable.delete(listing));
     }
-    return (await digests).has(digest);
+    return (await digests).get(digest);
   }
 
-  private async walk(gun: string, name: string, listing: SignedTag[], relay: Relay): Promise<Set<string>> {
-    const digests = new Set<string>();
+  private async walk(gun: string, name: string, listing: SignedTag[], relay: Relay): Promise<Map<string, number>> {
+    const digests = new Map<string, number>();
     const queue: { digest: string; size: number }[] = listing.map((tag) => ({ digest: tag.digest, size: tag.size }));
     for (let read = 0; queue.length > 0 && read < MAX_WALKED_MANIFESTS; read += 1) {
       const { digest, size } = queue.shift()!;
       if (digests.has(digest)) continue;
-      digests.add(digest);
+      digests.set(digest, size);
       let bytes: Buffer;
       try {
         bytes = (await this.get(name, digest, size, relay)).bytes;
@@ -86,7 +89,7 @@ export class VerifiedManifests {
         continue;
       }
       const { manifests, blobs } = referencesOf(bytes);
-      for (const blob of blobs) digests.add(blob.digest);
+      for (const blob of blobs) digests.set(blob.digest, blob.size);
       queue.push(...manifests);
     }
     return digests;
