@@ -200,3 +200,14 @@ test('strict mode: a blob the upstream announces at another size than signed, or
   s.upstream.replies.set(`/v2/team/app/blobs/${sha256(layer)}`, { bytes: layer, contentType: 'application/octet-stream' });
   t.deepEqual(Buffer.from(await (await fetch(`${s.gate.url}/v2/team/app/blobs/${sha256(layer)}`)).arrayBuffer()), layer);
 });
+
+test('a tag signed with a size larger than any manifest may be: refused without asking the upstream', async (t) => {
+  const s = await setup(t);
+  const digest = sha256(Buffer.from('never fetched'));
+  s.fx.sim.addTarget('huge', digest, 64 * 1024 * 1024);
+  s.fx.sim.publishTargets();
+  const answer = await s.get('manifests/huge');
+  t.like(answer, { status: 403, code: 'DENIED' });
+  t.regex(answer.message!, /is signed as 67108864 bytes, more than a manifest may be/);
+  t.false(s.upstream.requests.some((r) => r.path.includes(digest)));
+});

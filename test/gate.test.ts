@@ -124,6 +124,7 @@ test('an unsigned tag is refused with MANIFEST_UNKNOWN saying why; tags/list lis
   t.like(error, { status: 404, code: 'MANIFEST_UNKNOWN' });
   t.regex(error.message, /^tagtrust gate: .*team\/app:unsigned is not signed/);
   t.deepEqual(await (await fetch(`${running.url}/v2/team/app/tags/list`)).json(), { name: 'team/app', tags: ['moving', 'multi', 'v1'] });
+  t.like(await ociError(await fetch(`${running.url}/v2/team/nobody/tags/list`)), { status: 404, code: 'NAME_UNKNOWN' });
 });
 
 test('a tag moved upstream: the gate serves the signed manifest, or refuses with --on-moved refuse', async (t) => {

@@ -18,7 +18,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { UsageError, parseGun } from '@tagtrust/shared';
+import { NotFoundError, UsageError, parseGun } from '@tagtrust/shared';
 import type { TagVerifier } from '../verified/tag-verifier.js';
 import { isSha256Digest, mediaTypeFor } from '../registry/manifest-format.js';
 import type { RegistryClient } from '../registry/registry-client.js';
@@ -167,7 +167,10 @@ class Gate {
 
   private async tags(res: ServerResponse, req: IncomingMessage, gun: string, name: string, head: boolean): Promise<void> {
     const query = new URL(req.url ?? '/', 'http://gate').searchParams;
-    let tags = (await this.config.verifier.list(gun)).map((signed) => signed.tag);
+    const listing = await this.config.verifier.list(gun).catch((err: unknown) => {
+      throw err instanceof NotFoundError ? new GateRefusal('NAME_UNKNOWN', err.message) : err;
+    });
+    let tags = listing.map((signed) => signed.tag);
     const last = query.get('last');
     if (last) tags = tags.filter((tag) => tag > last);
     const n = Number(query.get('n'));

@@ -139,6 +139,9 @@ export class RegistryClient {
    * @throws MismatchError when the registry serves other bytes, TooLargeError, NotFoundError
    */
   async manifestByDigest(name: string, digest: string, request: RegistryRequest & { size?: number }): Promise<RegistryManifest> {
+    if (request.size !== undefined && request.size > MAX_MANIFEST_BYTES) {
+      throw new TooLargeError(`${this.host}/${name}@${digest} is signed as ${request.size} bytes, more than a manifest may be (${MAX_MANIFEST_BYTES}); refusing to read it`);
+    }
     const maxBytes = request.size === undefined ? MAX_MANIFEST_BYTES : request.size + 1;
     let manifest: RegistryManifest;
     try {
