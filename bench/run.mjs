@@ -19,6 +19,7 @@ import https from 'node:https';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
+import { gateBenchmark, gateTable } from './gate.mjs';
 import { ROOT, countingProxy, cpuMs, log, loadTest, median, memoryKb, must, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -429,6 +430,18 @@ async function main() {
   } finally {
     await stopAll();
   }
+  log('registry gate vs docker-registry (bench/gate.mjs)');
+  const gate = await gateBenchmark(work).catch((err) => {
+    log(`gate benchmark failed: ${err.stack ?? err}`);
+    return { rows: [], notes: [`the gate benchmark failed: ${String(err.message ?? err).split('\n')[0]}`], raw: {} };
+  });
+  results.raw.gate = gate.raw;
+  if (gate.raw.single && results.raw.warm) {
+    // A puller that verifies per pull the Notary way: `notary lookup` (warm CLI, timed above), then GET by digest.
+    const notaryWay = median(results.raw.warm.n) + gate.raw.single.registryByDigest;
+    gate.rows.push({ name: 'verified pull, manifest step: Notary way (`notary lookup` warm CLI + GET by digest) vs through the gate', unit: 'ms', upstream: notaryWay, gate: gate.raw.single.gateByTag });
+    gate.notes.push(`per verified pull the gate needs ${Math.round(notaryWay / gate.raw.single.gateByTag)}x fewer ms than \`notary lookup\` + pull by digest (goal >= 50x).`);
+  }
 
   const info = await machine();
   const command = `${QUICK ? 'BENCH_QUICK=1 ' : ''}npm run bench`;
@@ -450,8 +463,18 @@ ${table()}
 
 Notes:
 ${results.notes.map((n) => `- ${n}`).join('\n')}
+
+## Registry gate
+
+\`tagtrust gate\` in front of docker-registry (Debian package, filesystem storage, GOMAXPROCS=1), both pinned to
+CPU 0; autocannon ${CONNS} connections, ${DURATION} s, ${ROUNDS} alternating round(s), best kept; manifest GET by tag
+with an OCI Accept header (bench/gate.mjs).
+
+${gateTable(gate)}
+
+${gate.notes.map((n) => `- ${n}`).join('\n')}
 `;
-  process.stdout.write(`\n${table()}\n\n${results.notes.map((n) => `- ${n}`).join('\n')}\n`);
+  process.stdout.write(`\n${table()}\n\n${results.notes.map((n) => `- ${n}`).join('\n')}\n\n${gateTable(gate)}\n`);
   await writeFile(join(work, 'results.json'), JSON.stringify({ info, command, rows: results.rows, notes: results.notes, raw: results.raw }, null, 2));
   await writeFile(join(work, 'benchmarks.md'), markdown);
   const out = process.env.BENCH_OUT ?? (QUICK ? undefined : join(ROOT, 'docs', 'benchmarks.md'));

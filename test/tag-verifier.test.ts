@@ -117,3 +117,31 @@ test('refresh ahead: a lookup close to staleness is answered from memory and ref
   t.is((await verifier.resolve(`${gun}:latest`)).digest, digestOf('b'), '6.5 s after the first update, 2 s after the background one: fresh');
   t.is(timestampReads(gun), reads);
 });
+
+test('list: one listing in flight, reused while fresh, refreshed after the interval, failed closed', async (t) => {
+  const gun = 'registry.example.com/verifier/list';
+  const publisher = publisherFor(server.url, await tempHome());
+  await publisher.init(gun);
+  await publisher.sign(`${gun}:v1`, { digest: digestOf('a'), size: 10 });
+  const oldTimestamp = await (await fetch(`${server.url}/v2/${gun}/_trust/tuf/timestamp.json`)).text();
+  const clock = new ManualClock();
+  const verifier = new TagVerifier({ server: proxy.url, home: await tempHome(), warn: () => {}, now: clock.now, refreshIntervalMs: 5_000 });
+  const burst = await Promise.all([1, 2, 3, 4].map(() => verifier.list(gun)));
+  t.deepEqual(burst[3]!.map((s) => s.tag), ['v1']);
+  t.is(timestampReads(gun), 1, 'a burst of listings shares one update');
+  await publisher.sign(`${gun}:v2`, { digest: digestOf('b'), size: 10 });
+  t.deepEqual((await verifier.list(gun)).map((s) => s.tag), ['v1'], 'fresh: from memory');
+  clock.ms += 5_000;
+  t.deepEqual((await verifier.list(gun)).map((s) => s.tag), ['v1', 'v2']);
+
+  proxy.overrides.set(`/${gun}/_trust/tuf/timestamp.json`, oldTimestamp);
+  try {
+    clock.ms += 5_000;
+    await t.throwsAsync(verifier.list(gun), { instanceOf: RollbackError });
+    const before = timestampReads(gun);
+    await t.throwsAsync(verifier.list(gun), { instanceOf: RollbackError });
+    t.is(timestampReads(gun), before, 'the failure is remembered until the next refresh');
+  } finally {
+    proxy.overrides.clear();
+  }
+});

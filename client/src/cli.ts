@@ -105,7 +105,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  // process.exit() exits with process.exitCode: 0 unless a command set another (drift: EXIT_DRIFT).
+  () => process.exit(),
   (err: unknown) => {
     if (err instanceof TagTrustError) {
       // One line per failure, also for messages that come with line breaks (e.g. from parseArgs).

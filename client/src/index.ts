@@ -66,3 +66,9 @@ export { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, defaultBitL
 export { changeLines, describeChange } from './pending.js';
 export type { PendingView, TagChange } from './pending.js';
 export type { ApproveOptions, ApproveResult } from './publisher.js';
+export { startGate } from './gate/gate-server.js';
+export type { GateConfig, OnMoved, RunningGate } from './gate/gate-server.js';
+export { RegistryClient, RegistryUnauthorizedError } from './registry/registry-client.js';
+export type { RegistryClientOptions, RegistryManifest } from './registry/registry-client.js';
+export { parseCredentials } from './registry/registry-auth.js';
+export type { RegistryCredentials } from './registry/registry-auth.js';

@@ -137,6 +137,11 @@ export class Puller {
    * delegations and paths respected). A tag whose lookup fails verification is left out, with a warning.
    */
   async list(gunInput: string): Promise<SignedTag[]> {
+    return (await this.listVerified(gunInput)).tags;
+  }
+
+  /** list(), with the state of the verified metadata the listing relied on (for its expiry). */
+  async listVerified(gunInput: string): Promise<{ tags: SignedTag[]; metadata: Resolution['metadata'] }> {
     const gun = parseGun(gunInput);
     return this.withCollection(gun, `listing ${gun}`, async (session) => {
       const tags: SignedTag[] = [];
@@ -178,7 +183,8 @@ export class Puller {
         }
         if (info && signedBy) add(name, info, signedBy);
       }
-      return tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+      tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+      return { tags, metadata: roleStates(session.metadata) };
     });
   }
 

@@ -95,7 +95,13 @@ export const PULL_HELP = `  --root-file FILE    root to start from for a collect
   --max-root-rotations N  most new root versions one update accepts (default 256)`;
 
 export const puller = async (values: Values) => {
-  const [{ Puller }, { parseDuration }] = await Promise.all([import('../puller.js'), import('./lazy.js')]);
+  const { Puller } = await import('../puller.js');
+  return new Puller(await pullerOptions(values));
+};
+
+/** The Puller options of the PULL_OPTIONS flags and the global options. */
+export const pullerOptions = async (values: Values) => {
+  const { parseDuration } = await import('./lazy.js');
   let maxAgeMs: number | undefined;
   if (values['max-age'] !== undefined) {
     maxAgeMs = parseDuration(values['max-age'] as string);
@@ -103,13 +109,13 @@ export const puller = async (values: Values) => {
   }
   const rotations = values['max-root-rotations'] as string | undefined;
   if (rotations !== undefined && !/^\d{1,6}$/.test(rotations)) throw new UsageError(`--max-root-rotations "${rotations}" must be a whole number`);
-  return new Puller({
+  return {
     ...(await clientOptions(values)),
     ...(rotations === undefined ? {} : { maxRootRotations: Number(rotations) }),
     rootFile: values['root-file'] as string | undefined,
     ...(values['no-tofu'] ? { tofu: false } : {}),
     maxAgeMs,
-  });
+  };
 };
 
 

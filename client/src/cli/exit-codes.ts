@@ -29,5 +29,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   BAD_VERSION: 27,
 };
 
+/** `tagtrust drift` found tags the registry serves other than signed (the command itself worked). */
+export const EXIT_DRIFT = 40;
+
 /** Anything unexpected (a bug): exit 1. */
 export const EXIT_INTERNAL = 1;

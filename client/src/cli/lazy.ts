@@ -4,5 +4,5 @@
  * dynamic import of a package's index loads every module the index re-exports, so `--help` would
  * load node:crypto and the metadata builders.
  */
-export { parseDuration, parseTaggedReference } from '@tagtrust/shared';
+export { parseDuration, parseGun, parseTaggedReference } from '@tagtrust/shared';
 export { parseKeyAlgorithm } from '@tagtrust/keys';

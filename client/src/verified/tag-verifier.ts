@@ -16,14 +16,16 @@
  *   collections first seen together do not keep refreshing together.
  * - A failed update (rollback, freeze, bad signatures, unreachable server) is the answer for every
  *   tag of the collection until the next refresh is due: fail closed, and no retry storm.
+ * - list(gun) follows the same rules for the collection's whole listing: reused while fresh, one
+ *   listing in flight per collection, a failed update is the listing's answer until the next refresh.
  * - Memory is bounded: at most `maxCollections` collections (least recently used evicted) and
  *   `maxTagsPerCollection` answers each (oldest dropped; they are resolved again when asked).
  */
 import { createHash } from 'node:crypto';
-import { MismatchError, UsageError, parseTaggedReference } from '@tagtrust/shared';
+import { MismatchError, UsageError, parseGun, parseTaggedReference } from '@tagtrust/shared';
 import type { TagTrustError } from '@tagtrust/shared';
 import { Puller } from '../puller.js';
-import type { PullerOptions, Resolution } from '../puller.js';
+import type { PullerOptions, Resolution, SignedTag } from '../puller.js';
 
 export interface TagVerifierOptions extends PullerOptions {
   /** How long a verified answer is reused before its collection is refreshed (ms, default 5,000). */
@@ -49,6 +51,12 @@ interface Refresh {
   done: Promise<Outcome>;
 }
 
+interface Listing {
+  verifiedAt: number;
+  validUntil: number;
+  outcome: SignedTag[] | Error;
+}
+
 class CollectionState {
   /** Where in the refresh-ahead window this collection refreshes: 0.5 (late) to 1 (early). */
   readonly aheadShare: number;
@@ -61,6 +69,8 @@ class CollectionState {
   outcome: Outcome = new Map();
   running?: Refresh;
   queued?: Refresh;
+  listing?: Listing;
+  listingRunning?: Promise<Listing>;
 }
 
 export const DEFAULT_REFRESH_INTERVAL_MS = 5_000;
@@ -98,6 +108,34 @@ export class TagVerifier {
     return answer;
   }
 
+  /**
+   * Every signed tag of `gun` (Puller.list), from memory while fresh.
+   * @throws the update's verification error
+   */
+  async list(gunInput: string): Promise<SignedTag[]> {
+    const gun = parseGun(gunInput);
+    const state = this.stateOf(gun);
+    let listing = state.listing;
+    if (!listing || !this.isFresh(listing.verifiedAt, listing.validUntil)) {
+      state.listingRunning ??= this.startListing(gun, state);
+      listing = await state.listingRunning;
+    }
+    if (listing.outcome instanceof Error) throw listing.outcome;
+    return listing.outcome;
+  }
+
+  private startListing(gun: string, state: CollectionState): Promise<Listing> {
+    const verifiedAt = this.now();
+    return this.puller.listVerified(gun).then(
+      ({ tags, metadata }): Listing => ({ verifiedAt, validUntil: Math.min(...Object.values(metadata).map((role) => Date.parse(role.expires))), outcome: tags }),
+      (err: unknown): Listing => ({ verifiedAt, validUntil: Number.POSITIVE_INFINITY, outcome: err instanceof Error ? err : new Error(String(err)) }),
+    ).then((listing) => {
+      state.listing = listing;
+      state.listingRunning = undefined;
+      return listing;
+    });
+  }
+
   /** The answer for one tag: from memory while fresh, else from a refresh that looks the tag up. */
   private async answer(gun: string, tag: string): Promise<Resolution> {
     const state = this.stateOf(gun);
@@ -112,8 +150,12 @@ export class TagVerifier {
   }
 
   private fresh(state: CollectionState): boolean {
+    return this.isFresh(state.verifiedAt, state.validUntil);
+  }
+
+  private isFresh(verifiedAt: number, validUntil: number): boolean {
     const now = this.now();
-    return now - state.verifiedAt < this.refreshIntervalMs && now < state.validUntil;
+    return now - verifiedAt < this.refreshIntervalMs && now < validUntil;
   }
 
   /** Will the collection's answers go stale within `refreshAheadMs`? */

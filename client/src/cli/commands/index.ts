@@ -17,13 +17,20 @@ import { historyCommand } from './history.js';
 import { importNotaryCommand } from './import-notary.js';
 import { admissionCommand } from './admission.js';
 
+import { gateCommand } from './gate.js';
+import { driftCommand } from './drift.js';
+import { pushCommand } from './push.js';
+
 export const COMMANDS: Command[] = [
   initCommand,
   signCommand,
+  pushCommand,
   unsignCommand,
   listCommand,
   resolveCommand,
   verifyCommand,
+  gateCommand,
+  driftCommand,
   trustCommand,
   delegationCommand,
   binsCommand,
