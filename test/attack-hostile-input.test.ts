@@ -163,7 +163,8 @@ test.serial('an 8 MiB body of 760,000 short keys (parsed in full, then refused) 
   const latencies = await readLatencies(victim.gun, body);
   t.is(await body, 400);
   t.log(`timestamp.json of another collection while a ${(wide.length / 2 ** 20).toFixed(1)} MiB body of ${4 * perObject} keys arrives: ${summary(latencies)}`);
-  t.true(Math.max(...latencies) < 2000, summary(latencies));
+  // Generous for loaded CI machines: the gaps left are scheduling and GC; JSON.parse held reads for the whole parse.
+  t.true(Math.max(...latencies) < 3000, summary(latencies));
 });
 
 test('an object or array with more entries than the limit is refused as it arrives', async (t) => {
