@@ -147,19 +147,28 @@ test.serial('10 MiB deeply nested bodies from a push token do not stall reads of
   const statuses = await bodies;
   t.true(statuses.every((status) => status === 400 || status === 0), `statuses ${statuses.join(', ')}`);
   t.log(`timestamp.json of another collection while 8 deep 10 MiB bodies arrive: ${summary(latencies)}`);
-  t.true(Math.max(...latencies) < 1000, summary(latencies));
+  t.true(Math.max(...latencies) < 2000, summary(latencies));
 });
 
-test.serial('a body of 800,000 short keys (parsed in full, then refused) does not stall reads of another collection', async (t) => {
+test.serial('an 8 MiB body of 760,000 short keys (parsed in full, then refused) does not stall reads of another collection', async (t) => {
   const victim = await newCollection('victim-wide');
   const attacker = await newCollection('attacker-wide');
   const token = await createToken(server.url, 'wide-pusher', [`push:${attacker.gun}`]);
-  // Just under the 10 MiB body limit; JSON.parse of it held the event loop for several seconds.
-  const entries = Array.from({ length: 800_000 }, (_, i) => `"k${i}":1`).join(',');
-  const wide = Buffer.from(`{"targets":{"signed":{${entries}},"signatures":[]}}`);
+  // Just under the 10 MiB body limit, in objects just under the entries limit; JSON.parse of such a
+  // body held the event loop for seconds.
+  const perObject = JSON_LIMITS.entries - 10_000;
+  const object = (prefix: string) => `{${Array.from({ length: perObject }, (_, i) => `"${prefix}${i}":1`).join(',')}}`;
+  const wide = Buffer.from(`{"targets":{"signed":{"a":${object('a')},"b":${object('b')},"c":${object('c')},"d":${object('d')}},"signatures":[]}}`);
   const body = postBody(attacker.gun, token, wide);
   const latencies = await readLatencies(victim.gun, body);
   t.is(await body, 400);
-  t.log(`timestamp.json of another collection while a ${(wide.length / 2 ** 20).toFixed(1)} MiB body of 800,000 keys arrives: ${summary(latencies)}`);
-  t.true(Math.max(...latencies) < 2000, summary(latencies));
+  t.log(`timestamp.json of another collection while a ${(wide.length / 2 ** 20).toFixed(1)} MiB body of ${4 * perObject} keys arrives: ${summary(latencies)}`);
+  // Generous for loaded CI machines: the gaps left are scheduling and GC; JSON.parse held reads for the whole parse.
+  t.true(Math.max(...latencies) < 3000, summary(latencies));
+});
+
+test('an object or array with more entries than the limit is refused as it arrives', async (t) => {
+  const { gun } = await newCollection('too-many-entries');
+  const result = await publishRaw(server.url, gun, `{"targets":[${'1,'.repeat(JSON_LIMITS.entries)}1]}`);
+  expectRefused(t, result, 'INVALID_INPUT', new RegExp(`an object or array with more than ${JSON_LIMITS.entries} entries`));
 });
