@@ -24,14 +24,17 @@ export {
   BadVersionError,
   ExpiredMetadataError,
   ForbiddenError,
+  ImmutableTagError,
   InvalidInputError,
   InvalidReferenceError,
   KeyNotFoundError,
+  LogInconsistentError,
   MalformedMetadataError,
   MismatchError,
   NetworkError,
   NotFoundError,
   NotSignedError,
+  PolicyWeakenedError,
   RepositoryError,
   RollbackError,
   ServerError,
@@ -53,4 +56,4 @@ export type { BinsOptions, BinsResult, GeneratedKey, RoleChangeResult, RoleOptio
 export { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, defaultBitLength, isBinRole } from './bins.js';
 export { changeLines, describeChange } from './pending.js';
 export type { PendingView, TagChange } from './pending.js';
-export type { ApproveOptions, ApproveResult } from './publisher.js';
+export type { ApproveOptions, ApproveResult, PolicyResult } from './publisher.js';

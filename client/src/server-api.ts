@@ -13,13 +13,17 @@ export interface ChangeRecord {
   time: string;
   /** Name of the token that made the change. */
   actor: string;
-  action: 'publish' | 'rotate-key' | 'delete';
+  action: 'publish' | 'rotate-key' | 'delete' | 'refused';
   versions?: Record<string, number>;
   tags?: { tag: string; change: 'added' | 'moved' | 'removed'; from?: string; to?: string }[];
   keys?: { pending?: Record<string, string>; activated?: Record<string, string> };
   rootKeyChanges?: Record<string, string[]>;
   /** Delegation changes of the publish: roles added/removed, keys revoked, thresholds, paths. */
   delegations?: { delegator: string; delegatorVersion: number; role: string; kind: string; keyIds?: string[]; threshold?: number; paths?: string[] }[];
+  /** A change of the signed immutability policy (docs/immutability.md). */
+  policy?: { from: string[]; to: string[] };
+  /** A publish the server refused (action `refused`), e.g. one moving an immutable tag. */
+  refusal?: { code: string; message: string };
 }
 
 export interface ChangefeedPage {

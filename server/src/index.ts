@@ -8,7 +8,7 @@ export { Tokens } from './tokens.js';
 export type { CreatedToken, TokenInfo } from './tokens.js';
 export { LevelStore } from './storage/level-store.js';
 export { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './storage/store.js';
-export type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';
+export type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';
 export { PendingChanges } from './pending/pending-changes.js';
 export type { PendingChangesOptions } from './pending/pending-changes.js';
 export type { DelegationEvent, DelegationEventKind } from './delegation-changes.js';

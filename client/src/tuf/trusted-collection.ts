@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import type { TargetFile } from 'tuf-js';
 import { writeFileAtomic } from '@tagtrust/keys';
-import { NotFoundError, UntrustedRootError, tufBasePath } from '@tagtrust/shared';
+import { NotFoundError, TagPolicy, UntrustedRootError, checkPolicyChange, tufBasePath } from '@tagtrust/shared';
 import type { Metadata, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
@@ -34,6 +34,7 @@ import { TrustedDelegations, loadDelegations, loadDelegationsFor } from './trust
 import type { RoleFiles } from './trusted-delegations.js';
 import './linear-targets.js';
 import type { TransportOptions } from '../http/transport.js';
+import { SeenImmutableTags } from '../audit/seen-tags.js';
 
 /** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */
 export const METADATA_LIMITS = {
@@ -72,6 +73,8 @@ export interface CollectionSession {
   delegations(): Promise<TrustedDelegations>;
   /** Only the delegated roles a lookup of `name` reaches (e.g. one hashed bin), downloaded and verified. */
   delegationsFor(name: string): Promise<TrustedDelegations>;
+  /** The immutable tags this client has seen (client/src/audit/seen-tags.ts); saved with the trusted state. */
+  immutable: SeenImmutableTags;
 }
 
 export interface UpdateContext {
@@ -100,6 +103,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
     await Promise.all(existing.map((name) => copyFile(join(dir, name), join(work, name))));
     const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token, transport: context.transport });
     if (!existing.includes('root.json')) await bootstrapRoot(context, work, bootstrapFetcher);
+    const previousTargets = await readFile(join(work, 'targets.json'), 'utf8').then((text) => (JSON.parse(text) as Metadata<TargetsSigned>).signed, () => undefined);
     const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
     const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
     const guard = new MetadataGuard({
@@ -116,6 +120,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       inspect: (file, bytes) => guard.checkDownload(file, bytes),
     });
     let result: T;
+    let immutable: SeenImmutableTags;
     try {
       const updater = new Updater({
         metadataDir: work,
@@ -134,6 +139,9 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       await updater.refresh();
       const metadata = await readTrusted(work);
       guard.checkTrusted(metadata, new Date());
+      // Signed immutability: the policy only weakens with the root's approval (shared/src/immutability.ts).
+      checkPolicyChange(context.gun, previousTargets, metadata.targets.signed, metadata.root.signed);
+      immutable = await SeenImmutableTags.load(dir, context.gun, TagPolicy.of(metadata.targets.signed));
       const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
       const files: RoleFiles = {
         cached: (role) => readKeptRole(dir, role).then((kept) => kept ?? readFile(join(work, `${encodeURIComponent(role)}.json`)).catch(() => undefined)),
@@ -158,11 +166,12 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
         if (pending) failures.record(pending);
         return trusted;
       };
-      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations, delegationsFor });
+      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations, delegationsFor, immutable });
     } catch (err) {
       throw mapTufError(err, context.gun, context.deadline, failures);
     }
     await commit(work, dir);
+    await immutable.save();
     return result;
   } finally {
     await rm(work, { recursive: true, force: true });

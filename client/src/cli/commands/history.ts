@@ -29,6 +29,8 @@ export const historyCommand: Command = {
         const keys = d.keyIds ? ` keys ${d.keyIds.map((id) => id.slice(0, 8)).join(',')}` : '';
         parts.push(`${d.delegator} v${d.delegatorVersion}: ${d.role} ${d.kind}${keys}`);
       }
+      if (r.policy) parts.push(`immutable tags ${r.policy.from.join(' ') || '(none)'} -> ${r.policy.to.join(' ') || '(none)'}`);
+      if (r.refusal) parts.push(`${r.refusal.code}: ${r.refusal.message}`);
       out.print(`${String(r.seq).padStart(4)}  ${r.time}  ${r.actor}  ${parts.join('; ')}`);
     }
   },

@@ -14,6 +14,7 @@ import { approveCommand } from './approve.js';
 import { keyCommand } from './key.js';
 import { rootCommand } from './root.js';
 import { historyCommand } from './history.js';
+import { policyCommand } from './policy.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -30,4 +31,5 @@ export const COMMANDS: Command[] = [
   keyCommand,
   rootCommand,
   historyCommand,
+  policyCommand,
 ];
