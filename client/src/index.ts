@@ -8,6 +8,8 @@ export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableR
 export { ROOT_PROPOSAL_FORMAT, loadRootProposal, proposalStatus } from './root-proposal.js';
 export type { ProposalStatus, RootProposal, ThresholdStatus } from './root-proposal.js';
 export { readHistory } from './history.js';
+export { auditLog, parseLogHead, verifyTagHistory } from './audit/log-audit.js';
+export type { AuditReport, VerifiedChange } from './audit/log-audit.js';
 export type { ChangeRecord, ChangefeedPage } from './server-api.js';
 export { environmentPassphrases, passphraseEnvName } from './keystore.js';
 export type { PassphraseProvider, PassphraseRequest } from './keystore.js';

@@ -4,7 +4,7 @@
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
 import { NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
-import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey } from '@tagtrust/shared';
+import type { LogEntry, Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey } from '@tagtrust/shared';
 
 /** One accepted change, as the server's changefeed reports it. */
 export interface ChangeRecord {
@@ -68,6 +68,21 @@ export class ServerApi {
 
   changefeed(gun: string, after: number, limit = 500): Promise<ChangefeedPage> {
     return this.request('GET', `/v2/${gun}/_trust/changefeed?after=${after}&limit=${limit}`, `reading the history of ${gun}`);
+  }
+
+  /** Entries [start, end) of the tag transparency log (the server returns at most a page). */
+  logEntries(gun: string, start: number, end: number): Promise<{ size: number; entries: LogEntry[] }> {
+    return this.request('GET', `/v2/${gun}/_trust/log/entries?start=${start}&end=${end}`, `reading the tag log of ${gun}`);
+  }
+
+  /** Inclusion proof of log entry `index` in the tree of `size` entries. */
+  logProof(gun: string, index: number, size: number): Promise<{ entry: LogEntry; size: number; proof: string[] }> {
+    return this.request('GET', `/v2/${gun}/_trust/log/proof?index=${index}&size=${size}`, `proving entry ${index} of the tag log of ${gun}`);
+  }
+
+  /** Consistency proof of the tag log from size `from` to size `to`. */
+  logConsistency(gun: string, from: number, to: number): Promise<{ from: number; to: number; proof: string[] }> {
+    return this.request('GET', `/v2/${gun}/_trust/log/consistency?from=${from}&to=${to}`, `proving the tag log of ${gun} consistent`);
   }
 
   publish(gun: string, body: PublishRequest): Promise<PublishResponse> {

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import type { TargetFile } from 'tuf-js';
 import { writeFileAtomic } from '@tagtrust/keys';
-import { NotFoundError, TagPolicy, UntrustedRootError, checkPolicyChange, tufBasePath } from '@tagtrust/shared';
+import { NotFoundError, TagPolicy, UntrustedRootError, checkPolicyChange, logHeadOf, tufBasePath } from '@tagtrust/shared';
 import type { Metadata, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
@@ -35,6 +35,7 @@ import type { RoleFiles } from './trusted-delegations.js';
 import './linear-targets.js';
 import type { TransportOptions } from '../http/transport.js';
 import { SeenImmutableTags } from '../audit/seen-tags.js';
+import { checkHeadProgress } from '../audit/log-verify.js';
 
 /** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */
 export const METADATA_LIMITS = {
@@ -104,6 +105,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
     const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token, transport: context.transport });
     if (!existing.includes('root.json')) await bootstrapRoot(context, work, bootstrapFetcher);
     const previousTargets = await readFile(join(work, 'targets.json'), 'utf8').then((text) => (JSON.parse(text) as Metadata<TargetsSigned>).signed, () => undefined);
+    const previousTimestamp = await readFile(join(work, 'timestamp.json'), 'utf8').then((text) => (JSON.parse(text) as Metadata<TimestampSigned>).signed, () => undefined);
     const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
     const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
     const guard = new MetadataGuard({
@@ -141,6 +143,8 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       guard.checkTrusted(metadata, new Date());
       // Signed immutability: the policy only weakens with the root's approval (shared/src/immutability.ts).
       checkPolicyChange(context.gun, previousTargets, metadata.targets.signed, metadata.root.signed);
+      // The tag log never shrinks or forks between two timestamps this client trusted (client/src/audit/log-verify.ts).
+      checkHeadProgress(context.gun, previousTimestamp && logHeadOf(previousTimestamp), logHeadOf(metadata.timestamp.signed));
       immutable = await SeenImmutableTags.load(dir, context.gun, TagPolicy.of(metadata.targets.signed));
       const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
       const files: RoleFiles = {

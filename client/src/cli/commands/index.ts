@@ -15,6 +15,7 @@ import { keyCommand } from './key.js';
 import { rootCommand } from './root.js';
 import { historyCommand } from './history.js';
 import { policyCommand } from './policy.js';
+import { auditCommand } from './audit.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -32,4 +33,5 @@ export const COMMANDS: Command[] = [
   rootCommand,
   historyCommand,
   policyCommand,
+  auditCommand,
 ];

@@ -1,0 +1,92 @@
+/**
+ * Client-side checks of the tag transparency log (docs/immutability.md). No I/O.
+ *
+ * - `checkHeadProgress`: every update compares the log head of the new timestamp with the one of
+ *   the timestamp it trusted before: a log never shrinks, and one size never has two roots.
+ * - `LogFrontier`: the right edge of a tree (O(log n) subtree hashes). Extending it with entries
+ *   fetched from the server and comparing the result with a signed head proves those are exactly
+ *   the entries the log appended, in order (a monitor's check); it is kept in the audit state.
+ * - Proof bodies from the server are validated (hex hashes, bounded count) before use.
+ */
+import { LogInconsistentError, appendNodes, foldNodes, hashLeaf, rangeNodes } from '@tagtrust/shared';
+import type { LogEntry, LogHead, NodeId } from '@tagtrust/shared';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+/** More hashes than any proof of a log below 2^64 entries needs. */
+const MAX_PROOF_HASHES = 130;
+
+/** @throws LogInconsistentError when the head went backwards or forked since `before` */
+export function checkHeadProgress(gun: string, before: LogHead | undefined, after: LogHead | undefined): void {
+  if (!before) return;
+  if (!after) throw new LogInconsistentError(`the timestamp of ${gun} no longer carries the tag log head (it had ${before.size} entries): do not trust this server's history; tell the operator`);
+  if (after.size < before.size) {
+    throw new LogInconsistentError(`the tag log of ${gun} shrank from ${before.size} to ${after.size} entries: the server rewrote its history; do not pull, tell the operator`);
+  }
+  if (after.size === before.size && after.root_hash !== before.root_hash) {
+    throw new LogInconsistentError(`the tag log of ${gun} has two different heads for ${after.size} entries: the server forked its history; do not pull, tell the operator`);
+  }
+}
+
+/** The hashes of a proof body. @throws LogInconsistentError for a malformed one */
+export function proofHashes(gun: string, proof: unknown): Buffer[] {
+  if (!Array.isArray(proof) || proof.length > MAX_PROOF_HASHES || proof.some((h) => typeof h !== 'string' || !HEX64.test(h))) {
+    throw new LogInconsistentError(`the server sent a malformed tag log proof for ${gun}: do not trust its history; tell the operator`);
+  }
+  return proof.map((h: string) => Buffer.from(h, 'hex'));
+}
+
+export interface FrontierState {
+  size: number;
+  /** Hex hashes of the complete subtrees of the tree's right edge, left to right. */
+  frontier: string[];
+}
+
+export class LogFrontier {
+  private readonly nodes = new Map<string, Buffer>();
+
+  private constructor(private size: number) {}
+
+  static empty(): LogFrontier {
+    return new LogFrontier(0);
+  }
+
+  static restore(state: FrontierState): LogFrontier {
+    const frontier = new LogFrontier(state.size);
+    const ids = rangeNodes({ start: 0, end: state.size });
+    if (ids.length !== state.frontier.length || state.frontier.some((h) => !HEX64.test(h))) throw new Error('corrupt audit state');
+    ids.forEach((id, i) => frontier.nodes.set(key(id), Buffer.from(state.frontier[i]!, 'hex')));
+    return frontier;
+  }
+
+  get entries(): number {
+    return this.size;
+  }
+
+  /** Appends the next entry (it must carry the next index). */
+  append(gun: string, entry: LogEntry): void {
+    if (entry.index !== this.size) throw new LogInconsistentError(`the server sent tag log entry ${entry.index} of ${gun} where entry ${this.size} belongs: tell the operator`);
+    for (const { id, hash } of appendNodes(this.size, hashLeaf(entry), (sibling) => this.nodes.get(key(sibling))!)) this.nodes.set(key(id), hash);
+    this.size += 1;
+    this.prune();
+  }
+
+  head(): LogHead {
+    return { size: this.size, root_hash: foldNodes(this.edge().map((id) => this.nodes.get(key(id))!)).toString('hex') };
+  }
+
+  state(): FrontierState {
+    return { size: this.size, frontier: this.edge().map((id) => this.nodes.get(key(id))!.toString('hex')) };
+  }
+
+  private edge(): NodeId[] {
+    return rangeNodes({ start: 0, end: this.size });
+  }
+
+  /** Keeps only the right edge: nothing else is read again. */
+  private prune(): void {
+    const keep = new Set(this.edge().map(key));
+    for (const k of this.nodes.keys()) if (!keep.has(k)) this.nodes.delete(k);
+  }
+}
+
+const key = (id: NodeId) => `${id.level}/${id.index}`;
