@@ -28,14 +28,17 @@ export function roleTagChanges(gun: string, roles: PublishedRole[]): RoleTagChan
   const all: RoleTagChange[] = roles.flatMap(({ role, before, after }) =>
     tagChanges(gun, before, after).map((change) => ({ ...change, role, version: after.version })),
   );
+  // Additions by tag and digest, so pairing each removal with an addition stays linear.
+  const arrivals = new Map<string, RoleTagChange[]>();
+  for (const c of all) if (c.change === 'added') arrivals.set(`${c.tag}\u0000${c.to}`, [...(arrivals.get(`${c.tag}\u0000${c.to}`) ?? []), c]);
   const relocated = new Set<RoleTagChange>();
-  const removals = all.filter((c) => c.change === 'removed');
-  for (const removal of removals) {
-    const arrival = all.find((c) => c.change === 'added' && c.tag === removal.tag && c.to === removal.from && c.role !== removal.role && !relocated.has(c));
-    if (arrival) {
-      relocated.add(removal);
-      relocated.add(arrival);
-    }
+  for (const removal of all) {
+    if (removal.change !== 'removed') continue;
+    const candidates = arrivals.get(`${removal.tag}\u0000${removal.from}`) ?? [];
+    const index = candidates.findIndex((c) => c.role !== removal.role);
+    if (index < 0) continue;
+    relocated.add(removal).add(candidates[index]!);
+    candidates.splice(index, 1);
   }
   return all.filter((c) => !relocated.has(c));
 }
