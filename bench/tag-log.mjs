@@ -2,7 +2,8 @@
 // Cost of the tag transparency log (issue #16): what it adds to a one-tag publish on the server, at
 // 1,000 and 100,000 logged changes, and the size and verification time of its proofs.
 //
-//   npm run build && node bench/tag-log.mjs          (BENCH_N=200 publishes per case)
+//   npm run build && node bench/tag-log.mjs   (BENCH_N=200 measured commits per case and mode, after
+//                                              BENCH_WARMUP=100 unmeasured ones)
 //
 // In-process, on a real level database in a temp dir (the server's LevelStore and TagLog from
 // server/dist): each measured "publish" commits what a one-tag publish commits (a targets file, a
@@ -18,6 +19,7 @@ import { TagLog } from '../server/dist/tag-log/tag-log.js';
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../shared/dist/index.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 100);
 const SIZES = [1_000, 100_000];
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const digest = (i) => `sha256:${i.toString(16).padStart(64, '0')}`;
@@ -42,6 +44,7 @@ async function main() {
           { role: 'timestamp', version: versions.timestamp + 1, text: text(460) + (prepared ? JSON.stringify({ 'x-tagtrust-log': prepared.head }) : '') },
         ];
         await store.commit({ gun, files, expectedLatest: { ...versions, root: versions.root ?? 1 }, audit: { time: new Date().toISOString(), actor: 'bench', action: 'publish' }, ...(prepared?.append ? { log: prepared.append } : {}) });
+        if (prepared) log.committed(gun, prepared); // as Repository.publish does after its commit
         for (const f of files) versions[f.role] = f.version;
         return prepared;
       };
@@ -49,23 +52,24 @@ async function main() {
       await store.commit({ gun, files: [{ role: 'root', version: 1, text: text(900) }], expectedLatest: { root: 0 } });
       versions.root = 1;
       const fillStart = process.hrtime.bigint();
-      for (let at = 0; at < target - N; at += 1000) await commit(Array.from({ length: Math.min(1000, target - N - at) }, (_, i) => leafOf(at + i)));
+      for (let at = 0; at < target - N - WARMUP; at += 1000) await commit(Array.from({ length: Math.min(1000, target - N - WARMUP - at) }, (_, i) => leafOf(at + i)));
       const fillMs = Number(process.hrtime.bigint() - fillStart) / 1e6;
       const measure = { without: { wall: [], cpu: [] }, with: { wall: [], cpu: [] } };
       let logBytes = 0;
       let size = await store.getLogSize(gun);
-      for (let i = 0; i < 2 * N; i += 1) {
-        const withLog = i % 2 === 1;
+      for (let i = -2 * WARMUP; i < 2 * N; i += 1) {
+        const withLog = i % 2 !== 0;
         const cpu = process.cpuUsage();
         const start = process.hrtime.bigint();
         const prepared = await commit(withLog ? [leafOf(size)] : undefined);
         const wall = Number(process.hrtime.bigint() - start) / 1e6;
         const used = process.cpuUsage(cpu);
+        if (prepared?.append) size += 1;
+        if (i < 0) continue; // warm-up: V8 compiles both paths
         const m = measure[withLog ? 'with' : 'without'];
         m.wall.push(wall);
         m.cpu.push((used.user + used.system) / 1000);
         if (prepared?.append) {
-          size += 1;
           const a = prepared.append;
           const keyBytes = gun.length + 14;
           logBytes += a.leaves.reduce((s, l) => s + l.length + keyBytes, 0) + a.nodes.reduce((s, n) => s + 64 + keyBytes + 3, 0) + (gun.length + 6) + Object.keys(a.tags).reduce((s, t) => s + t.length + gun.length + 1 + 71, 0) + JSON.stringify({ 'x-tagtrust-log': prepared.head }).length;

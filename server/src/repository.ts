@@ -247,6 +247,7 @@ export class Repository {
         timestamp: timestamp?.signed.version ?? 0,
         ...delegatedChange.expectedLatest,
       }, { audit, activateKeys, ...(options.deletePending ? { deletePending: options.deletePending } : {}), ...(log.append ? { log: log.append } : {}) });
+      this.tagLog.committed(gun, log);
       if (verified.newTargets) {
         // The next publish starts from these targets: keep the verified object instead of parsing them again.
         const file = this.cache.get(gun, 'targets');
@@ -418,6 +419,7 @@ export class Repository {
       if (err instanceof StaleVersionError) {
         // The store moved on without this process's cache knowing: drop it so a retry reads the store.
         this.cache.invalidate(gun);
+        this.tagLog.forget(gun);
         throw new VersionConflictError(err.role, err.latest, `${err.role} changed while publishing (now v${err.latest}): fetch the latest and retry`, { cause: err });
       }
       throw err;

@@ -6,8 +6,10 @@
  * Rules:
  * - Append-only: leaves and complete subtree hashes are written once and never change; the store
  *   refuses an append that does not start at the log's size.
- * - Appending k leaves reads only the log's size and its O(log n) right-edge subtrees; proofs read
- *   O(log n) subtree hashes, for any size the log ever had.
+ * - Appending k leaves reads only the log's size and its O(log n) right-edge subtrees, and nothing
+ *   once this process committed to the log (the edge is remembered after each successful commit,
+ *   `committed`; a failed commit must call `forget`); proofs read O(log n) subtree hashes, for any
+ *   size the log ever had.
  * - Requests are bounded: at most LOG_PAGE_LIMIT entries per page.
  */
 import {
@@ -24,6 +26,7 @@ import {
 import type { LeafRange, LogEntry, LogHead, LogLeaf, NodeId } from '@tagtrust/shared';
 import type { LogAppend, MetadataStore } from '../storage/store.js';
 import type { RoleTagChange } from './role-changes.js';
+import { setBounded } from '../bounded-map.js';
 
 const nodeKey = (id: NodeId) => `${id.level}/${id.index}`;
 
@@ -32,10 +35,33 @@ export interface PreparedAppend {
   append?: LogAppend;
   /** The head after the append. */
   head: LogHead;
+  /** The right edge after the append, to remember once it is committed. */
+  edge: LogEdge;
 }
 
+/** The log's size and the hashes of its right-edge subtrees (all an append reads). */
+interface LogEdge {
+  size: number;
+  nodes: Map<string, Buffer>;
+}
+
+/** Collections whose log edge is remembered (about 1 KB each). */
+const MAX_REMEMBERED_EDGES = 10_000;
+
 export class TagLog {
+  private readonly edges = new Map<string, LogEdge>();
+
   constructor(private readonly store: MetadataStore) {}
+
+  /** Remembers the edge of an append (or an empty one) the store has committed. */
+  committed(gun: string, prepared: PreparedAppend): void {
+    setBounded(this.edges, gun, prepared.edge, MAX_REMEMBERED_EDGES);
+  }
+
+  /** Forgets what this process remembers of a log (after a failed commit). */
+  forget(gun: string): void {
+    this.edges.delete(gun);
+  }
 
   /** The leaves that record `changes` at `time`, in order. */
   static leavesOf(changes: RoleTagChange[], time: string): LogLeaf[] {
@@ -44,11 +70,8 @@ export class TagLog {
 
   /** The writes that append `leaves` to the log of `gun`, and the head after them. Call under the collection lock. */
   async prepare(gun: string, leaves: LogLeaf[]): Promise<PreparedAppend> {
-    const size = await this.store.getLogSize(gun);
-    const known = new Map<string, Buffer>();
-    const frontier = rangeNodes({ start: 0, end: size });
-    const stored = await this.store.getLogNodes(gun, frontier);
-    frontier.forEach((id, i) => known.set(nodeKey(id), Buffer.from(stored[i] ?? '', 'hex')));
+    const { size, nodes: edgeNodes } = this.edges.get(gun) ?? (await this.loadEdge(gun));
+    const known = new Map(edgeNodes);
     const nodes: LogAppend['nodes'] = [];
     const tags: LogAppend['tags'] = {};
     leaves.forEach((leaf, i) => {
@@ -59,9 +82,18 @@ export class TagLog {
       tags[leaf.tag] = leaf.digest;
     });
     const end = size + leaves.length;
-    const head = { size: end, root_hash: foldNodes(rangeNodes({ start: 0, end }).map((id) => known.get(nodeKey(id))!)).toString('hex') };
-    if (leaves.length === 0) return { head };
-    return { head, append: { start: size, leaves: leaves.map((leaf) => Buffer.from(leafBytes(leaf)).toString('utf8')), nodes, tags } };
+    const edgeIds = rangeNodes({ start: 0, end });
+    const edge: LogEdge = { size: end, nodes: new Map(edgeIds.map((id) => [nodeKey(id), known.get(nodeKey(id))!])) };
+    const head = { size: end, root_hash: foldNodes(edgeIds.map((id) => known.get(nodeKey(id))!)).toString('hex') };
+    if (leaves.length === 0) return { head, edge };
+    return { head, edge, append: { start: size, leaves: leaves.map((leaf) => Buffer.from(leafBytes(leaf)).toString('utf8')), nodes, tags } };
+  }
+
+  private async loadEdge(gun: string): Promise<LogEdge> {
+    const size = await this.store.getLogSize(gun);
+    const ids = rangeNodes({ start: 0, end: size });
+    const stored = await this.store.getLogNodes(gun, ids);
+    return { size, nodes: new Map(ids.map((id, i) => [nodeKey(id), Buffer.from(stored[i] ?? '', 'hex')])) };
   }
 
   /** tag -> the digest the log last recorded, for the given tags that have one. */
