@@ -100,7 +100,9 @@ async function withLog<T>(gun: string, options: ClientOptions, what: string, use
   const deadline = new Deadline(resolved.timeoutMs, what);
   try {
     const api = new ServerApi(resolved.server, resolved.token, deadline, { ca: resolved.ca });
-    const context = { home: resolved.home, server: resolved.server, gun, deadline, warn: resolved.warn, token: resolved.token, transport: { ca: resolved.ca } };
+    // The same first-contact rule as the Puller: trust on first use unless TAGTRUST_NO_TOFU=1.
+    const policy = { tofu: process.env.TAGTRUST_NO_TOFU !== '1' };
+    const context = { home: resolved.home, server: resolved.server, gun, deadline, warn: resolved.warn, token: resolved.token, transport: { ca: resolved.ca }, policy };
     return await withTrustedCollection(context, async (session) => {
       const head = logHeadOf(session.metadata.timestamp.signed);
       if (!head) throw new NotFoundError(`${resolved.server} keeps no tag log for ${gun} (its timestamp carries no log head): upgrade the server`);
