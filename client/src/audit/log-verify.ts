@@ -35,6 +35,23 @@ export function proofHashes(gun: string, proof: unknown): Buffer[] {
   return proof.map((h: string) => Buffer.from(h, 'hex'));
 }
 
+/** @throws LogInconsistentError unless `entry` has the shape of a log entry (server/src/tag-log/tag-log.ts) */
+export function checkEntry(gun: string, entry: unknown): asserts entry is LogEntry {
+  const e = (entry ?? {}) as Partial<LogEntry>;
+  const text = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 1024;
+  if (
+    typeof entry !== 'object' ||
+    !Number.isSafeInteger(e.index) ||
+    !text(e.tag) ||
+    !(e.digest === null || text(e.digest)) ||
+    !text(e.role) ||
+    !Number.isSafeInteger(e.version) ||
+    !text(e.time)
+  ) {
+    throw new LogInconsistentError(`the server sent a malformed tag log entry for ${gun}: do not trust its history; tell the operator`);
+  }
+}
+
 export interface FrontierState {
   size: number;
   /** Hex hashes of the complete subtrees of the tree's right edge, left to right. */
@@ -62,8 +79,9 @@ export class LogFrontier {
     return this.size;
   }
 
-  /** Appends the next entry (it must carry the next index). */
+  /** Appends the next entry (it must carry the next index). @throws LogInconsistentError for a malformed or misplaced one */
   append(gun: string, entry: LogEntry): void {
+    checkEntry(gun, entry);
     if (entry.index !== this.size) throw new LogInconsistentError(`the server sent tag log entry ${entry.index} of ${gun} where entry ${this.size} belongs: tell the operator`);
     for (const { id, hash } of appendNodes(this.size, hashLeaf(entry), (sibling) => this.nodes.get(key(sibling))!)) this.nodes.set(key(id), hash);
     this.size += 1;
