@@ -105,7 +105,11 @@ async function withLog<T>(gun: string, options: ClientOptions, what: string, use
     const context = { home: resolved.home, server: resolved.server, gun, deadline, warn: resolved.warn, token: resolved.token, transport: { ca: resolved.ca }, policy };
     return await withTrustedCollection(context, async (session) => {
       const head = logHeadOf(session.metadata.timestamp.signed);
-      if (!head) throw new NotFoundError(`${resolved.server} keeps no tag log for ${gun} (its timestamp carries no log head): upgrade the server`);
+      if (!head) {
+        const audited = await readState(trustDir(resolved.home, gun));
+        if (audited) throw new LogInconsistentError(`the timestamp of ${gun} no longer carries the tag log head (this client audited ${audited.size} entries): the server hides its history; tell the operator`);
+        throw new NotFoundError(`${resolved.server} keeps no tag log for ${gun} (its timestamp carries no log head): upgrade the server`);
+      }
       return use(session, api, head, resolved);
     });
   } finally {

@@ -2,7 +2,8 @@
  * Client-side checks of the tag transparency log (docs/immutability.md). No I/O.
  *
  * - `checkHeadProgress`: every update compares the log head of the new timestamp with the one of
- *   the timestamp it trusted before: a log never shrinks, and one size never has two roots.
+ *   the timestamp it trusted before (when both carry one): a log never shrinks, and one size never
+ *   has two roots.
  * - `LogFrontier`: the right edge of a tree (O(log n) subtree hashes). Extending it with entries
  *   fetched from the server and comparing the result with a signed head proves those are exactly
  *   the entries the log appended, in order (a monitor's check); it is kept in the audit state.
@@ -15,10 +16,13 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** More hashes than any proof of a log below 2^64 entries needs. */
 const MAX_PROOF_HASHES = 130;
 
-/** @throws LogInconsistentError when the head went backwards or forked since `before` */
+/**
+ * @throws LogInconsistentError when the head went backwards or forked since `before`. A timestamp
+ * without a head passes here (whoever holds the timestamp key could as well sign a made-up, larger
+ * head, which only an audit can expose); `tagtrust audit` refuses it once it has audited a head.
+ */
 export function checkHeadProgress(gun: string, before: LogHead | undefined, after: LogHead | undefined): void {
-  if (!before) return;
-  if (!after) throw new LogInconsistentError(`the timestamp of ${gun} no longer carries the tag log head (it had ${before.size} entries): do not trust this server's history; tell the operator`);
+  if (!before || !after) return;
   if (after.size < before.size) {
     throw new LogInconsistentError(`the tag log of ${gun} shrank from ${before.size} to ${after.size} entries: the server rewrote its history; do not pull, tell the operator`);
   }
