@@ -136,3 +136,17 @@ test('log_split_view: two pullers shown different histories find the fork by com
   const back = await runCli(['audit', GUN, '--compare', forkHead], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: honestHome, TAGTRUST_TOKEN: ADMIN_TOKEN });
   t.is(back.code, 30, back.stderr);
 });
+
+test('log_entry_malformed: an entry that is not a log entry is refused, not crashed on', async (t) => {
+  const { server } = await realCollection(t);
+  const honest = new ForgedLog(await logLeaves(server.url));
+  const evil = await evilServer(t, server, undefined, honest);
+  evil.serveApi(GUN, (path, query) => {
+    const answer = honest.answer(path, query) as { entries?: unknown[] };
+    if (path === 'log/entries') answer.entries = answer.entries!.map((entry, i) => (i === 0 ? { ...(entry as object), version: 1.5 } : entry));
+    return answer;
+  });
+  const audit = await cliIn(evil.url, await tempHome())(['audit', GUN]);
+  t.is(audit.code, 30, audit.stderr);
+  t.regex(audit.stderr, /\ntagtrust: the server sent a malformed tag log entry for /);
+});
