@@ -14,6 +14,8 @@ export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableR
 export { ROOT_PROPOSAL_FORMAT, loadRootProposal, proposalStatus } from './root-proposal.js';
 export type { ProposalStatus, RootProposal, ThresholdStatus } from './root-proposal.js';
 export { readHistory } from './history.js';
+export { auditLog, parseLogHead, verifyTagHistory } from './audit/log-audit.js';
+export type { AuditReport, VerifiedChange } from './audit/log-audit.js';
 export type { ChangeRecord, ChangefeedPage } from './server-api.js';
 export { environmentPassphrases, passphraseEnvName } from './keystore.js';
 export type { PassphraseProvider, PassphraseRequest } from './keystore.js';
@@ -31,14 +33,17 @@ export {
   BadVersionError,
   ExpiredMetadataError,
   ForbiddenError,
+  ImmutableTagError,
   InvalidInputError,
   InvalidReferenceError,
   KeyNotFoundError,
+  LogInconsistentError,
   MalformedMetadataError,
   MismatchError,
   NetworkError,
   NotFoundError,
   NotSignedError,
+  PolicyWeakenedError,
   RepositoryError,
   RollbackError,
   ServerError,
@@ -65,7 +70,7 @@ export type { KeyListing } from './key-files.js';
 export { BIN_KEY_NAME, BIN_NAME_PREFIX, MAX_BIN_ENTRIES, binRoleFor, defaultBitLength, isBinRole } from './bins.js';
 export { changeLines, describeChange } from './pending.js';
 export type { PendingView, TagChange } from './pending.js';
-export type { ApproveOptions, ApproveResult } from './publisher.js';
+export type { ApproveOptions, ApproveResult, PolicyResult } from './publisher.js';
 export { startGate } from './gate/gate-server.js';
 export type { GateConfig, OnMoved, RunningGate } from './gate/gate-server.js';
 export { RegistryClient, RegistryUnauthorizedError } from './registry/registry-client.js';

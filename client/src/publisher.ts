@@ -20,7 +20,12 @@ import {
   UsageError,
   VersionConflictError,
   buildRoot,
+  IMMUTABLE_FIELD,
+  MAX_IMMUTABLE_PATTERNS,
   buildTargets,
+  carryPolicy,
+  immutablePatternProblem,
+  immutablePolicy,
   expiresAfter,
   parseDigest,
   parseGun,
@@ -205,6 +210,16 @@ function manifestMediaType(bytes: Buffer): string | undefined {
   }
 }
 
+/** What `setImmutablePolicy` published. */
+export interface PolicyResult {
+  gun: string;
+  immutable: string[];
+  /** Patterns the new policy dropped (approved by a new root). */
+  dropped: string[];
+  targetsVersion?: number;
+  rootVersion?: number;
+}
+
 export class Publisher {
   private readonly options: ResolvedOptions;
   private readonly keys: KeyStore;
@@ -328,6 +343,38 @@ export class Publisher {
       options.role === undefined ? name : undefined,
     );
     return { reference: name, role: result.role, targetsVersion: result.version, attempts: result.attempts, ...(result.pending ? { pending: result.pending } : {}) };
+  }
+
+  /**
+   * Sets the signed immutability policy of a collection (docs/immutability.md): tag patterns whose
+   * tags never move once signed. Adding patterns is signed by the targets key; dropping any needs
+   * root N+1 approving the new policy, signed by the root keys this home holds.
+   * @throws InvalidInputError for a bad pattern; UsageError when dropping patterns without the root keys
+   */
+  async setImmutablePolicy(gunInput: string, patterns: string[]): Promise<PolicyResult> {
+    const gun = parseGun(gunInput);
+    const problem = patterns.map(immutablePatternProblem).find((p) => p !== undefined);
+    if (problem) throw new InvalidInputError(`--immutable ${problem}`);
+    if (patterns.length > MAX_IMMUTABLE_PATTERNS) throw new InvalidInputError(`at most ${MAX_IMMUTABLE_PATTERNS} immutable patterns, got ${patterns.length}`);
+    const wanted = [...new Set(patterns)];
+    const dropped = (await this.immutablePolicy(gun)).filter((p) => !wanted.includes(p));
+    if (dropped.length > 0) {
+      const result = await this.rootChanges.changePolicy(gun, wanted);
+      return { gun, immutable: wanted, dropped, targetsVersion: result.published?.targets, rootVersion: result.published?.root };
+    }
+    const result = await this.changeRole(gun, 'targets', `setting the immutability policy of ${gun}`, (signed) => ({ ...signed, [IMMUTABLE_FIELD]: wanted }));
+    return { gun, immutable: wanted, dropped, targetsVersion: result.version };
+  }
+
+  /** The verified immutability policy of a collection (its tag patterns; empty when it has none). */
+  async immutablePolicy(gunInput: string): Promise<string[]> {
+    const gun = parseGun(gunInput);
+    const deadline = new Deadline(this.options.timeoutMs, `reading the immutability policy of ${gun}`);
+    try {
+      return await withTrustedCollection(this.context(gun, deadline), async (session) => immutablePolicy(session.metadata.targets.signed));
+    } finally {
+      deadline.dispose();
+    }
   }
 
   /** Rotates a role's key and publishes root N+1 (see RootChanges.rotateKey). */
@@ -460,7 +507,7 @@ export class Publisher {
         const keyId = keyIdOf(publicKey);
         const expires = expiresAfter(new Date(), this.targetsLifetimeMs);
         const layout: SuccinctRolesInfo = { keyids: [keyId], threshold: 1, bit_length: bits, name_prefix: BIN_NAME_PREFIX };
-        const signed = buildTargets(current.version + 1, expires, {});
+        const signed = carryPolicy(current, buildTargets(current.version + 1, expires, {}));
         signed.delegations = { keys: { [keyId]: publicKey }, succinct_roles: layout };
         const body: Record<string, Metadata> = { targets: signBuilt(signed, [targetsKey]) };
         if (pair) {
@@ -569,7 +616,7 @@ export class Publisher {
         }
         const key = await this.keys.unlock(base.keys.keyids, role, gun);
         const changed = change(base.current, role);
-        const signed = buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets);
+        const signed = carryPolicy(changed, buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets));
         if (changed.delegations) signed.delegations = changed.delegations;
         const metadata = signBuilt(signed, [key], role);
         try {

@@ -183,6 +183,7 @@ export class Puller {
         }
         if (info && signedBy) add(name, info, signedBy);
       }
+      session.immutable.observeListing(tags, session.metadata.targets.signed.version);
       tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
       return { tags, metadata: roleStates(session.metadata) };
     });
@@ -240,6 +241,8 @@ async function answerFor(session: CollectionSession, tag: string, expected?: str
   const gun = session.gun;
   const name = targetName(gun, tag);
   const info = await lookupTarget(session, name);
+  const targetsVersion = session.metadata.targets.signed.version;
+  session.immutable.observe(tag, info?.path === name && info.hashes.sha256 ? `sha256:${info.hashes.sha256}` : undefined, targetsVersion);
   if (!info) {
     throw new NotSignedError(`${name} is not signed (${gun} targets v${session.metadata.targets.signed.version}): ask its publisher to run \`tagtrust sign\`, or check the tag`);
   }

@@ -14,7 +14,7 @@
  */
 import type { KeyAlgorithm, KeyPair } from '@tagtrust/keys';
 import { addSignature, generateKeyPair, writeFileAtomic } from '@tagtrust/keys';
-import { KeyNotFoundError, SignatureError, UsageError, buildTargets, expiresAfter, parseGun } from '@tagtrust/shared';
+import { IMMUTABLE_FIELD, KeyNotFoundError, POLICY_CHANGE_FIELD, SignatureError, UsageError, buildTargets, carryPolicy, expiresAfter, parseGun } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, TargetsSigned } from '@tagtrust/shared';
 import { Deadline } from './deadline.js';
 import type { KeyStore } from './keystore.js';
@@ -36,6 +36,11 @@ export interface RootChangeOptions {
   replaceKeyId?: string;
   /** A new root threshold. */
   rootThreshold?: number;
+  /**
+   * A root-approved immutability policy (shared/src/immutability.ts): root N+1 approves it for the
+   * next targets version, and targets re-signed with it (by this home's targets key) come along.
+   */
+  immutable?: string[];
   algorithm?: KeyAlgorithm;
 }
 
@@ -92,6 +97,22 @@ export class RootChanges {
       const result = await this.buildRootChange(gun, trusted, api, { ...options, rotate: role });
       if (!result.status.ready) throw new SignatureError(`the new root is ${describeStatus(result.status)}: nothing was published`);
       const response = await api.publish(gun, { root: result.proposal.root, ...(result.proposal.targets ? { targets: result.proposal.targets } : {}) });
+      return { ...result, published: response.versions };
+    });
+  }
+
+  /**
+   * Publishes root N+1 approving a weaker immutability policy, with targets carrying it (see
+   * RootChangeOptions.immutable). @throws UsageError when this home cannot meet the root thresholds
+   */
+  async changePolicy(gunInput: string, immutable: string[]): Promise<RootChangeResult> {
+    const gun = parseGun(gunInput);
+    return this.withDeadline(`approving the immutability policy of ${gun}`, async (api, deadline) => {
+      const trusted = await this.refresh(gun, deadline);
+      await this.checkCanPublishAlone(gun, trusted.root, { immutable });
+      const result = await this.buildRootChange(gun, trusted, api, { immutable });
+      if (!result.status.ready) throw new SignatureError(`the new root is ${describeStatus(result.status)}: nothing was published`);
+      const response = await api.publish(gun, { root: result.proposal.root, targets: result.proposal.targets! });
       return { ...result, published: response.versions };
     });
   }
@@ -205,7 +226,7 @@ export class RootChanges {
         keyFiles.push(await this.keys.add(pair, { role: 'targets', gun }));
         replaceRole('targets', pair);
         const previous = trusted.targets.signed;
-        const next = buildTargets(previous.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), previous.targets);
+        const next = carryPolicy(previous, buildTargets(previous.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), previous.targets));
         if (previous.delegations) next.delegations = previous.delegations;
         targets = signBuilt(next, [pair]);
         break;
@@ -222,6 +243,15 @@ export class RootChanges {
         break;
       default:
         throw new UsageError(`cannot rotate "${String(options.rotate)}": choose root, targets, snapshot or timestamp`);
+    }
+    if (options.immutable) {
+      if (targets) throw new UsageError('change the immutability policy and rotate the targets key in two steps');
+      const previous = trusted.targets.signed;
+      signed[POLICY_CHANGE_FIELD] = { targets: previous.version + 1, immutable: [...options.immutable] };
+      const next = buildTargets(previous.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), previous.targets);
+      if (previous.delegations) next.delegations = previous.delegations;
+      next[IMMUTABLE_FIELD] = [...options.immutable];
+      targets = signBuilt(next, [await this.keys.unlock(current.signed.roles.targets.keyids, 'targets', gun)]);
     }
     if (options.rootThreshold !== undefined) {
       const count = signed.roles.root.keyids.length;

@@ -4,7 +4,7 @@
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
 import { NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
-import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey, WithdrawResult } from '@tagtrust/shared';
+import type { LogEntry, Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey, WithdrawResult } from '@tagtrust/shared';
 
 /** One accepted change, as the server's changefeed reports it. */
 export interface ChangeRecord {
@@ -13,13 +13,17 @@ export interface ChangeRecord {
   time: string;
   /** Name of the token that made the change. */
   actor: string;
-  action: 'publish' | 'rotate-key' | 'delete';
+  action: 'publish' | 'rotate-key' | 'delete' | 'refused';
   versions?: Record<string, number>;
   tags?: { tag: string; change: 'added' | 'moved' | 'removed'; from?: string; to?: string }[];
   keys?: { pending?: Record<string, string>; activated?: Record<string, string> };
   rootKeyChanges?: Record<string, string[]>;
   /** Delegation changes of the publish: roles added/removed, keys revoked, thresholds, paths. */
   delegations?: { delegator: string; delegatorVersion: number; role: string; kind: string; keyIds?: string[]; threshold?: number; paths?: string[] }[];
+  /** A change of the signed immutability policy (docs/immutability.md). */
+  policy?: { from: string[]; to: string[] };
+  /** A publish the server refused (action `refused`), e.g. one moving an immutable tag. */
+  refusal?: { code: string; message: string };
 }
 
 export interface ChangefeedPage {
@@ -65,6 +69,21 @@ export class ServerApi {
 
   changefeed(gun: string, after: number, limit = 500): Promise<ChangefeedPage> {
     return this.request('GET', `/v2/${gun}/_trust/changefeed?after=${after}&limit=${limit}`, `reading the history of ${gun}`);
+  }
+
+  /** Entries [start, end) of the tag transparency log (the server returns at most a page). */
+  logEntries(gun: string, start: number, end: number): Promise<{ size: number; entries: LogEntry[] }> {
+    return this.request('GET', `/v2/${gun}/_trust/log/entries?start=${start}&end=${end}`, `reading the tag log of ${gun}`);
+  }
+
+  /** Inclusion proof of log entry `index` in the tree of `size` entries. */
+  logProof(gun: string, index: number, size: number): Promise<{ entry: LogEntry; size: number; proof: string[] }> {
+    return this.request('GET', `/v2/${gun}/_trust/log/proof?index=${index}&size=${size}`, `proving entry ${index} of the tag log of ${gun}`);
+  }
+
+  /** Consistency proof of the tag log from size `from` to size `to`. */
+  logConsistency(gun: string, from: number, to: number): Promise<{ from: number; to: number; proof: string[] }> {
+    return this.request('GET', `/v2/${gun}/_trust/log/consistency?from=${from}&to=${to}`, `proving the tag log of ${gun} consistent`);
   }
 
   publish(gun: string, body: PublishRequest): Promise<PublishResponse> {

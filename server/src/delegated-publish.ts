@@ -25,7 +25,7 @@ export interface DelegatedPublish {
    */
   bins: { before: TargetsSigned | undefined; after: TargetsSigned }[];
   /** The verified roles with the canonical form of their targets, to keep for the next publish once committed. */
-  verified: { role: string; metadata: Metadata<TargetsSigned>; canonical: CanonicalTargets }[];
+  verified: { role: string; metadata: Metadata<TargetsSigned>; canonical: CanonicalTargets; before: TargetsSigned | undefined }[];
 }
 
 /**
@@ -70,5 +70,5 @@ export async function prepareDelegatedPublish(
   }
   // Delegators read from storage are part of what was verified: the commit fails if one moved.
   for (const [role, metadata] of current) expectedLatest[role] ??= metadata.signed.version;
-  return { files, expectedLatest, events, bins, verified: verified.map(({ role, metadata, canonical }) => ({ role, metadata, canonical })) };
+  return { files, expectedLatest, events, bins, verified: verified.map(({ role, metadata, canonical }) => ({ role, metadata, canonical, before: current.get(role)?.signed })) };
 }

@@ -11,7 +11,7 @@ export { PgStore } from './storage/pg-store.js';
 export type { PgStoreOptions } from './storage/pg-store.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate } from './storage/pg-migrations.js';
 export { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './storage/store.js';
-export type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';
+export type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';
 export { PendingChanges } from './pending/pending-changes.js';
 export type { PendingChangesOptions } from './pending/pending-changes.js';
 export type { DelegationEvent, DelegationEventKind } from './delegation-changes.js';

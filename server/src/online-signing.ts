@@ -10,8 +10,8 @@
  */
 import type { KeyPair } from '@tagtrust/keys';
 import { signMetadata } from '@tagtrust/keys';
-import type { MetaFileInfo, SnapshotSigned } from '@tagtrust/shared';
-import { buildSnapshot, buildTimestamp, describeFile, expiresAfter, isBinRoleName } from '@tagtrust/shared';
+import type { LogHead, MetaFileInfo, SnapshotSigned } from '@tagtrust/shared';
+import { LOG_HEAD_FIELD, buildSnapshot, buildTimestamp, describeFile, expiresAfter, isBinRoleName } from '@tagtrust/shared';
 import type { StoredFile } from './storage/store.js';
 
 export interface OnlineLifetimes {
@@ -44,10 +44,11 @@ export function signSnapshot(
   return { role: 'snapshot', version, text: serialise(snapshot) };
 }
 
-/** A new timestamp listing the given snapshot file. */
-export function signTimestamp(previousVersion: number, snapshot: StoredFile, keys: KeyPair[], now: Date, lifetimeMs: number): StoredFile {
+/** A new timestamp listing the given snapshot file and, when given, the tag log's head (tag-log/tag-log.ts). */
+export function signTimestamp(previousVersion: number, snapshot: StoredFile, keys: KeyPair[], now: Date, lifetimeMs: number, logHead?: LogHead): StoredFile {
   const version = previousVersion + 1;
   // The signing time lets pullers refuse timestamps older than their maxAge (freeze attacks).
   const signed = buildTimestamp(version, expiresAfter(now, lifetimeMs), describeFile(Buffer.from(snapshot.text), snapshot.version), now);
+  if (logHead) signed[LOG_HEAD_FIELD] = { size: logHead.size, root_hash: logHead.root_hash };
   return { role: 'timestamp', version, text: serialise(signMetadata(signed, keys)) };
 }

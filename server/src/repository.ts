@@ -33,7 +33,9 @@ import type { OnlineKeys } from './online-keys.js';
 import type { OnlineLifetimes } from './online-signing.js';
 import { serialise, signSnapshot, signTimestamp } from './online-signing.js';
 import { verifyPublish } from './publish-verify.js';
-import type { AuditEntry, AuditRecord, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
+import { preparePublishLog } from './tag-log/publish-log.js';
+import { TagLog } from './tag-log/tag-log.js';
+import type { AuditEntry, AuditRecord, LogAppend, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
 import { StaleKeyError, StaleVersionError } from './storage/store.js';
 
 const SERVER_ROLES: ServerKeyRole[] = ['snapshot', 'timestamp'];
@@ -79,6 +81,8 @@ export class Repository {
   private readonly parsedTargets = new ParsedTargetsCache();
   /** The same for delegated roles and hashed bins (their own budget: bins do not push out targets). */
   private readonly parsedDelegated = new ParsedTargetsCache(4 * 1024 * 1024);
+  /** The collections' tag transparency logs (tag-log/). */
+  readonly tagLog: TagLog;
 
   constructor(options: RepositoryOptions) {
     this.store = options.store;
@@ -87,6 +91,7 @@ export class Repository {
     this.renewFraction = options.renewFraction ?? 0.5;
     this.now = options.now ?? (() => new Date());
     this.cache = new ReadCache({ maxBytes: options.readCacheBytes });
+    this.tagLog = new TagLog(options.store);
   }
 
   /**
@@ -201,8 +206,20 @@ export class Repository {
         changedTargets.push({ role: 'targets', version: verified.newTargets.signed.version, text: serialise(verified.newTargets) });
       }
       changedTargets.push(...delegatedChange.files);
+      const log = await preparePublishLog(this.tagLog, this.store, {
+        gun,
+        actor,
+        now,
+        targetsBefore: targets?.signed,
+        targetsAfter: verified.newTargets?.signed ?? targets?.signed,
+        root: verified.root.signed,
+        roles: [
+          ...(verified.newTargets ? [{ role: 'targets', before: targets?.signed, after: verified.newTargets.signed }] : []),
+          ...delegatedChange.verified.map(({ role, metadata, before }) => ({ role, before, after: metadata.signed })),
+        ],
+      });
       const newSnapshot = signSnapshot(snapshot?.signed, changedTargets, signers.snapshot, now, this.lifetimes.snapshot);
-      const newTimestamp = signTimestamp(timestamp?.signed.version ?? 0, newSnapshot, signers.timestamp, now, this.lifetimes.timestamp);
+      const newTimestamp = signTimestamp(timestamp?.signed.version ?? 0, newSnapshot, signers.timestamp, now, this.lifetimes.timestamp, log.head);
       files.push(...changedTargets, newSnapshot, newTimestamp);
       const versions = Object.fromEntries(files.map((f) => [f.role, f.version]));
       const audit: AuditEntry = { time: now.toISOString(), actor, action: 'publish', versions };
@@ -222,13 +239,15 @@ export class Repository {
       if (keyChanges) audit.rootKeyChanges = keyChanges;
       if (Object.keys(activateKeys).length > 0) audit.keys = { activated: activateKeys };
       if (delegatedChange.events.length > 0) audit.delegations = delegatedChange.events;
+      if (log.policy) audit.policy = log.policy;
       await this.commit(gun, files, {
         root: root?.signed.version ?? 0,
         targets: targets?.signed.version ?? 0,
         snapshot: snapshot?.signed.version ?? 0,
         timestamp: timestamp?.signed.version ?? 0,
         ...delegatedChange.expectedLatest,
-      }, { audit, activateKeys, ...(options.deletePending ? { deletePending: options.deletePending } : {}) });
+      }, { audit, activateKeys, ...(options.deletePending ? { deletePending: options.deletePending } : {}), ...(log.append ? { log: log.append } : {}) });
+      this.tagLog.committed(gun, log);
       if (verified.newTargets) {
         // The next publish starts from these targets: keep the verified object instead of parsing them again.
         const file = this.cache.get(gun, 'targets');
@@ -344,7 +363,7 @@ export class Repository {
       const files: StoredFile[] = [];
       const listedSnapshot = snapshotDue ? signSnapshot(snapshot.signed, [], [snapshotKey], now, this.lifetimes.snapshot) : snapshotFile;
       if (snapshotDue) files.push(listedSnapshot);
-      files.push(signTimestamp(timestamp.signed.version, listedSnapshot, [timestampKey], now, this.lifetimes.timestamp));
+      files.push(signTimestamp(timestamp.signed.version, listedSnapshot, [timestampKey], now, this.lifetimes.timestamp, timestamp.signed['x-tagtrust-log']));
       await this.commit(gun, files, { snapshot: snapshot.signed.version, timestamp: timestamp.signed.version });
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
       return true;
@@ -387,7 +406,7 @@ export class Repository {
     gun: string,
     files: StoredFile[],
     expectedLatest: Record<string, number>,
-    extra: { audit?: AuditEntry; activateKeys?: Partial<Record<ServerKeyRole, string>>; deletePending?: string[] } = {},
+    extra: { audit?: AuditEntry; activateKeys?: Partial<Record<ServerKeyRole, string>>; deletePending?: string[]; log?: LogAppend } = {},
   ): Promise<void> {
     try {
       await this.store.commit({ gun, files, expectedLatest, ...extra });
@@ -400,6 +419,7 @@ export class Repository {
       if (err instanceof StaleVersionError) {
         // The store moved on without this process's cache knowing: drop it so a retry reads the store.
         this.cache.invalidate(gun);
+        this.tagLog.forget(gun);
         throw new VersionConflictError(err.role, err.latest, `${err.role} changed while publishing (now v${err.latest}): fetch the latest and retry`, { cause: err });
       }
       throw err;

@@ -6,10 +6,12 @@ import type { ErrorCode } from './errors.js';
 import {
   BadVersionError,
   ForbiddenError,
+  ImmutableTagError,
   InvalidInputError,
   InvalidReferenceError,
   MalformedMetadataError,
   NotFoundError,
+  PolicyWeakenedError,
   ServerError,
   SignatureError,
   SubstitutionError,
@@ -61,6 +63,8 @@ export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   VERSION_CONFLICT: 409,
   TOO_LARGE: 413,
+  IMMUTABLE_TAG: 409,
+  POLICY_WEAKENED: 409,
 };
 
 /** Rebuilds the typed error a server reported; anything unknown becomes a ServerError. */
@@ -95,6 +99,10 @@ export function errorFromApi(status: number, body: unknown, what: string): TagTr
       return new SubstitutionError(message);
     case 'UNTRUSTED_ROOT':
       return new UntrustedRootError(message);
+    case 'IMMUTABLE_TAG':
+      return new ImmutableTagError(message);
+    case 'POLICY_WEAKENED':
+      return new PolicyWeakenedError(message);
     case 'INVALID_INPUT':
     case 'USAGE':
       return new InvalidInputError(message);

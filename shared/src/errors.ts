@@ -29,7 +29,10 @@ export type ErrorCode =
   | 'EXPIRED'
   | 'MISMATCH'
   | 'SUBSTITUTION'
-  | 'UNTRUSTED_ROOT';
+  | 'UNTRUSTED_ROOT'
+  | 'IMMUTABLE_TAG'
+  | 'POLICY_WEAKENED'
+  | 'LOG_INCONSISTENT';
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -224,6 +227,30 @@ export class UntrustedRootError extends RepositoryError {
   constructor(message: string, options?: ErrorOptions) {
     super('UNTRUSTED_ROOT', message, options);
     this.name = 'UntrustedRootError';
+  }
+}
+
+/** A tag the signed immutability policy covers was moved or removed (docs/immutability.md). */
+export class ImmutableTagError extends RepositoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('IMMUTABLE_TAG', message, options);
+    this.name = 'ImmutableTagError';
+  }
+}
+
+/** Targets that drop immutability patterns without a root-signed approval (docs/immutability.md). */
+export class PolicyWeakenedError extends RepositoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('POLICY_WEAKENED', message, options);
+    this.name = 'PolicyWeakenedError';
+  }
+}
+
+/** The tag transparency log failed a proof: a rewritten, dropped or forked history (docs/immutability.md). */
+export class LogInconsistentError extends RepositoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('LOG_INCONSISTENT', message, options);
+    this.name = 'LogInconsistentError';
   }
 }
 

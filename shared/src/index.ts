@@ -3,14 +3,17 @@ export {
   BadVersionError,
   ExpiredMetadataError,
   ForbiddenError,
+  ImmutableTagError,
   InvalidInputError,
   InvalidReferenceError,
   KeyNotFoundError,
+  LogInconsistentError,
   MalformedMetadataError,
   MismatchError,
   NetworkError,
   NotFoundError,
   NotSignedError,
+  PolicyWeakenedError,
   RepositoryError,
   RollbackError,
   ServerError,
@@ -111,3 +114,29 @@ export {
 export type { BinDelegation, RoleDelegation } from './succinct-roles.js';
 export { pendingBasePath } from './pending-api.js';
 export type { ApproveRequest, PendingChange, PendingResult, PendingStatus, ProposeRequest, WithdrawResult } from './pending-api.js';
+export {
+  IMMUTABLE_FIELD,
+  MAX_IMMUTABLE_PATTERNS,
+  POLICY_CHANGE_FIELD,
+  TagPolicy,
+  carryPolicy,
+  checkPolicyChange,
+  immutablePatternProblem,
+  immutablePolicy,
+  rootPolicyChange,
+} from './immutability.js';
+export {
+  EMPTY_ROOT,
+  appendNodes,
+  consistencyRanges,
+  foldNodes,
+  inclusionRanges,
+  leafHash,
+  nodeHash,
+  rangeNodes,
+  verifyConsistency,
+  verifyInclusion,
+} from './tag-log/merkle.js';
+export type { LeafRange, NodeId } from './tag-log/merkle.js';
+export { LOG_HEAD_FIELD, LOG_PAGE_LIMIT, hashLeaf, leafBytes, logHeadOf } from './tag-log/entry.js';
+export type { LogEntry, LogHead, LogLeaf } from './tag-log/entry.js';

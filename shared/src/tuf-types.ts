@@ -40,6 +40,8 @@ export interface RootSigned extends SignedBase<'root'> {
   consistent_snapshot: boolean;
   keys: Record<string, TufKey>;
   roles: Record<TopLevelRoleName, RoleKeys>;
+  /** A root-approved weakening of the immutability policy (shared/src/immutability.ts). */
+  'x-tagtrust-policy-change'?: { targets: number; immutable: string[] };
 }
 
 export interface TargetFileInfo {
@@ -71,6 +73,8 @@ export interface Delegations {
 export interface TargetsSigned extends SignedBase<'targets'> {
   targets: Record<string, TargetFileInfo>;
   delegations?: Delegations;
+  /** Top-level targets only: tag patterns that never move once signed (shared/src/immutability.ts). */
+  'x-tagtrust-immutable'?: string[];
 }
 
 export interface MetaFileInfo {
@@ -93,6 +97,8 @@ export interface TimestampSigned extends SignedBase<'timestamp'> {
   meta: { 'snapshot.json': MetaFileInfo };
   /** When the server signed this timestamp (UTC, whole seconds); see TIMESTAMP_SIGNED_AT. */
   'x-tagtrust-signed-at'?: string;
+  /** The tag transparency log's tree head when signed (shared/src/tag-log/). */
+  'x-tagtrust-log'?: { size: number; root_hash: string };
 }
 
 export type AnySigned = RootSigned | TargetsSigned | SnapshotSigned | TimestampSigned;

@@ -79,6 +79,9 @@ export const EXIT = {
   UNTRUSTED_ROOT: 25,
   MALFORMED_METADATA: 26,
   BAD_VERSION: 27,
+  IMMUTABLE_TAG: 28,
+  POLICY_WEAKENED: 29,
+  LOG_INCONSISTENT: 30,
 } as const;
 
 export interface RefusalExpectation {

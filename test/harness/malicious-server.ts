@@ -38,11 +38,16 @@ export interface RequestRecord {
 }
 
 const PATH = /^\/v2\/(.+)\/_trust\/tuf\/([^/]+)$/;
+const API_PATH = /^\/v2\/(.+)\/_trust\/(log\/[a-z]+)$/;
+
+/** Answers other API paths of a collection (e.g. `log/entries`) with a JSON value; undefined answers 404. */
+export type ApiSource = (path: string, query: URLSearchParams) => unknown;
 
 export class MaliciousServer {
   readonly requests: RequestRecord[] = [];
   private readonly sources = new Map<string, Source>();
   private readonly overrides = new Map<string, Reply>();
+  private readonly apis = new Map<string, ApiSource>();
 
   private constructor(
     private readonly server: Server,
@@ -61,6 +66,11 @@ export class MaliciousServer {
   /** Serves a collection's files from `source` (undefined answers 404). */
   serve(gun: string, source: Source | Map<string, Buffer>): void {
     this.sources.set(gun, source instanceof Map ? (file) => source.get(file) : source);
+  }
+
+  /** Serves a collection's API paths other than metadata files (the tag log) from `source`. */
+  serveApi(gun: string, source: ApiSource): void {
+    this.apis.set(gun, source);
   }
 
   /** Replaces the answer for one file of a collection until cleared. */
@@ -91,6 +101,16 @@ export class MaliciousServer {
     res.on('close', () => {
       record.done = true;
     });
+    const api = match ? undefined : API_PATH.exec(path);
+    if (api) {
+      const value = this.apis.get(api[1]!)?.(api[2]!, new URL(req.url ?? '/', 'http://localhost').searchParams);
+      if (value === undefined) return this.status(res, record, 404);
+      const bytes = Buffer.from(JSON.stringify(value));
+      record.bytesSent = bytes.length;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.length });
+      res.end(bytes);
+      return;
+    }
     if (!match) return this.status(res, record, 404);
     const [, gun, file] = match as unknown as [string, string, string];
     const reply = this.overrides.get(`${gun}\u0000${file}`) ?? this.sources.get(gun)?.(file);

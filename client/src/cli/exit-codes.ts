@@ -27,6 +27,9 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   UNTRUSTED_ROOT: 25,
   MALFORMED_METADATA: 26,
   BAD_VERSION: 27,
+  IMMUTABLE_TAG: 28,
+  POLICY_WEAKENED: 29,
+  LOG_INCONSISTENT: 30,
 };
 
 /** `tagtrust drift` found tags the registry serves other than signed (the command itself worked). */

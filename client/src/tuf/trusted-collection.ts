@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import type { TargetFile } from 'tuf-js';
 import { writeFileAtomic } from '@tagtrust/keys';
-import { NotFoundError, UntrustedRootError, tufBasePath } from '@tagtrust/shared';
+import { NotFoundError, TagPolicy, UntrustedRootError, checkPolicyChange, logHeadOf, tufBasePath } from '@tagtrust/shared';
 import type { Metadata, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
@@ -35,6 +35,8 @@ import { TrustedDelegations, loadDelegations, loadDelegationsFor } from './trust
 import type { RoleFiles } from './trusted-delegations.js';
 import './linear-targets.js';
 import type { TransportOptions } from '../http/transport.js';
+import { SeenImmutableTags } from '../audit/seen-tags.js';
+import { checkHeadProgress } from '../audit/log-verify.js';
 
 /** Most new root versions one update walks by default (spec 5.3.3; as python-tuf and tuf-js). */
 export const DEFAULT_MAX_ROOT_ROTATIONS = 256;
@@ -65,6 +67,8 @@ export interface CollectionSession {
   delegations(): Promise<TrustedDelegations>;
   /** Only the delegated roles a lookup of `name` reaches (e.g. one hashed bin), downloaded and verified. */
   delegationsFor(name: string): Promise<TrustedDelegations>;
+  /** The immutable tags this client has seen (client/src/audit/seen-tags.ts); saved with the trusted state. */
+  immutable: SeenImmutableTags;
 }
 
 export interface UpdateContext {
@@ -93,6 +97,8 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
     await Promise.all(existing.map((name) => copyFile(join(dir, name), join(work, name))));
     const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token, transport: context.transport });
     if (!existing.includes('root.json')) await bootstrapRoot(context, work, bootstrapFetcher);
+    const previousTargets = await readFile(join(work, 'targets.json'), 'utf8').then((text) => (JSON.parse(text) as Metadata<TargetsSigned>).signed, () => undefined);
+    const previousTimestamp = await readFile(join(work, 'timestamp.json'), 'utf8').then((text) => (JSON.parse(text) as Metadata<TimestampSigned>).signed, () => undefined);
     const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
     const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
     const guard = new MetadataGuard({
@@ -109,6 +115,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       inspect: (file, bytes) => guard.checkDownload(file, bytes),
     });
     let result: T;
+    let immutable: SeenImmutableTags;
     try {
       const updater = new Updater({
         metadataDir: work,
@@ -127,6 +134,11 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       await updater.refresh();
       const metadata = await readTrusted(work);
       guard.checkTrusted(metadata, new Date());
+      // Signed immutability: the policy only weakens with the root's approval (shared/src/immutability.ts).
+      checkPolicyChange(context.gun, previousTargets, metadata.targets.signed, metadata.root.signed);
+      // The tag log never shrinks or forks between two timestamps this client trusted (client/src/audit/log-verify.ts).
+      checkHeadProgress(context.gun, previousTimestamp && logHeadOf(previousTimestamp), logHeadOf(metadata.timestamp.signed));
+      immutable = await SeenImmutableTags.load(dir, context.gun, TagPolicy.of(metadata.targets.signed));
       const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
       const files: RoleFiles = {
         cached: (role) => readKeptRole(dir, role).then((kept) => kept ?? readFile(join(work, `${encodeURIComponent(role)}.json`)).catch(() => undefined)),
@@ -151,11 +163,12 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
         if (pending) failures.record(pending);
         return trusted;
       };
-      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations, delegationsFor });
+      result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations, delegationsFor, immutable });
     } catch (err) {
       throw mapTufError(err, context.gun, context.deadline, failures);
     }
     await commit(work, dir);
+    await immutable.save();
     return result;
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -10,6 +10,7 @@
  *   /v2/<gun>/_trust/pending[/<id>]               staging area for approvals (pending-routes.ts)
  *   DELETE /v2/<gun>/_trust/tuf/                  delete a collection (admin)
  *   GET  /v2/<gun>/_trust/changefeed?after=N&limit=M     audit trail, paged
+ *   GET  /v2/<gun>/_trust/log/{entries,proof,consistency}  tag transparency log (log-routes.ts)
  *   GET  /_admin/collections                      collections with each role's expiry (admin)
  *   GET  /_admin/tokens, POST /_admin/tokens, DELETE /_admin/tokens/<name>   tokens (admin)
  *   GET  /_admin/changefeed?after=N&limit=M       server audit trail: token changes (admin)
@@ -30,6 +31,7 @@ import { errorMiddleware, notFound } from './errors.js';
 import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
 import { registerPendingRoutes } from './pending-routes.js';
+import { registerLogRoutes } from './log-routes.js';
 
 export interface AppDependencies {
   repository: Repository;
@@ -141,6 +143,7 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.body = await tokens.changefeed(after, limit);
   });
 
+  registerLogRoutes(router, { log: repository.tagLog, authorizer });
   if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
 
   const app = new Koa();

@@ -9,6 +9,10 @@
  * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
  *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
  * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
+ * - `logLeaves`: `<gun>\0<index, 12 digits>` -> leaf JSON of the tag transparency log (append-only);
+ *   `logNodes`: `<gun>\0<level, 2 digits>\0<index, 12 digits>` -> complete subtree hash (hex);
+ *   `logSize`: `<gun>` -> number of leaves; `logTags`: `<gun>\0<tag>` -> last recorded digest.
+ *   Kept when a collection is deleted, like the audit trail.
  * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
  * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
  * time per collection (per token table) through `exclusive`, so two writers in this process cannot
@@ -20,7 +24,7 @@
  */
 import { Level } from 'level';
 import type { SealedKey } from '@tagtrust/keys';
-import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
+import type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
 import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { CollectionLocks } from '../collection-lock.js';
 import { setBounded } from '../bounded-map.js';
@@ -32,6 +36,7 @@ const pad = (n: number) => String(n).padStart(12, '0');
 const fileKey = (gun: string, role: string, version: number) => `${gun}${SEP}${role}${SEP}${pad(version)}`;
 const roleKey = (gun: string, role: string) => `${gun}${SEP}${role}`;
 const auditKey = (gun: string, seq: number) => `${gun}${SEP}${pad(seq)}`;
+const logNodeKey = (gun: string, level: number, index: number) => `${gun}${SEP}${String(level).padStart(2, '0')}${SEP}${pad(index)}`;
 /** Range options covering every key of one collection in a sublevel. */
 const collectionRange = (gun: string) => ({ gt: `${gun}${SEP}`, lt: `${gun}${SEP}\uffff` });
 /** Lock scope of the token table (no GUN contains NUL). */
@@ -51,6 +56,10 @@ export class LevelStore implements MetadataStore {
   private readonly audit;
   private readonly tokens;
   private readonly tokenHashes;
+  private readonly logLeaves;
+  private readonly logNodes;
+  private readonly logSize;
+  private readonly logTags;
   private readonly locks = new CollectionLocks();
   /** `<gun>\0<role>` -> latest version (0: none), as committed through this instance (see `rememberLatest`). */
   private readonly latestVersions = new Map<string, number>();
@@ -73,6 +82,10 @@ export class LevelStore implements MetadataStore {
     this.audit = sub('audit');
     this.tokens = sub('tokens');
     this.tokenHashes = sub('tokenHashes');
+    this.logLeaves = sub('logLeaves');
+    this.logNodes = sub('logNodes');
+    this.logSize = sub('logSize');
+    this.logTags = sub('logTags');
   }
 
   /** Opens (creating if needed) the database at `location`. */
@@ -124,6 +137,7 @@ export class LevelStore implements MetadataStore {
         batch.put(roleKey(change.gun, file.role), String(file.version), { sublevel: this.latest });
       }
       for (const id of change.deletePending ?? []) batch.del(roleKey(change.gun, id), { sublevel: this.staged });
+      if (change.log) await this.appendLog(batch, change.gun, change.log);
       if (change.expectedLatest.root === 0) {
         batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
       }
@@ -253,6 +267,40 @@ export class LevelStore implements MetadataStore {
 
   async deletePending(gun: string, id: string): Promise<void> {
     await this.staged.del(roleKey(gun, id));
+  }
+
+  appendAudit(gun: string, audit: AuditEntry): Promise<void> {
+    return this.exclusive(gun, () => this.write(this.db.batch(), gun, audit));
+  }
+
+  async getLogSize(gun: string): Promise<number> {
+    return Number((await this.logSize.get(gun)) ?? 0);
+  }
+
+  getLogNodes(gun: string, ids: { level: number; index: number }[]): Promise<(string | undefined)[]> {
+    return ids.length === 0 ? Promise.resolve([]) : this.logNodes.getMany(ids.map(({ level, index }) => logNodeKey(gun, level, index)));
+  }
+
+  getLogLeaves(gun: string, start: number, end: number): Promise<string[]> {
+    if (end <= start) return Promise.resolve([]);
+    return this.logLeaves.values({ gte: auditKey(gun, start), lt: auditKey(gun, end) }).all();
+  }
+
+  async getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]> {
+    return tags.length === 0 ? [] : this.logTags.getMany(tags.map((tag) => roleKey(gun, tag)));
+  }
+
+  /** Adds a log append to `batch`, after checking it starts at the log's size. Call only inside `exclusive`. */
+  private async appendLog(batch: Batch, gun: string, append: LogAppend): Promise<void> {
+    const size = await this.getLogSize(gun);
+    if (size !== append.start) throw new StaleVersionError('log', append.start, size);
+    append.leaves.forEach((leaf, i) => batch.put(auditKey(gun, append.start + i), leaf, { sublevel: this.logLeaves }));
+    for (const { level, index, hash } of append.nodes) batch.put(logNodeKey(gun, level, index), hash, { sublevel: this.logNodes });
+    for (const [tag, digest] of Object.entries(append.tags)) {
+      if (digest === null) batch.del(roleKey(gun, tag), { sublevel: this.logTags });
+      else batch.put(roleKey(gun, tag), digest, { sublevel: this.logTags });
+    }
+    batch.put(gun, String(append.start + append.leaves.length), { sublevel: this.logSize });
   }
 
   async *listCollections(): AsyncIterable<string> {

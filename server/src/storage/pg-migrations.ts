@@ -39,6 +39,21 @@ export const MIGRATIONS: readonly Migration[] = [
         gun text PRIMARY KEY, created timestamptz NOT NULL DEFAULT now());
     `,
   },
+  {
+    version: 2,
+    description: 'tag transparency log: leaves, complete subtree hashes, last logged digest per tag',
+    sql: `
+      CREATE TABLE log_leaves (
+        gun text NOT NULL, idx bigint NOT NULL CHECK (idx >= 0), leaf text NOT NULL,
+        PRIMARY KEY (gun, idx));
+      CREATE TABLE log_nodes (
+        gun text NOT NULL, level integer NOT NULL, idx bigint NOT NULL, hash text NOT NULL,
+        PRIMARY KEY (gun, level, idx));
+      CREATE TABLE log_tags (
+        gun text NOT NULL, tag text NOT NULL, digest text NOT NULL,
+        PRIMARY KEY (gun, tag));
+    `,
+  },
 ];
 
 /** The schema version this tagtrust writes. */

@@ -15,7 +15,7 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { SealedKey } from '@tagtrust/keys';
-import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
+import type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
 import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { migrate, schemaVersion, SCHEMA_VERSION } from './pg-migrations.js';
 
@@ -92,7 +92,8 @@ export class PgStore implements MetadataStore {
       }
       if (change.deletePending?.length) await client.query('DELETE FROM staged WHERE gun = $1 AND id = ANY($2)', [change.gun, change.deletePending]);
       if (change.expectedLatest.root === 0) await client.query('INSERT INTO collections (gun) VALUES ($1) ON CONFLICT DO NOTHING', [change.gun]);
-      await this.appendAudit(client, change.gun, change.audit);
+      if (change.log) await this.appendLog(client, change.gun, change.log);
+      await this.writeAudit(client, change.gun, change.audit);
     });
   }
 
@@ -119,7 +120,7 @@ export class PgStore implements MetadataStore {
         "INSERT INTO server_keys (gun, role, state, sealed) VALUES ($1, $2, 'pending', $3) ON CONFLICT (gun, role, state) DO UPDATE SET sealed = EXCLUDED.sealed",
         [gun, role, JSON.stringify(key)],
       );
-      await this.appendAudit(client, gun, audit);
+      await this.writeAudit(client, gun, audit);
     });
   }
 
@@ -128,7 +129,7 @@ export class PgStore implements MetadataStore {
       const { rowCount } = await client.query('DELETE FROM collections WHERE gun = $1', [gun]);
       if (!rowCount) return false;
       for (const table of ['files', 'latest', 'staged', 'server_keys']) await client.query(`DELETE FROM ${table} WHERE gun = $1`, [gun]);
-      await this.appendAudit(client, gun, audit);
+      await this.writeAudit(client, gun, audit);
       return true;
     });
   }
@@ -143,7 +144,7 @@ export class PgStore implements MetadataStore {
       const { rowCount } = await client.query('SELECT 1 FROM tokens WHERE name = $1', [token.name]);
       if (rowCount) throw new TokenExistsError(token.name);
       await client.query('INSERT INTO tokens (name, sha256, record) VALUES ($1, $2, $3)', [token.name, token.sha256, JSON.stringify(token)]);
-      await this.appendAudit(client, SERVER_AUDIT, audit);
+      await this.writeAudit(client, SERVER_AUDIT, audit);
     });
   }
 
@@ -162,7 +163,7 @@ export class PgStore implements MetadataStore {
     return this.transaction(TOKENS, async (client) => {
       const { rowCount } = await client.query('DELETE FROM tokens WHERE name = $1', [name]);
       if (!rowCount) return false;
-      await this.appendAudit(client, SERVER_AUDIT, audit);
+      await this.writeAudit(client, SERVER_AUDIT, audit);
       return true;
     });
   }
@@ -185,6 +186,37 @@ export class PgStore implements MetadataStore {
     await this.pool.query('DELETE FROM staged WHERE gun = $1 AND id = $2', [gun, id]);
   }
 
+  appendAudit(gun: string, audit: AuditEntry): Promise<void> {
+    return this.transaction(gun, (client) => this.writeAudit(client, gun, audit));
+  }
+
+  async getLogSize(gun: string): Promise<number> {
+    return this.logSize(this.pool, gun);
+  }
+
+  async getLogNodes(gun: string, ids: { level: number; index: number }[]): Promise<(string | undefined)[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<{ level: number; idx: string; hash: string }>(
+      'SELECT level, idx, hash FROM log_nodes WHERE gun = $1 AND (level, idx) IN (SELECT * FROM unnest($2::int[], $3::bigint[]))',
+      [gun, ids.map((id) => id.level), ids.map((id) => id.index)],
+    );
+    const found = new Map(rows.map((r) => [`${r.level}:${r.idx}`, r.hash]));
+    return ids.map((id) => found.get(`${id.level}:${id.index}`));
+  }
+
+  async getLogLeaves(gun: string, start: number, end: number): Promise<string[]> {
+    if (end <= start) return [];
+    const { rows } = await this.pool.query<{ leaf: string }>('SELECT leaf FROM log_leaves WHERE gun = $1 AND idx >= $2 AND idx < $3 ORDER BY idx', [gun, start, end]);
+    return rows.map((r) => r.leaf);
+  }
+
+  async getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]> {
+    if (tags.length === 0) return [];
+    const { rows } = await this.pool.query<{ tag: string; digest: string }>('SELECT tag, digest FROM log_tags WHERE gun = $1 AND tag = ANY($2)', [gun, tags]);
+    const found = new Map(rows.map((r) => [r.tag, r.digest]));
+    return tags.map((tag) => found.get(tag));
+  }
+
   async *listCollections(): AsyncIterable<string> {
     // Paged by name, so a 100,000-collection listing never holds every row at once.
     for (let after = ''; ; ) {
@@ -204,8 +236,34 @@ export class PgStore implements MetadataStore {
     return rows[0] ? (JSON.parse(rows[0].sealed) as SealedKey) : undefined;
   }
 
+  private async logSize(db: pg.Pool | PoolClient, gun: string): Promise<number> {
+    const { rows } = await db.query<{ size: string }>('SELECT coalesce(max(idx) + 1, 0) AS size FROM log_leaves WHERE gun = $1', [gun]);
+    return Number(rows[0]!.size);
+  }
+
+  /** Appends to the tag log after checking it starts at the log's size; inside `gun`'s transaction. */
+  private async appendLog(client: PoolClient, gun: string, append: LogAppend): Promise<void> {
+    const size = await this.logSize(client, gun);
+    if (size !== append.start) throw new StaleVersionError('log', append.start, size);
+    if (append.leaves.length > 0) {
+      await client.query('INSERT INTO log_leaves (gun, idx, leaf) SELECT $1, * FROM unnest($2::bigint[], $3::text[])', [gun, append.leaves.map((_, i) => append.start + i), append.leaves]);
+    }
+    if (append.nodes.length > 0) {
+      await client.query('INSERT INTO log_nodes (gun, level, idx, hash) SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[])', [
+        gun,
+        append.nodes.map((n) => n.level),
+        append.nodes.map((n) => n.index),
+        append.nodes.map((n) => n.hash),
+      ]);
+    }
+    for (const [tag, digest] of Object.entries(append.tags)) {
+      if (digest === null) await client.query('DELETE FROM log_tags WHERE gun = $1 AND tag = $2', [gun, tag]);
+      else await client.query('INSERT INTO log_tags (gun, tag, digest) VALUES ($1, $2, $3) ON CONFLICT (gun, tag) DO UPDATE SET digest = EXCLUDED.digest', [gun, tag, digest]);
+    }
+  }
+
   /** Appends the next audit record of `gun`; inside a transaction holding `gun`'s lock. */
-  private async appendAudit(client: PoolClient, gun: string, entry: AuditEntry | undefined): Promise<void> {
+  private async writeAudit(client: PoolClient, gun: string, entry: AuditEntry | undefined): Promise<void> {
     if (!entry) return;
     const { rows } = await client.query<{ last: number }>('SELECT coalesce(max(seq), 0) AS last FROM audit WHERE gun = $1', [gun]);
     const record: AuditRecord = { seq: rows[0]!.last + 1, gun, ...entry };

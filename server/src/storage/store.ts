@@ -47,6 +47,24 @@ export interface Change {
   audit?: AuditEntry;
   /** Pending changes (by id) this change publishes: deleted in the same atomic write. */
   deletePending?: string[];
+  /** Tag changes appended to the collection's transparency log, in the same atomic write. */
+  log?: LogAppend;
+}
+
+/**
+ * Writes that append leaves to a collection's tag transparency log (tag-log/tag-log.ts). The log
+ * is append-only: `start` must be the log's current size (else the commit throws StaleVersionError
+ * for the role `log` and writes nothing); stored leaves and subtree hashes never change.
+ */
+export interface LogAppend {
+  /** Index of the first new leaf: the log's size the append was built on. */
+  start: number;
+  /** The new leaves, canonical JSON text. */
+  leaves: string[];
+  /** Complete subtree hashes (hex) the new leaves close, with their level and index. */
+  nodes: { level: number; index: number; hash: string }[];
+  /** tag -> the digest now recorded for it (null: removed). */
+  tags: Record<string, string | null>;
 }
 
 /** A tag whose signed digest changed. `from`/`to` are `sha256:<hex>`; absent for added/removed. */
@@ -63,7 +81,7 @@ export interface AuditEntry {
   time: string;
   /** Name of the token that made the change (`admin` for the bootstrap admin token). */
   actor: string;
-  action: 'publish' | 'rotate-key' | 'delete' | 'create-token' | 'revoke-token';
+  action: 'publish' | 'rotate-key' | 'delete' | 'create-token' | 'revoke-token' | 'refused';
   /** Role -> version, for every role the change wrote. */
   versions?: Record<string, number>;
   /** Tag changes of a targets publish. */
@@ -76,6 +94,10 @@ export interface AuditEntry {
   delegations?: DelegationEvent[];
   /** The token a create-token/revoke-token change is about (never its secret or digest). */
   token?: { name: string; scopes?: string[] };
+  /** A change of the signed immutability policy: the patterns before and after. */
+  policy?: { from: string[]; to: string[] };
+  /** A refused publish (action `refused`): the error code and its one-line message. */
+  refusal?: { code: string; message: string };
 }
 
 /** The "GUN" of the server-wide audit trail (token changes); no collection has an empty name. */
@@ -180,6 +202,18 @@ export interface MetadataStore {
   getPending(gun: string, id: string): Promise<string | undefined>;
   listPending(gun: string): Promise<string[]>;
   deletePending(gun: string, id: string): Promise<void>;
+  /**
+   * Appends `audit` alone (e.g. a refused publish), with the next sequence number of `gun`.
+   */
+  appendAudit(gun: string, audit: AuditEntry): Promise<void>;
+  /** The number of leaves in a collection's tag log (0 when it has none). Deleting a collection keeps its log. */
+  getLogSize(gun: string): Promise<number>;
+  /** Stored subtree hashes (hex) of a collection's log, undefined where missing. */
+  getLogNodes(gun: string, ids: { level: number; index: number }[]): Promise<(string | undefined)[]>;
+  /** The leaves [start, end) of a collection's log (fewer when the log is shorter). */
+  getLogLeaves(gun: string, start: number, end: number): Promise<string[]>;
+  /** The digest the log last recorded for each tag, undefined for never recorded or removed. */
+  getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]>;
   /** Names of collections with a published root, in lexical order. */
   listCollections(): AsyncIterable<string>;
   close(): Promise<void>;

@@ -4,12 +4,21 @@ import { clientOptions } from '../command.js';
 
 export const historyCommand: Command = {
   name: 'history',
-  usage: 'tagtrust history <gun>[:<tag>] [--json]',
+  usage: 'tagtrust history <gun>[:<tag>] [--json] | tagtrust history <gun>:<tag> --verify',
   summary: "show a collection's audit trail: who published, moved or removed what, and key rotations",
   details: 'One line per accepted change: sequence, time, token name, and what changed. With :<tag>, only that\ntag\'s changes. This is the server\'s record; `tagtrust resolve` verifies what is signed now.',
-  options: { json: { type: 'boolean' } },
+  options: { json: { type: 'boolean' }, verify: { type: 'boolean' } },
   positionals: 1,
   async run([reference], values, out) {
+    if (values.verify) {
+      // From the tag transparency log, each change proved under the signed head (docs/immutability.md).
+      const { verifyTagHistory } = await import('../../audit/log-audit.js');
+      const changes = await verifyTagHistory(reference!, await clientOptions(values));
+      if (values.json) return out.json(changes);
+      if (changes.length === 0) return out.print(`No logged changes for ${reference}`);
+      for (const c of changes) out.print(`${String(c.index).padStart(6)}  ${c.time}  ${c.role} v${c.version}  ${c.digest ?? 'removed'}  proved in ${c.provedIn}`);
+      return;
+    }
     const { readHistory } = await import('../../history.js');
     const records = await readHistory(reference!, await clientOptions(values));
     if (values.json) return out.json(records);
@@ -29,6 +38,8 @@ export const historyCommand: Command = {
         const keys = d.keyIds ? ` keys ${d.keyIds.map((id) => id.slice(0, 8)).join(',')}` : '';
         parts.push(`${d.delegator} v${d.delegatorVersion}: ${d.role} ${d.kind}${keys}`);
       }
+      if (r.policy) parts.push(`immutable tags ${r.policy.from.join(' ') || '(none)'} -> ${r.policy.to.join(' ') || '(none)'}`);
+      if (r.refusal) parts.push(`${r.refusal.code}: ${r.refusal.message}`);
       out.print(`${String(r.seq).padStart(4)}  ${r.time}  ${r.actor}  ${parts.join('; ')}`);
     }
   },

@@ -21,6 +21,9 @@ import { gateCommand } from './gate.js';
 import { driftCommand } from './drift.js';
 import { pushCommand } from './push.js';
 
+import { policyCommand } from './policy.js';
+import { auditCommand } from './audit.js';
+
 export const COMMANDS: Command[] = [
   initCommand,
   signCommand,
@@ -41,4 +44,7 @@ export const COMMANDS: Command[] = [
   historyCommand,
   importNotaryCommand,
   admissionCommand,
+
+  policyCommand,
+  auditCommand,
 ];
