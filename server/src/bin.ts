@@ -25,6 +25,9 @@ Options:
   --tls-cert FILE             serve HTTPS with this PEM certificate (env TAGTRUST_TLS_CERT); needs --tls-key
   --tls-key FILE              PEM private key of the certificate (env TAGTRUST_TLS_KEY)
   --access-log                print one line per request (method, path, status, ms, bytes) to stderr
+  --metrics-listen HOST:PORT  serve GET /metrics there, without a token, and not on --listen
+                              (env TAGTRUST_METRICS_LISTEN; default: /metrics on --listen, public, or
+                              admin-only with --require-pull-token)
   -h, --help                  show this help
 
   tls self-signed --out DIR   write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed certificate
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'access-log': { type: 'boolean' },
+      'metrics-listen': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -129,6 +133,7 @@ async function main(): Promise<void> {
     adminToken: env.TAGTRUST_ADMIN_TOKEN,
     requirePullScope: values['require-pull-token'] ?? env.TAGTRUST_REQUIRE_PULL_TOKEN === '1',
     tls: await readTls(values['tls-cert'] ?? env.TAGTRUST_TLS_CERT, values['tls-key'] ?? env.TAGTRUST_TLS_KEY),
+    metricsListen: values['metrics-listen'] ?? env.TAGTRUST_METRICS_LISTEN,
     accessLog: values['access-log'] ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   process.stderr.write(`tagtrust-server listening on ${server.url}, data in ${values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir} (admin token: ${server.adminTokenSource})\n`);

@@ -16,3 +16,5 @@ export { OnlineKeys } from './online-keys.js';
 export { issueSelfSignedCertificate } from './tls-cert.js';
 export type { SelfSignedOptions, TlsMaterial } from './tls-cert.js';
 export { MAX_OPEN_PER_ROLE } from './pending/pending-changes.js';
+export { ExpiryIndex } from './metrics/expiry-index.js';
+export { routeLabel } from './metrics/route-label.js';

@@ -16,6 +16,8 @@ import { serveFromCache } from './http/fast-read.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
+import { ServerMetrics } from './metrics/metrics.js';
+import { startMetricsListener } from './metrics/metrics-listener.js';
 import { loadAdminToken, loadMasterKey } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
 import { Tokens } from './tokens.js';
@@ -42,6 +44,11 @@ export interface ServerConfig {
   accessLog?: (line: string) => void;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
+  /**
+   * host:port of a separate plain-HTTP listener that serves only `GET /metrics`, without a token.
+   * Unset: `/metrics` is on the main listener (public, or admin-only with `requirePullScope`).
+   */
+  metricsListen?: string;
   /** Clock; tests pass a controllable one. */
   now?: () => Date;
   log?: (line: string) => void;
@@ -59,6 +66,8 @@ export const defaultConfig: ServerConfig = {
 
 export interface RunningServer {
   url: string;
+  /** The metrics listener's URL, when `metricsListen` is set. */
+  metricsUrl?: string;
   repository: Repository;
   /** Where the admin token came from (env var name or file path). */
   adminTokenSource: string;
@@ -86,7 +95,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     }
     throw err;
   }
+  const now = config.now ?? (() => new Date());
+  let metrics: ServerMetrics | undefined;
   const repository = new Repository({
+    onPublish: (outcome, seconds) => metrics?.publishObserved(outcome, seconds),
     store,
     onlineKeys: new OnlineKeys(store, masterKey.value),
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
@@ -96,7 +108,16 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
-  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending });
+  metrics = new ServerMetrics({ expiries: repository.expiries, now });
+  repository.indexExpiries().catch((err: Error) => log(`tagtrust-server: reading the expiries for the metrics failed: ${err.message}`));
+  const app = createApp({
+    repository,
+    authorizer,
+    tokens,
+    bodyLimit: config.bodyLimit,
+    pending,
+    metrics: config.metricsListen ? undefined : { metrics, adminOnly: config.requirePullScope ?? false },
+  });
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
 
   const { host, port } = parseListen(config.listen);
@@ -108,6 +129,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         if (!serveFromCache(repository, req, res)) void appListener(req, res);
       };
   if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
+  listener = metrics.instrument(listener);
   const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener) : createHttpServer(listener);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -121,16 +143,26 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
   const renewal = setInterval(() => {
-    repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
+    const run = metrics.renewalStarted();
+    repository.renewAll().then(
+      (renewed) => run.finished(renewed, now()),
+      (err: Error) => {
+        run.failed();
+        log(`tagtrust-server: renewal failed: ${err.message}`);
+      },
+    );
   }, config.renewInterval);
   renewal.unref();
+  const metricsListener = config.metricsListen ? await startMetricsListener(metrics, parseListen(config.metricsListen)) : undefined;
 
   return {
     url,
+    metricsUrl: metricsListener?.url,
     repository,
     adminTokenSource: adminToken.source,
     async close() {
       clearInterval(renewal);
+      await metricsListener?.close();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       await store.close();

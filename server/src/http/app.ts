@@ -2,6 +2,7 @@
  * The HTTP API. One route table; handlers parse, call the repository, set body and cache headers.
  *
  *   GET  /healthz
+ *   GET  /metrics                                 Prometheus metrics (public; admin with required pull tokens)
  *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (no-cache + ETag; timestamp: short max-age)
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
  *   GET  /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   online public key (creating it needs push)
@@ -29,6 +30,7 @@ import { readJsonBody } from './body.js';
 import { errorMiddleware, notFound } from './errors.js';
 import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
 import { registerPendingRoutes } from './pending-routes.js';
 
 export interface AppDependencies {
@@ -39,6 +41,11 @@ export interface AppDependencies {
   bodyLimit: number;
   /** The staging area for changes awaiting approvals; without it the pending routes are absent. */
   pending?: PendingChanges;
+  /**
+   * Served at `/metrics` when given (absent when a separate metrics listener serves them); admin-only
+   * when `adminOnly` (collection names appear in the expiry series: private when reads are).
+   */
+  metrics?: { metrics: ServerMetrics; adminOnly: boolean };
 }
 
 /** `[<N>.]<role>.json`: top-level roles, `targets/...` delegated roles, and hashed bins `<name_prefix>-<hex>` (shared/succinct-roles.ts). */
@@ -54,6 +61,16 @@ export function createApp(deps: AppDependencies): Koa {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
+
+  if (deps.metrics) {
+    const { metrics, adminOnly } = deps.metrics;
+    router.get('/metrics', async (ctx) => {
+      if (adminOnly) await authorize(ctx, { action: 'admin' });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = metrics.contentType;
+      ctx.body = await metrics.render();
+    });
+  }
 
   router.get('/v2/*gun/_trust/tuf/:file', async (ctx) => {
     const gun = collectionName(ctx.params.gun);
