@@ -119,7 +119,7 @@ export async function runAdminCommand(argv: string[], env: NodeJS.ProcessEnv, ou
   throw new UsageError(`unknown admin command "${positionals.join(' ')}"\n${ADMIN_HELP}`);
 }
 
-async function tokenFromDataDir(dataDir: string | undefined): Promise<string | undefined> {
+export async function tokenFromDataDir(dataDir: string | undefined): Promise<string | undefined> {
   if (!dataDir) return undefined;
   try {
     return (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim() || undefined;

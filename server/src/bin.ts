@@ -5,10 +5,12 @@ import { parseArgs } from 'node:util';
 import { TagTrustError, UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
 import { defaultConfig, startServer } from './server.js';
 import { ADMIN_HELP, runAdminCommand } from './admin-cli.js';
+import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup/backup-cli.js';
 
 const HELP = `Usage: tagtrust-server [options]
        tagtrust-server token|collections <command> [options]
        tagtrust-server tls self-signed --out DIR [--host NAME]...
+       tagtrust-server backup|restore|verify-backup ...
 
 Serves TUF metadata for signed container tags.
 
@@ -38,7 +40,8 @@ Secrets (never logged):
   TAGTRUST_MASTER_KEY         32-byte key (hex or base64) sealing the online keys; default: DIR/master.key
   TAGTRUST_ADMIN_TOKEN        bootstrap admin token (all scopes); default: DIR/admin.token
 
-${ADMIN_HELP}`;
+${ADMIN_HELP}
+${BACKUP_HELP}`;
 
 function duration(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -95,6 +98,13 @@ async function main(): Promise<void> {
     return;
   }
   const argv = process.argv.slice(2);
+  if (BACKUP_COMMANDS.has(argv[0] ?? '')) {
+    await runBackupCommand(argv, process.env, {
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    });
+    return;
+  }
   if (argv[0] === 'tls') {
     if (argv[1] !== 'self-signed') throw new UsageError('usage: tagtrust-server tls self-signed --out DIR [--host NAME]...');
     return selfSigned(argv.slice(2));

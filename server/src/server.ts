@@ -116,6 +116,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     tokens,
     bodyLimit: config.bodyLimit,
     pending,
+    backupEntries: () => store.entries(),
     metrics: config.metricsListen ? undefined : { metrics, adminOnly: config.requirePullScope ?? false },
   });
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));

@@ -14,11 +14,13 @@
  *   GET  /_admin/collections                      collections with each role's expiry (admin)
  *   GET  /_admin/tokens, POST /_admin/tokens, DELETE /_admin/tokens/<name>   tokens (admin)
  *   GET  /_admin/changefeed?after=N&limit=M       server audit trail: token changes (admin)
+ *   GET  /_admin/backup                           a consistent backup of the database, streamed (admin)
  * Reads (GET of metadata and the changefeed) need a pull scope only when the operator requires it.
  * Authorisation runs before anything is looked up.
  * Metadata is served from prepared bytes with the header policy of metadata-response.ts; when reads
  * are public, the server answers cache hits before Koa (fast-read.ts) with the same headers.
  */
+import { Readable } from 'node:stream';
 import Koa from 'koa';
 import type { Context } from 'koa';
 import Router from '@koa/router';
@@ -27,6 +29,7 @@ import type { Authorizer } from '../auth.js';
 import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
 import { readJsonBody } from './body.js';
+import { backupLines } from '../backup/backup-file.js';
 import { errorMiddleware, notFound } from './errors.js';
 import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
@@ -46,6 +49,8 @@ export interface AppDependencies {
    * when `adminOnly` (collection names appear in the expiry series: private when reads are).
    */
   metrics?: { metrics: ServerMetrics; adminOnly: boolean };
+  /** Every database entry from one consistent snapshot taken when called (backup/backup-file.ts). */
+  backupEntries?: () => AsyncIterable<[string, string]>;
 }
 
 /** `[<N>.]<role>.json`: top-level roles, `targets/...` delegated roles, and hashed bins `<name_prefix>-<hex>` (shared/succinct-roles.ts). */
@@ -157,6 +162,16 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = await tokens.changefeed(after, limit);
   });
+
+  const { backupEntries } = deps;
+  if (backupEntries) {
+    router.get('/_admin/backup', async (ctx) => {
+      await authorize(ctx, { action: 'admin' });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = 'application/x-ndjson';
+      ctx.body = Readable.from(backupLines(backupEntries(), new Date()));
+    });
+  }
 
   if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
 

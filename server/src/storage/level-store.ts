@@ -259,6 +259,15 @@ export class LevelStore implements MetadataStore {
     for await (const gun of this.collections.keys()) yield gun;
   }
 
+  /**
+   * Every key (with its sublevel prefix) and value of the database, for backups. The iterator is
+   * created now and reads level's implicit snapshot of this moment: one consistent cut, while
+   * writes go on.
+   */
+  entries(): AsyncIterable<[string, string]> {
+    return this.db.iterator();
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }
