@@ -50,6 +50,11 @@ function patternRegExp(pattern: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
+/** True when `gun` matches a scope pattern (`*` within one path segment, `**` anything). */
+export function gunPatternMatches(pattern: string, gun: string): boolean {
+  return patternRegExp(pattern).test(gun);
+}
+
 /** True when one of `scopes` grants `permission`. */
 export function scopesAllow(scopes: readonly string[], permission: Permission): boolean {
   for (const scope of scopes) {

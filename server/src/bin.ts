@@ -6,11 +6,13 @@ import { TagTrustError, UsageError, formatDuration, parseDuration } from '@tagtr
 import { defaultConfig, startServer } from './server.js';
 import { ADMIN_HELP, runAdminCommand } from './admin-cli.js';
 import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup/backup-cli.js';
+import { EXPORT_HELP, runExportCommand } from './mirror/export-cli.js';
 
 const HELP = `Usage: tagtrust-server [options]
        tagtrust-server token|collections <command> [options]
        tagtrust-server tls self-signed --out DIR [--host NAME]...
        tagtrust-server backup|restore|verify-backup ...
+       tagtrust-server export --out DIR [--gun PATTERN] [--watch]
 
 Serves TUF metadata for signed container tags.
 
@@ -41,7 +43,8 @@ Secrets (never logged):
   TAGTRUST_ADMIN_TOKEN        bootstrap admin token (all scopes); default: DIR/admin.token
 
 ${ADMIN_HELP}
-${BACKUP_HELP}`;
+${BACKUP_HELP}
+${EXPORT_HELP}`;
 
 function duration(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -98,11 +101,16 @@ async function main(): Promise<void> {
     return;
   }
   const argv = process.argv.slice(2);
+  const output = { out: (line: string) => process.stdout.write(`${line}\n`), err: (line: string) => process.stderr.write(`${line}\n`) };
   if (BACKUP_COMMANDS.has(argv[0] ?? '')) {
-    await runBackupCommand(argv, process.env, {
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
-    });
+    await runBackupCommand(argv, process.env, output);
+    return;
+  }
+  if (argv[0] === 'export') {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    await runExportCommand(argv.slice(1), process.env, output, stop.signal);
     return;
   }
   if (argv[0] === 'tls') {
