@@ -105,7 +105,13 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     now: config.now,
     readCacheBytes: config.readCacheBytes,
   });
-  const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
+  const authorizer = new TokenAuthorizer({
+    store,
+    adminToken: adminToken.value,
+    requirePullScope: config.requirePullScope,
+    now,
+    onUseRecordFailed: (err) => log(`tagtrust-server: recording a token's last use failed: ${err.message}`),
+  });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
   metrics = new ServerMetrics({ expiries: repository.expiries, now });

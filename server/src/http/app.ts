@@ -143,10 +143,10 @@ export function createApp(deps: AppDependencies): Koa {
 
   router.post('/_admin/tokens', async (ctx) => {
     const caller = await authorize(ctx, { action: 'admin' });
-    const body = (await readJsonBody(ctx.req, 64 * 1024)) as { name?: unknown; scopes?: unknown } | null;
+    const body = await readJsonBody(ctx.req, 64 * 1024);
     ctx.set('Cache-Control', 'no-store');
+    ctx.body = await tokens.create(body, caller.name);
     ctx.status = 201;
-    ctx.body = await tokens.create(body?.name, body?.scopes, caller.name);
   });
 
   router.delete('/_admin/tokens/:name', async (ctx) => {

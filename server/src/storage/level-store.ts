@@ -6,7 +6,8 @@
  * - `pending`: `<gun>\0<role>` -> sealed server key JSON (pending rotation)
  * - `collections`: `<gun>` -> ISO time of the first publish
  * - `audit`:   `<gun>\0<seq, 12 digits>` -> audit record JSON (append-only)
- * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
+ * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name;
+ *   `tokenUse`: `<name>` -> ISO time of the last recorded use
  *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
  * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
  * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
@@ -51,6 +52,7 @@ export class LevelStore implements MetadataStore {
   private readonly audit;
   private readonly tokens;
   private readonly tokenHashes;
+  private readonly tokenUse;
   private readonly locks = new CollectionLocks();
   /** `<gun>\0<role>` -> latest version (0: none), as committed through this instance (see `rememberLatest`). */
   private readonly latestVersions = new Map<string, number>();
@@ -73,6 +75,7 @@ export class LevelStore implements MetadataStore {
     this.audit = sub('audit');
     this.tokens = sub('tokens');
     this.tokenHashes = sub('tokenHashes');
+    this.tokenUse = sub('tokenUse');
   }
 
   /** Opens (creating if needed) the database at `location`. */
@@ -218,7 +221,17 @@ export class LevelStore implements MetadataStore {
   async listTokens(): Promise<TokenRecord[]> {
     const tokens: TokenRecord[] = [];
     for await (const text of this.tokens.values()) tokens.push(JSON.parse(text) as TokenRecord);
+    const used = await this.tokenUse.getMany(tokens.map((t) => t.name));
+    tokens.forEach((token, i) => {
+      if (used[i] !== undefined) token.lastUsed = used[i];
+    });
     return tokens;
+  }
+
+  recordTokenUse(name: string, time: string): Promise<void> {
+    return this.exclusive(TOKENS, async () => {
+      if ((await this.tokens.get(name)) !== undefined) await this.tokenUse.put(name, time);
+    });
   }
 
   deleteToken(name: string, audit: AuditEntry): Promise<boolean> {
@@ -229,6 +242,7 @@ export class LevelStore implements MetadataStore {
       const batch = this.db.batch();
       batch.del(name, { sublevel: this.tokens });
       batch.del(sha256, { sublevel: this.tokenHashes });
+      batch.del(name, { sublevel: this.tokenUse });
       this.forgetToken(sha256);
       try {
         await this.write(batch, SERVER_AUDIT, audit);
