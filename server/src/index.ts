@@ -1,5 +1,6 @@
 export { startServer, defaultConfig } from './server.js';
 export type { RunningServer, ServerConfig } from './server.js';
+export type { RouteInfo } from './http/api-description.js';
 export { Repository } from './repository.js';
 export type { ChangefeedPage, CollectionSummary, RepositoryOptions } from './repository.js';
 export { TokenAuthorizer, parseScope, scopesAllow, tokenSha256 } from './auth.js';

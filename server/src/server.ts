@@ -12,6 +12,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { TokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
+import { routesOf } from './http/api-description.js';
+import type { RouteInfo } from './http/api-description.js';
 import { serveFromCache } from './http/fast-read.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
@@ -69,6 +71,8 @@ export interface RunningServer {
   /** The metrics listener's URL, when `metricsListen` is set. */
   metricsUrl?: string;
   repository: Repository;
+  /** The HTTP routes it serves (method and path pattern), as described in server/openapi.json. */
+  routes: RouteInfo[];
   /** Where the admin token came from (env var name or file path). */
   adminTokenSource: string;
   close(): Promise<void>;
@@ -166,6 +170,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     url,
     metricsUrl: metricsListener?.url,
     repository,
+    routes: routesOf(app),
     adminTokenSource: adminToken.source,
     async close() {
       clearInterval(renewal);

@@ -2,6 +2,7 @@
  * The HTTP API. One route table; handlers parse, call the repository, set body and cache headers.
  *
  *   GET  /healthz
+ *   GET  /openapi.json                            this API's description (OpenAPI 3.1, server/openapi.json)
  *   GET  /metrics                                 Prometheus metrics (public; admin with required pull tokens)
  *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (no-cache + ETag; timestamp: short max-age)
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
@@ -29,6 +30,7 @@ import type { Authorizer } from '../auth.js';
 import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
 import { readJsonBody } from './body.js';
+import { apiDescription, recordRoutes } from './api-description.js';
 import { backupLines } from '../backup/backup-file.js';
 import { errorMiddleware, notFound } from './errors.js';
 import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
@@ -65,6 +67,12 @@ export function createApp(deps: AppDependencies): Koa {
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
+  });
+
+  router.get('/openapi.json', async (ctx) => {
+    ctx.type = 'application/json';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await apiDescription();
   });
 
   if (deps.metrics) {
@@ -179,6 +187,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(errorMiddleware);
   app.use(router.routes());
   app.use(notFound);
+  recordRoutes(app, router);
   return app;
 }
 
