@@ -139,3 +139,34 @@ test('export --watch keeps the mirror fresh past the timestamp lifetime and stop
   child.kill('SIGTERM');
   t.is(await exited, 0);
 });
+
+test('export refuses names that would write outside the mirror directory (a malicious server)', async (t) => {
+  const snapshot = { signed: { version: 1, meta: { 'targets.json': { version: 1 }, 'targets/../../../../../escape.json': { version: 1 } } } };
+  const files: Record<string, unknown> = {
+    '/_admin/collections': { collections: [{ gun: 'registry.example.com/team/app' }] },
+    '/v2/registry.example.com/team/app/_trust/tuf/timestamp.json': { signed: { version: 1, meta: { 'snapshot.json': { version: 1 } } } },
+    '/v2/registry.example.com/team/app/_trust/tuf/root.json': { signed: { version: 1 } },
+    '/v2/registry.example.com/team/app/_trust/tuf/1.root.json': { signed: { version: 1 } },
+    '/v2/registry.example.com/team/app/_trust/tuf/1.snapshot.json': snapshot,
+    '/v2/registry.example.com/team/app/_trust/tuf/1.targets.json': { signed: { version: 1 } },
+    '/v2/registry.example.com/team/app/_trust/tuf/1.targets/../../../../../escape.json': { signed: { version: 1 } },
+  };
+  const evil = createServer((req, res) => {
+    const body = files[req.url ?? ''];
+    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? { error: { code: 'NOT_FOUND', message: 'no' } }));
+  });
+  await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((done) => evil.close(() => done())));
+  const parent = await mkdtemp(join(tmpdir(), 'tagtrust-mirror-parent-'));
+  const out = join(parent, 'mirror');
+  const result = await exportTo(`http://127.0.0.1:${(evil.address() as AddressInfo).port}`, out);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /refusing to export registry\.example\.com\/team\/app 1\.targets\/\.\.\/.*escape\.json: not a plain path/);
+  t.deepEqual(await readdir(parent), ['mirror']);
+  t.false((await readdir(join(out, 'v2', GUN, '_trust/tuf'))).includes('timestamp.json'), 'an export that failed publishes no timestamp');
+
+  files['/_admin/collections'] = { collections: [{ gun: '../../escape' }] };
+  const badGun = await exportTo(`http://127.0.0.1:${(evil.address() as AddressInfo).port}`, out);
+  t.is(badGun.code, 1);
+  t.regex(badGun.stderr, /refusing to export \.\.\/\.\.\/escape/);
+});

@@ -54,6 +54,8 @@ export class MirrorExporter {
 
   /** Exports one collection; returns how many files were written. */
   async exportCollection(gun: string): Promise<number> {
+    // A name that is not a plain path is refused before any request or write uses it.
+    this.pathOf(gun, 'timestamp.json');
     const timestampText = await this.getText(gun, 'timestamp.json');
     if (this.lastTimestamp.get(gun) === timestampText) return 0;
     const timestamp = JSON.parse(timestampText) as { signed: { meta: Record<string, { version: number }> } };
