@@ -129,3 +129,16 @@ test('metrics: the expiry index stays at 100,000 collections', (t) => {
     ['registry.example.com/c/1', 'registry.example.com/c/2', 'registry.example.com/c/3'],
   );
 });
+
+test('metrics: the scan at start never overwrites a newer expiry nor brings back a deleted collection', (t) => {
+  const index = new ExpiryIndex();
+  const text = (expires: string) => JSON.stringify({ signatures: [], signed: { expires } });
+  index.set('registry.example.com/a', 'targets', Date.parse('2030-01-01T00:00:00Z'));
+  index.setFromText('registry.example.com/a', 'targets', text('2029-01-01T00:00:00Z'), true);
+  t.is(index.nearest('targets', 1)[0]!.expiresMs, Date.parse('2030-01-01T00:00:00Z'));
+  index.delete('registry.example.com/a');
+  index.setFromText('registry.example.com/a', 'targets', text('2029-01-01T00:00:00Z'), true);
+  t.is(index.size('targets'), 0);
+  index.setFromText('registry.example.com/a', 'targets', text('2031-01-01T00:00:00Z'));
+  t.is(index.size('targets'), 1, 'a publish re-creates it');
+});

@@ -68,11 +68,13 @@ export interface RepositoryOptions {
   readCacheBytes?: number;
   /** Told the outcome and duration of every publish (for metrics). */
   onPublish?: (outcome: PublishOutcome, seconds: number) => void;
+  /** Where the latest expiries are recorded (for metrics; default: an index of its own). */
+  expiries?: ExpiryIndex;
 }
 
 export class Repository {
   /** Latest expiry of each collection's top-level roles, for the metrics (metrics/expiry-index.ts). */
-  readonly expiries = new ExpiryIndex();
+  readonly expiries: ExpiryIndex;
   private readonly onPublish: RepositoryOptions['onPublish'];
   private readonly store: MetadataStore;
   private readonly onlineKeys: OnlineKeys;
@@ -96,6 +98,7 @@ export class Repository {
     this.now = options.now ?? (() => new Date());
     this.cache = new ReadCache({ maxBytes: options.readCacheBytes });
     this.onPublish = options.onPublish;
+    this.expiries = options.expiries ?? new ExpiryIndex();
   }
 
   /**
@@ -346,7 +349,7 @@ export class Repository {
     for await (const gun of this.store.listCollections()) {
       for (const role of ROLES) {
         const latest = await this.store.getLatest(gun, role);
-        if (latest) this.expiries.setFromText(gun, role, latest.text);
+        if (latest) this.expiries.setFromText(gun, role, latest.text, true);
       }
     }
   }

@@ -19,6 +19,7 @@ import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
 import { ServerMetrics } from './metrics/metrics.js';
+import { ExpiryIndex } from './metrics/expiry-index.js';
 import { startMetricsListener } from './metrics/metrics-listener.js';
 import { loadAdminToken, loadMasterKey } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
@@ -100,9 +101,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     throw err;
   }
   const now = config.now ?? (() => new Date());
-  let metrics: ServerMetrics | undefined;
+  const expiries = new ExpiryIndex();
+  const metrics = new ServerMetrics({ expiries, now });
   const repository = new Repository({
-    onPublish: (outcome, seconds) => metrics?.publishObserved(outcome, seconds),
+    expiries,
+    onPublish: (outcome, seconds) => metrics.publishObserved(outcome, seconds),
     store,
     onlineKeys: new OnlineKeys(store, masterKey.value),
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
@@ -118,7 +121,6 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
-  metrics = new ServerMetrics({ expiries: repository.expiries, now });
   repository.indexExpiries().catch((err: Error) => log(`tagtrust-server: reading the expiries for the metrics failed: ${err.message}`));
   const app = createApp({
     repository,
@@ -164,7 +166,15 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     );
   }, config.renewInterval);
   renewal.unref();
-  const metricsListener = config.metricsListen ? await startMetricsListener(metrics, parseListen(config.metricsListen)) : undefined;
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  try {
+    metricsListener = config.metricsListen ? await startMetricsListener(metrics, parseListen(config.metricsListen)) : undefined;
+  } catch (err) {
+    clearInterval(renewal);
+    await new Promise<void>((done) => server.close(() => done()));
+    await store.close();
+    throw new UsageError(`--metrics-listen ${config.metricsListen}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
 
   return {
     url,

@@ -21,24 +21,33 @@ export interface NearExpiry {
 
 export class ExpiryIndex {
   private readonly byRole = new Map<ExpiryRole, Map<string, number>>(EXPIRY_ROLES.map((role) => [role, new Map()]));
+  /** Collections deleted (bounded): the scan at start, which may have read them before, does not bring them back. */
+  private readonly deleted = new Map<string, true>();
 
   constructor(private readonly maxCollections = 100_000) {}
 
   /** Records a role's latest expiry; roles other than the four top-level ones are ignored. */
   set(gun: string, role: string, expiresMs: number): void {
     const entries = this.byRole.get(role as ExpiryRole);
-    if (entries && !Number.isNaN(expiresMs)) setBounded(entries, gun, expiresMs, this.maxCollections);
+    if (!entries || Number.isNaN(expiresMs)) return;
+    this.deleted.delete(gun);
+    setBounded(entries, gun, expiresMs, this.maxCollections);
   }
 
-  /** Records the expiry found in a metadata file's text (for small files: it is parsed). */
-  setFromText(gun: string, role: string, text: string): void {
-    if (!this.byRole.has(role as ExpiryRole)) return;
+  /**
+   * Records the expiry found in a metadata file's text (it is parsed). With `ifAbsent` (the scan at
+   * start), a value recorded meanwhile by a publish or renewal, which is newer, is kept.
+   */
+  setFromText(gun: string, role: string, text: string, ifAbsent = false): void {
+    const entries = this.byRole.get(role as ExpiryRole);
+    if (!entries || (ifAbsent && (entries.has(gun) || this.deleted.has(gun)))) return;
     const expires = (JSON.parse(text) as { signed?: { expires?: unknown } }).signed?.expires;
     if (typeof expires === 'string') this.set(gun, role, Date.parse(expires));
   }
 
   delete(gun: string): void {
     for (const entries of this.byRole.values()) entries.delete(gun);
+    setBounded(this.deleted, gun, true, 10_000);
   }
 
   /** How many collections have this role tracked. */
