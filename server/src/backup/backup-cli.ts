@@ -70,7 +70,7 @@ export async function runBackupCommand(argv: string[], env: NodeJS.ProcessEnv, o
   const failed = check.collections.filter((c) => c.error !== undefined);
   if (values.json) output.out(JSON.stringify(check, null, 2));
   else {
-    for (const c of check.collections) output.out(c.error === undefined ? `ok      ${c.gun} (${c.tags} tags)` : `FAILED  ${c.gun}: ${c.error}`);
+    for (const c of check.collections) output.out(c.error === undefined ? `ok      ${c.gun} (${c.tags} tag${c.tags === 1 ? '' : 's'})` : `FAILED  ${c.gun}: ${c.error}`);
     output.out(`${check.collections.length - failed.length} of ${check.collections.length} collections verified (backup of ${check.created})`);
   }
   if (failed.length > 0) {
