@@ -164,7 +164,7 @@ test('tagtrust-server token create|list|revoke manage tokens through the admin e
 
   const list = await runServerCli(['token', 'list'], env);
   t.is(list.code, 0, list.stderr);
-  t.regex(list.stdout, /^NAME\s+CREATED\s+SCOPES\nci-team-a\s+\S+\s+push:registry\.example\.com\/team-a\/\* pull:registry\.example\.com\/\*\*\n$/);
+  t.regex(list.stdout, /^NAME\s+CREATED\s+EXPIRES\s+LAST USED\s+SCOPES\nci-team-a\s+\S+\s+never\s+never\s+push:registry\.example\.com\/team-a\/\* pull:registry\.example\.com\/\*\*\n$/);
   t.false(list.stdout.includes(create.stdout.trim()));
 
   const forbidden = await runServerCli(['token', 'list'], { ...env, TAGTRUST_ADMIN_TOKEN: create.stdout.trim() });

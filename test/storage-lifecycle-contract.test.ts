@@ -110,4 +110,18 @@ for (const backend of STORE_BACKENDS) {
     t.deepEqual((await store.listAudit(SERVER_AUDIT, 0, 10)).map((r) => [r.seq, r.action]), [[1, 'create-token'], [2, 'create-token'], [3, 'revoke-token'], [4, 'revoke-token']]);
     t.deepEqual(await store.listAudit(GUN, 0, 10), []);
   });
+
+  test(`${backend.name}: tokens: the last use is listed, overwritten, and never recreates a deleted token`, async (t) => {
+    const store = (await backend.open(t)).store;
+    const token = { name: 'ci', scopes: ['push:a/*'], sha256: 'a'.repeat(64), created: '2026-01-01T00:00:00.000Z', expires: '2027-01-01T00:00:00.000Z' };
+    await store.putToken(token, entry('create-token', 'admin'));
+    t.deepEqual(await store.listTokens(), [token]);
+    await store.recordTokenUse('ci', '2026-02-01T00:00:00.000Z');
+    await store.recordTokenUse('ci', '2026-03-01T00:00:00.000Z');
+    t.deepEqual(await store.listTokens(), [{ ...token, lastUsed: '2026-03-01T00:00:00.000Z' }]);
+    t.true(await store.deleteToken('ci', entry('revoke-token', 'admin')));
+    await store.recordTokenUse('ci', '2026-04-01T00:00:00.000Z');
+    await store.putToken({ ...token, expires: undefined }, entry('create-token', 'admin'));
+    t.is((await store.listTokens())[0]!.lastUsed, undefined, 'a new token of the same name starts unused');
+  });
 }

@@ -19,6 +19,7 @@ import type { AnySigned, TargetFileInfo } from '@tagtrust/shared';
 import { Deadline } from './deadline.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
+import { parseMirrors, worthTryingNext } from './mirrors.js';
 import type { CollectionSession, TrustPolicy, TrustedMetadata } from './tuf/trusted-collection.js';
 import { withTrustedCollection } from './tuf/trusted-collection.js';
 
@@ -38,6 +39,12 @@ export interface PullerOptions extends ClientOptions {
   maxAgeMs?: number;
   /** Most new root versions one update walks before refusing the chain (default 256). */
   maxRootRotations?: number;
+  /**
+   * Static mirrors (base URLs of `tagtrust-server export` output), tried in order when an update
+   * from the server fails; without a server, the only sources (default: TAGTRUST_MIRRORS,
+   * comma-separated). Verification is the same for every source (mirrors.ts).
+   */
+  mirrors?: string[];
 }
 
 export interface RoleState {
@@ -74,9 +81,17 @@ export class Puller {
   private readonly options: ResolvedOptions;
   private readonly rootFile?: string;
   private readonly policy: TrustPolicy;
+  /** The server (when set), then the mirrors: where updates are tried, in order. */
+  private readonly sources: string[];
+  /** The server that may see the token (undefined when only mirrors are set). */
+  private readonly tokenServer: string | undefined;
 
   constructor(options: PullerOptions = {}) {
-    this.options = resolveOptions(options);
+    const mirrors = parseMirrors(options.mirrors, process.env.TAGTRUST_MIRRORS);
+    const server = options.server ?? process.env.TAGTRUST_SERVER;
+    this.options = resolveOptions({ ...options, server: server ?? mirrors[0] });
+    this.sources = [...new Set([this.options.server, ...mirrors])];
+    this.tokenServer = server === undefined ? undefined : this.options.server;
     this.rootFile = options.rootFile;
     if (options.maxAgeMs !== undefined && !(options.maxAgeMs > 0)) throw new UsageError(`maxAge must be a positive number of milliseconds, got ${options.maxAgeMs}`);
     const rotations = options.maxRootRotations;
@@ -189,23 +204,34 @@ export class Puller {
     });
   }
 
+  /** Runs `use` on the verified collection, from the first source whose update succeeds (mirrors.ts). */
   private async withCollection<T>(gun: string, what: string, use: Parameters<typeof withTrustedCollection<T>>[1]): Promise<T> {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
-      return await withTrustedCollection(
-        {
-          home: this.options.home,
-          server: this.options.server,
-          gun,
-          deadline,
-          warn: this.options.warn,
-          rootFile: this.rootFile,
-          policy: this.policy,
-          token: this.options.token,
-          transport: { ca: this.options.ca },
-        },
-        use,
-      );
+      for (const [i, source] of this.sources.entries()) {
+        try {
+          return await withTrustedCollection(
+            {
+              home: this.options.home,
+              server: source,
+              gun,
+              deadline,
+              warn: this.options.warn,
+              rootFile: this.rootFile,
+              policy: this.policy,
+              // Tokens are for the server; a mirror never sees one.
+              token: source === this.tokenServer ? this.options.token : undefined,
+              transport: { ca: this.options.ca },
+            },
+            use,
+          );
+        } catch (err) {
+          const next = this.sources[i + 1];
+          if (next === undefined || !worthTryingNext(err)) throw err;
+          this.options.warn(`${source} failed for ${gun} (${(err as Error).message}); trying mirror ${next}`);
+        }
+      }
+      throw new UsageError('no server or mirror to read from');
     } finally {
       deadline.dispose();
     }

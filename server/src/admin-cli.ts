@@ -7,13 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NetworkError, UsageError, errorFromApi, formatDuration } from '@tagtrust/shared';
+import { NetworkError, UsageError, errorFromApi, formatDuration, parseDuration } from '@tagtrust/shared';
 import type { CollectionSummary } from './repository.js';
 import type { AuditRecord } from './storage/store.js';
 import type { CreatedToken, TokenInfo } from './tokens.js';
 
 export const ADMIN_HELP = `Admin commands (talk to a running server; need the admin token):
-  tagtrust-server token create --name NAME --scope SCOPE [--scope SCOPE...] [--json]
+  tagtrust-server token create --name NAME --scope SCOPE [--scope SCOPE...] [--expires 30d|ISO-TIME] [--json]
   tagtrust-server token list [--json]
   tagtrust-server token revoke NAME
   tagtrust-server token history [--json]       who created and revoked which tokens
@@ -40,6 +40,7 @@ export async function runAdminCommand(argv: string[], env: NodeJS.ProcessEnv, ou
       data: { type: 'string' },
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
+      expires: { type: 'string' },
       json: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -57,9 +58,11 @@ export async function runAdminCommand(argv: string[], env: NodeJS.ProcessEnv, ou
   if (group === 'token' && action === 'create') {
     expect(0);
     if (!values.name || !values.scope?.length) throw new UsageError('token create needs --name NAME and at least one --scope SCOPE');
-    const created = await call<CreatedToken>('POST', '/_admin/tokens', 'creating a token', { name: values.name, scopes: values.scope });
+    const expires = values.expires === undefined ? undefined : expiryTime(values.expires);
+    const created = await call<CreatedToken>('POST', '/_admin/tokens', 'creating a token', { name: values.name, scopes: values.scope, ...(expires ? { expires } : {}) });
     if (values.json) return print(created);
-    output.err(`Created token ${created.name} (${created.scopes.join(' ')}). It is shown only now; store it in a secret store:`);
+    const until = created.expires ? `, expires ${created.expires}` : '';
+    output.err(`Created token ${created.name} (${created.scopes.join(' ')}${until}). It is shown only now; store it in a secret store:`);
     output.out(created.token);
     return;
   }
@@ -69,8 +72,10 @@ export async function runAdminCommand(argv: string[], env: NodeJS.ProcessEnv, ou
     if (values.json) return print(tokens);
     if (tokens.length === 0) return output.out('No tokens (only the bootstrap admin token)');
     const width = Math.max(4, ...tokens.map((t) => t.name.length));
-    output.out(`${'NAME'.padEnd(width)}  ${'CREATED'.padEnd(24)}  SCOPES`);
-    for (const t of tokens) output.out(`${t.name.padEnd(width)}  ${t.created.padEnd(24)}  ${t.scopes.join(' ')}`);
+    output.out(`${'NAME'.padEnd(width)}  ${'CREATED'.padEnd(24)}  ${'EXPIRES'.padEnd(24)}  ${'LAST USED'.padEnd(24)}  SCOPES`);
+    for (const t of tokens) {
+      output.out(`${t.name.padEnd(width)}  ${t.created.padEnd(24)}  ${(t.expires ?? 'never').padEnd(24)}  ${(t.lastUsed ?? 'never').padEnd(24)}  ${t.scopes.join(' ')}`);
+    }
     return;
   }
   if (group === 'token' && action === 'revoke') {
@@ -119,7 +124,16 @@ export async function runAdminCommand(argv: string[], env: NodeJS.ProcessEnv, ou
   throw new UsageError(`unknown admin command "${positionals.join(' ')}"\n${ADMIN_HELP}`);
 }
 
-async function tokenFromDataDir(dataDir: string | undefined): Promise<string | undefined> {
+/** `--expires`: a duration from now (30d, 12h) or an ISO time, as an ISO time. */
+function expiryTime(value: string): string {
+  const ms = parseDuration(value);
+  if (ms !== undefined) return new Date(Date.now() + ms).toISOString();
+  if (!Number.isNaN(Date.parse(value)) && /^\d{4}-\d{2}-\d{2}T/.test(value)) return value;
+  throw new UsageError(`--expires "${value}" is not a duration like 30d or 12h, nor an ISO time like 2030-01-31T12:00:00Z`);
+}
+
+/** The admin token in DIR/admin.token, if there is one. */
+export async function tokenFromDataDir(dataDir: string | undefined): Promise<string | undefined> {
   if (!dataDir) return undefined;
   try {
     return (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim() || undefined;

@@ -11,10 +11,18 @@
  * - Checks happen before any lookup, and messages do not depend on the collection, so failed auth
  *   never reveals whether a collection exists.
  * - Tokens are compared by their sha256; the secret is never stored or logged.
+ * - A token past its `expires` time is refused like an unknown one (401), with its name and expiry.
+ * - Each named token's use is recorded (last-used time) at most once per USE_RECORD_INTERVAL_MS,
+ *   in the background: authorisation never waits for that write.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ForbiddenError, InvalidInputError, UnauthorizedError } from '@tagtrust/shared';
 import type { MetadataStore } from './storage/store.js';
+import { setBounded } from './bounded-map.js';
+
+/** Last-used times are recorded to about this precision. */
+const USE_RECORD_INTERVAL_MS = 60_000;
+const MAX_REMEMBERED_USES = 1_000;
 
 export type Permission = { action: 'push'; gun: string } | { action: 'pull'; gun: string } | { action: 'admin' };
 
@@ -50,6 +58,11 @@ function patternRegExp(pattern: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
+/** True when `gun` matches a scope pattern (`*` within one path segment, `**` anything). */
+export function gunPatternMatches(pattern: string, gun: string): boolean {
+  return patternRegExp(pattern).test(gun);
+}
+
 /** True when one of `scopes` grants `permission`. */
 export function scopesAllow(scopes: readonly string[], permission: Permission): boolean {
   for (const scope of scopes) {
@@ -70,6 +83,9 @@ export interface TokenAuthorizerOptions {
   adminToken: string;
   /** When true, reads need a token with a matching pull (or push, or admin) scope. */
   requirePullScope?: boolean;
+  now?: () => Date;
+  /** Told when recording a token's last use failed (default: ignored; the next use retries). */
+  onUseRecordFailed?: (err: Error) => void;
 }
 
 /** Tokens from the store plus the bootstrap admin token. */
@@ -77,11 +93,17 @@ export class TokenAuthorizer implements Authorizer {
   private readonly adminDigest: Buffer;
   private readonly store: MetadataStore;
   private readonly requirePullScope: boolean;
+  private readonly now: () => Date;
+  private readonly onUseRecordFailed: (err: Error) => void;
+  /** Token name -> when its use was last recorded (ms). */
+  private readonly recordedUse = new Map<string, number>();
 
   constructor(options: TokenAuthorizerOptions) {
     this.adminDigest = createHash('sha256').update(options.adminToken).digest();
     this.store = options.store;
     this.requirePullScope = options.requirePullScope ?? false;
+    this.now = options.now ?? (() => new Date());
+    this.onUseRecordFailed = options.onUseRecordFailed ?? (() => {});
   }
 
   async authorize(authorizationHeader: string | undefined, permission: Permission): Promise<Caller> {
@@ -93,10 +115,25 @@ export class TokenAuthorizer implements Authorizer {
     if (timingSafeEqual(digest, this.adminDigest)) return { name: 'admin' };
     const token = await this.store.getTokenBySha256(digest.toString('hex'));
     if (!token) throw new UnauthorizedError(`the token is not valid for ${what}: it is unknown or revoked; check TAGTRUST_TOKEN or ask the operator for a token`);
+    const now = this.now();
+    if (token.expires !== undefined && now.getTime() >= Date.parse(token.expires)) {
+      throw new UnauthorizedError(`token ${token.name} expired at ${token.expires}: ask the operator for a new token`);
+    }
+    this.recordUse(token.name, now);
     if (!scopesAllow(token.scopes, permission)) {
       throw new ForbiddenError(`token ${token.name} has no scope for ${what}: its scopes are ${token.scopes.join(' ') || 'none'}`);
     }
     return { name: token.name };
+  }
+
+  private recordUse(name: string, now: Date): void {
+    const last = this.recordedUse.get(name);
+    if (last !== undefined && now.getTime() - last < USE_RECORD_INTERVAL_MS) return;
+    setBounded(this.recordedUse, name, now.getTime(), MAX_REMEMBERED_USES);
+    this.store.recordTokenUse(name, now.toISOString()).catch((err: Error) => {
+      this.recordedUse.delete(name);
+      this.onUseRecordFailed(err);
+    });
   }
 }
 

@@ -1,30 +1,36 @@
-/** tagtrust-server: command-line entry point. Flags override environment variables. */
+/**
+ * tagtrust-server: command-line entry point. Options: flags > environment > config file > defaults
+ * (config/server-options.ts).
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TagTrustError, UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
+import { TagTrustError, UsageError } from '@tagtrust/shared';
 import { defaultConfig, startServer } from './server.js';
 import { ADMIN_HELP, runAdminCommand } from './admin-cli.js';
+import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup/backup-cli.js';
+import { EXPORT_HELP, runExportCommand } from './mirror/export-cli.js';
+import { resolveServerOptions, serverOptionsHelp, serverParseOptions } from './config/server-options.js';
+
+/** The version in server/package.json. */
+async function serverVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 const HELP = `Usage: tagtrust-server [options]
+       tagtrust-server --version
        tagtrust-server token|collections <command> [options]
        tagtrust-server tls self-signed --out DIR [--host NAME]...
+       tagtrust-server backup|restore|verify-backup ...
+       tagtrust-server export --out DIR [--gun PATTERN] [--watch]
 
-Serves TUF metadata for signed container tags.
+Serves TUF metadata for signed container tags. Each option is taken from the first of: its flag,
+its environment variable, its key in the --config file, the default.
 
 Options:
-  --listen HOST:PORT          where to listen (env TAGTRUST_LISTEN, default ${defaultConfig.listen})
-  --data DIR                  data directory: level database, master key, admin token
-                              (env TAGTRUST_DATA, default ${defaultConfig.dataDir})
-  --body-limit BYTES          largest accepted publish body (env TAGTRUST_BODY_LIMIT, default ${defaultConfig.bodyLimit})
-  --timestamp-lifetime DUR    lifetime of signed timestamps, e.g. 6h (default ${formatDuration(defaultConfig.timestampLifetime)})
-  --snapshot-lifetime DUR     lifetime of signed snapshots, e.g. 7d (default ${formatDuration(defaultConfig.snapshotLifetime)})
-  --require-pull-token        reads need a token with a pull:, push: or admin scope
-                              (env TAGTRUST_REQUIRE_PULL_TOKEN=1; default: reads are public)
-  --pending-lifetime DUR      how long a change awaiting approvals stays open (default ${formatDuration(defaultConfig.pendingLifetime)})
-  --tls-cert FILE             serve HTTPS with this PEM certificate (env TAGTRUST_TLS_CERT); needs --tls-key
-  --tls-key FILE              PEM private key of the certificate (env TAGTRUST_TLS_KEY)
-  --access-log                print one line per request (method, path without query, status, ms, bytes) to stderr
+${serverOptionsHelp()}
+  --version                   print the version
   -h, --help                  show this help
 
   tls self-signed --out DIR   write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed certificate
@@ -35,25 +41,13 @@ Secrets (never logged):
   TAGTRUST_MASTER_KEY         32-byte key (hex or base64) sealing the online keys; default: DIR/master.key
   TAGTRUST_ADMIN_TOKEN        bootstrap admin token (all scopes, at least 32 characters); default: DIR/admin.token
 
-${ADMIN_HELP}`;
-
-function duration(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new UsageError(`${flag} "${value}" is not a duration like 90s, 30m, 6h or 7d`);
-  return ms;
-}
-
-function positiveInteger(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} "${value}" must be a positive number of bytes`);
-  return n;
-}
+${ADMIN_HELP}
+${BACKUP_HELP}
+${EXPORT_HELP}`;
 
 async function readTls(certFile: string | undefined, keyFile: string | undefined) {
   if (certFile === undefined && keyFile === undefined) return undefined;
-  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key (or tls-cert and tls-key in the config) go together: give both, or neither for plain HTTP');
   const read = (flag: string, file: string) =>
     readFile(file).catch((err: NodeJS.ErrnoException) => {
       throw new UsageError(`${flag} ${file}: cannot read it (${err.code ?? err.message})`);
@@ -92,46 +86,42 @@ async function main(): Promise<void> {
     return;
   }
   const argv = process.argv.slice(2);
+  const output = { out: (line: string) => process.stdout.write(`${line}\n`), err: (line: string) => process.stderr.write(`${line}\n`) };
+  if (BACKUP_COMMANDS.has(argv[0] ?? '')) {
+    await runBackupCommand(argv, process.env, output);
+    return;
+  }
+  if (argv[0] === 'export') {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    await runExportCommand(argv.slice(1), process.env, output, stop.signal);
+    return;
+  }
   if (argv[0] === 'tls') {
     if (argv[1] !== 'self-signed') throw new UsageError('usage: tagtrust-server tls self-signed --out DIR [--host NAME]...');
     return selfSigned(argv.slice(2));
   }
-  const { values } = parseArgs({
-    options: {
-      listen: { type: 'string' },
-      data: { type: 'string' },
-      'body-limit': { type: 'string' },
-      'timestamp-lifetime': { type: 'string' },
-      'snapshot-lifetime': { type: 'string' },
-      'require-pull-token': { type: 'boolean' },
-      'pending-lifetime': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'access-log': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  const { values } = parseArgs({ options: serverParseOptions(), strict: true, allowPositionals: false });
   if (values.help) {
     process.stdout.write(HELP);
     return;
   }
+  if (values.version) {
+    process.stdout.write(`tagtrust-server ${await serverVersion()}\n`);
+    return;
+  }
   const env = process.env;
+  const options = await resolveServerOptions(values, env);
   const server = await startServer({
-    listen: values.listen ?? env.TAGTRUST_LISTEN ?? defaultConfig.listen,
-    dataDir: values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir,
-    bodyLimit: positiveInteger('--body-limit', values['body-limit'] ?? env.TAGTRUST_BODY_LIMIT, defaultConfig.bodyLimit),
-    timestampLifetime: duration('--timestamp-lifetime', values['timestamp-lifetime'], defaultConfig.timestampLifetime),
-    pendingLifetime: duration('--pending-lifetime', values['pending-lifetime'], defaultConfig.pendingLifetime),
-    snapshotLifetime: duration('--snapshot-lifetime', values['snapshot-lifetime'], defaultConfig.snapshotLifetime),
+    ...options.config,
     masterKey: env.TAGTRUST_MASTER_KEY,
     adminToken: env.TAGTRUST_ADMIN_TOKEN,
-    requirePullScope: values['require-pull-token'] ?? env.TAGTRUST_REQUIRE_PULL_TOKEN === '1',
-    tls: await readTls(values['tls-cert'] ?? env.TAGTRUST_TLS_CERT, values['tls-key'] ?? env.TAGTRUST_TLS_KEY),
-    accessLog: values['access-log'] ? (line) => process.stderr.write(`${line}\n`) : undefined,
+    tls: await readTls(options.tlsCertFile, options.tlsKeyFile),
   });
-  process.stderr.write(`tagtrust-server listening on ${server.url}, data in ${values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir} (admin token: ${server.adminTokenSource})\n`);
+  const dataDir = options.config.dataDir ?? defaultConfig.dataDir;
+  const metrics = server.metricsUrl ? `, metrics on ${server.metricsUrl}/metrics` : '';
+  process.stderr.write(`tagtrust-server ${await serverVersion()} listening on ${server.url}, data in ${dataDir}${metrics} (admin token: ${server.adminTokenSource})\n`);
   const stop = () => {
     server.close().then(
       () => process.exit(0),

@@ -1,5 +1,6 @@
 export { startServer, defaultConfig } from './server.js';
 export type { RunningServer, ServerConfig } from './server.js';
+export type { RouteInfo } from './http/api-description.js';
 export { Repository } from './repository.js';
 export type { ChangefeedPage, CollectionSummary, RepositoryOptions } from './repository.js';
 export { TokenAuthorizer, parseScope, scopesAllow, tokenSha256 } from './auth.js';
@@ -20,3 +21,6 @@ export { issueSelfSignedCertificate } from './tls-cert.js';
 export type { SelfSignedOptions, TlsMaterial } from './tls-cert.js';
 export { MAX_OPEN_PER_ROLE } from './pending/pending-changes.js';
 export { APPROVAL_BODY_LIMIT, MAX_APPROVAL_SIGNATURES, MAX_PENDING_CHANGE_BYTES, MAX_SIGNATURE_HEX } from './pending/approval.js';
+
+export { ExpiryIndex } from './metrics/expiry-index.js';
+export { routeLabel } from './metrics/route-label.js';

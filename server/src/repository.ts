@@ -35,6 +35,9 @@ import { serialise, signSnapshot, signTimestamp } from './online-signing.js';
 import { verifyPublish } from './publish-verify.js';
 import { preparePublishLog } from './tag-log/publish-log.js';
 import { TagLog } from './tag-log/tag-log.js';
+import { ExpiryIndex } from './metrics/expiry-index.js';
+import { publishOutcome } from './metrics/metrics.js';
+import type { PublishOutcome } from './metrics/metrics.js';
 import type { AuditEntry, AuditRecord, LogAppend, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
 import { StaleKeyError, StaleVersionError } from './storage/store.js';
 
@@ -65,9 +68,16 @@ export interface RepositoryOptions {
   now?: () => Date;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
+  /** Told the outcome and duration of every publish (for metrics). */
+  onPublish?: (outcome: PublishOutcome, seconds: number) => void;
+  /** Where the latest expiries are recorded (for metrics; default: an index of its own). */
+  expiries?: ExpiryIndex;
 }
 
 export class Repository {
+  /** Latest expiry of each collection's top-level roles, for the metrics (metrics/expiry-index.ts). */
+  readonly expiries: ExpiryIndex;
+  private readonly onPublish: RepositoryOptions['onPublish'];
   private readonly store: MetadataStore;
   private readonly onlineKeys: OnlineKeys;
   private readonly lifetimes: OnlineLifetimes;
@@ -92,6 +102,8 @@ export class Repository {
     this.now = options.now ?? (() => new Date());
     this.cache = new ReadCache({ maxBytes: options.readCacheBytes });
     this.tagLog = new TagLog(options.store);
+    this.onPublish = options.onPublish;
+    this.expiries = options.expiries ?? new ExpiryIndex();
   }
 
   /**
@@ -150,7 +162,20 @@ export class Repository {
    * @throws the errors of verifyPublish (400), NotFoundError for a collection without online keys
    * @param actor the token name recorded in the audit trail
    */
-  publish(gun: string, body: unknown, actor: string, options: { deletePending?: string[] } = {}): Promise<PublishResponse> {
+  async publish(gun: string, body: unknown, actor: string, options: { deletePending?: string[] } = {}): Promise<PublishResponse> {
+    const started = process.hrtime.bigint();
+    const observe = (err?: unknown) => this.onPublish?.(publishOutcome(err), Number(process.hrtime.bigint() - started) / 1e9);
+    try {
+      const response = await this.publishLocked(gun, body, actor, options);
+      observe();
+      return response;
+    } catch (err) {
+      observe(err);
+      throw err;
+    }
+  }
+
+  private publishLocked(gun: string, body: unknown, actor: string, options: { deletePending?: string[] }): Promise<PublishResponse> {
     return this.locks.run(gun, async () => {
       const now = this.now();
       const [root, currentTargets, snapshot, timestamp] = await Promise.all([
@@ -262,6 +287,10 @@ export class Repository {
       if (Object.keys(activateKeys).length > 0) this.onlineKeys.changed(gun);
       for (const role of Object.keys(activateKeys) as ServerKeyRole[]) this.onlineKeys.forget(gun, role, active[role].keyId);
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
+      if (verified.newRoot) this.expiries.set(gun, 'root', Date.parse(verified.newRoot.signed.expires));
+      if (verified.newTargets) this.expiries.set(gun, 'targets', Date.parse(verified.newTargets.signed.expires));
+      this.expiries.setFromText(gun, 'snapshot', newSnapshot.text);
+      this.expiries.setFromText(gun, 'timestamp', newTimestamp.text);
       return { gun, versions };
     });
   }
@@ -302,6 +331,7 @@ export class Repository {
       if (!deleted) throw new NotFoundError(`collection ${gun} does not exist`);
       this.onlineKeys.forgetCollection(gun);
       this.timestampExpiry.delete(gun);
+      this.expiries.delete(gun);
     });
   }
 
@@ -330,6 +360,19 @@ export class Repository {
     return summaries;
   }
 
+  /**
+   * Records the expiry of every collection's top-level roles in `expiries`. Run once at start;
+   * publishes and renewals keep it current afterwards.
+   */
+  async indexExpiries(): Promise<void> {
+    for await (const gun of this.store.listCollections()) {
+      for (const role of ROLES) {
+        const latest = await this.store.getLatest(gun, role);
+        if (latest) this.expiries.setFromText(gun, role, latest.text, true);
+      }
+    }
+  }
+
   /** Renews the online-signed roles of every collection that is due; returns how many were renewed. */
   async renewAll(): Promise<number> {
     let renewed = 0;
@@ -351,6 +394,8 @@ export class Repository {
       const snapshot = JSON.parse(snapshotFile.text) as Metadata<SnapshotSigned>;
       const snapshotDue = this.isDue(snapshot.signed, 'snapshot', now);
       const timestampDue = snapshotDue || this.isDue(timestamp.signed, 'timestamp', now);
+      this.expiries.set(gun, 'snapshot', Date.parse(snapshot.signed.expires));
+      this.expiries.set(gun, 'timestamp', Date.parse(timestamp.signed.expires));
       if (!timestampDue) {
         this.timestampExpiry.set(gun, Date.parse(timestamp.signed.expires));
         return false;
@@ -366,6 +411,7 @@ export class Repository {
       files.push(signTimestamp(timestamp.signed.version, listedSnapshot, [timestampKey], now, this.lifetimes.timestamp, timestamp.signed['x-tagtrust-log']));
       await this.commit(gun, files, { snapshot: snapshot.signed.version, timestamp: timestamp.signed.version });
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
+      for (const file of files) this.expiries.setFromText(gun, file.role, file.text);
       return true;
     });
   }

@@ -14,10 +14,15 @@ import { createServer as createHttpsServer } from 'node:https';
 import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { TokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
+import { routesOf } from './http/api-description.js';
+import type { RouteInfo } from './http/api-description.js';
 import { serveFromCache } from './http/fast-read.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
+import { ServerMetrics } from './metrics/metrics.js';
+import { ExpiryIndex } from './metrics/expiry-index.js';
+import { startMetricsListener } from './metrics/metrics-listener.js';
 import { loadAdminToken, loadMasterKey, requireLongAdminToken } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
 import { Tokens } from './tokens.js';
@@ -44,6 +49,11 @@ export interface ServerConfig {
   accessLog?: (line: string) => void;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
+  /**
+   * host:port of a separate plain-HTTP listener that serves only `GET /metrics`, without a token.
+   * Unset: `/metrics` is on the main listener (public, or admin-only with `requirePullScope`).
+   */
+  metricsListen?: string;
   /** Clock; tests pass a controllable one. */
   now?: () => Date;
   log?: (line: string) => void;
@@ -61,7 +71,11 @@ export const defaultConfig: ServerConfig = {
 
 export interface RunningServer {
   url: string;
+  /** The metrics listener's URL, when `metricsListen` is set. */
+  metricsUrl?: string;
   repository: Repository;
+  /** The HTTP routes it serves (method and path pattern), as described in server/openapi.json. */
+  routes: RouteInfo[];
   /** Where the admin token came from (env var name or file path). */
   adminTokenSource: string;
   close(): Promise<void>;
@@ -83,24 +97,44 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     server.close();
     throw err;
   }
-  const { repository, store, pending } = services;
+  const { repository, store, pending, metrics } = services;
+  const now = config.now ?? (() => new Date());
   listener = services.listener;
   const address = server.address() as AddressInfo;
   const scheme = config.tls ? 'https' : 'http';
   const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
   const renewal = setInterval(() => {
-    repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
+    const run = metrics.renewalStarted();
+    repository.renewAll().then(
+      (renewed) => run.finished(renewed, now()),
+      (err: Error) => {
+        run.failed();
+        log(`tagtrust-server: renewal failed: ${err.message}`);
+      },
+    );
     pending.pruneAll().catch((err: Error) => log(`tagtrust-server: pruning pending changes failed: ${err.message}`));
   }, config.renewInterval);
   renewal.unref();
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  try {
+    metricsListener = config.metricsListen ? await startMetricsListener(metrics, parseListen(config.metricsListen)) : undefined;
+  } catch (err) {
+    clearInterval(renewal);
+    await new Promise<void>((done) => server.close(() => done()));
+    await store.close();
+    throw new UsageError(`--metrics-listen ${config.metricsListen}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
 
   return {
     url,
+    metricsUrl: metricsListener?.url,
     repository,
+    routes: services.routes,
     adminTokenSource: services.adminTokenSource,
     async close() {
       clearInterval(renewal);
+      await metricsListener?.close();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       await store.close();
@@ -113,6 +147,8 @@ interface Services {
   repository: Repository;
   store: LevelStore;
   pending: PendingChanges;
+  metrics: ServerMetrics;
+  routes: RouteInfo[];
   adminTokenSource: string;
 }
 
@@ -136,17 +172,37 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
     }
     throw err;
   }
+  const now = config.now ?? (() => new Date());
+  const expiries = new ExpiryIndex();
+  const metrics = new ServerMetrics({ expiries, now });
   const repository = new Repository({
+    expiries,
+    onPublish: (outcome, seconds) => metrics.publishObserved(outcome, seconds),
     store,
     onlineKeys: new OnlineKeys(store, masterKey.value),
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
     now: config.now,
     readCacheBytes: config.readCacheBytes,
   });
-  const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
+  const authorizer = new TokenAuthorizer({
+    store,
+    adminToken: adminToken.value,
+    requirePullScope: config.requirePullScope,
+    now,
+    onUseRecordFailed: (err) => log(`tagtrust-server: recording a token's last use failed: ${err.message}`),
+  });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
-  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending });
+  repository.indexExpiries().catch((err: Error) => log(`tagtrust-server: reading the expiries for the metrics failed: ${err.message}`));
+  const app = createApp({
+    repository,
+    authorizer,
+    tokens,
+    bodyLimit: config.bodyLimit,
+    pending,
+    backupEntries: () => store.entries(),
+    metrics: config.metricsListen ? undefined : { metrics, adminOnly: config.requirePullScope ?? false },
+  });
   app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
 
   const appListener = app.callback();
@@ -157,7 +213,8 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
         if (!serveFromCache(repository, req, res)) void appListener(req, res);
       };
   if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
-  return { listener, repository, store, pending, adminTokenSource: adminToken.source };
+  listener = metrics.instrument(listener);
+  return { listener, repository, store, pending, metrics, routes: routesOf(app), adminTokenSource: adminToken.source };
 }
 
 /**

@@ -9,6 +9,7 @@ import { parseScope, tokenSha256 } from './auth.js';
 import type { AuditEntry, AuditRecord, MetadataStore, TokenRecord } from './storage/store.js';
 import { SERVER_AUDIT, TokenExistsError } from './storage/store.js';
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 const RESERVED = new Set(['admin', 'anonymous']);
 
@@ -17,7 +18,14 @@ export interface TokenInfo {
   name: string;
   scopes: string[];
   created: string;
+  /** When it stops working (ISO time); absent: never. */
+  expires?: string;
+  /** When it was last used (ISO time, to about a minute); absent: never used. */
+  lastUsed?: string;
 }
+
+/** The fields a token request may have; anything else is refused, not ignored. */
+const REQUEST_FIELDS = new Set(['name', 'scopes', 'expires']);
 
 export interface CreatedToken extends TokenInfo {
   /** The secret: shown once, never stored. */
@@ -30,17 +38,31 @@ export class Tokens {
     private readonly now: () => Date,
   ) {}
 
-  /** @throws InvalidInputError for a bad name or scope, or a name in use */
-  /** @param actor the token name recorded in the server's audit trail */
-  async create(name: unknown, scopes: unknown, actor: string): Promise<CreatedToken> {
+  /**
+   * Creates a token from a request body `{name, scopes, expires?}` (`expires`: a future ISO time).
+   * @param actor the token name recorded in the server's audit trail
+   * @throws InvalidInputError for an unknown field, a bad name, scope or expiry, or a name in use
+   */
+  async create(request: unknown, actor: string): Promise<CreatedToken> {
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new InvalidInputError('a token request is a JSON object {"name", "scopes", "expires"?}');
+    const unknown = Object.keys(request).filter((key) => !REQUEST_FIELDS.has(key));
+    if (unknown.length > 0) {
+      throw new InvalidInputError(`unknown field(s) in the token request: ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; the fields are name, scopes and expires`);
+    }
+    const { name, scopes, expires } = request as { name?: unknown; scopes?: unknown; expires?: unknown };
     if (typeof name !== 'string' || !NAME.test(name) || RESERVED.has(name)) {
       throw new InvalidInputError(`token name ${JSON.stringify(String(name).slice(0, 80))} must be 1-64 letters, digits, and . _ @ - (not admin or anonymous)`);
     }
     if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => typeof s === 'string')) {
       throw new InvalidInputError('a token needs at least one scope: admin, push:<gun or glob> or pull:<gun or glob>');
     }
+    const now = this.now();
+    if (expires !== undefined && (typeof expires !== 'string' || !ISO_TIME.test(expires) || !(Date.parse(expires) > now.getTime()))) {
+      throw new InvalidInputError(`expires ${JSON.stringify(String(expires).slice(0, 40))} must be a future ISO time like 2030-01-31T12:00:00Z`);
+    }
     const token = `tt_${randomBytes(32).toString('base64url')}`;
-    const record: TokenRecord = { name, scopes: [...new Set(scopes.map(parseScope))], sha256: tokenSha256(token), created: this.now().toISOString() };
+    const record: TokenRecord = { name, scopes: [...new Set(scopes.map(parseScope))], sha256: tokenSha256(token), created: now.toISOString() };
+    if (expires !== undefined) record.expires = new Date(Date.parse(expires)).toISOString();
     try {
       const audit: AuditEntry = { time: record.created, actor, action: 'create-token', token: { name, scopes: record.scopes } };
       await this.store.putToken(record, audit);
@@ -48,11 +70,11 @@ export class Tokens {
       if (err instanceof TokenExistsError) throw new InvalidInputError(`a token named ${name} exists: revoke it first or pick another name`, { cause: err });
       throw err;
     }
-    return { name, scopes: record.scopes, created: record.created, token };
+    return { ...info(record), token };
   }
 
   async list(): Promise<TokenInfo[]> {
-    return (await this.store.listTokens()).map(({ name, scopes, created }) => ({ name, scopes, created }));
+    return (await this.store.listTokens()).map(info);
   }
 
   /** @throws NotFoundError when there is no token of that name */
@@ -68,4 +90,8 @@ export class Tokens {
     if (records.length > limit) page.next = records[limit - 1]!.seq;
     return page;
   }
+}
+
+function info({ name, scopes, created, expires, lastUsed }: TokenRecord): TokenInfo {
+  return { name, scopes, created, ...(expires === undefined ? {} : { expires }), ...(lastUsed === undefined ? {} : { lastUsed }) };
 }

@@ -86,13 +86,16 @@ export const PULL_OPTIONS = {
   'no-tofu': { type: 'boolean' },
   'max-age': { type: 'string' },
   'max-root-rotations': { type: 'string' },
+  mirror: { type: 'string', multiple: true },
   json: { type: 'boolean' },
 } as const;
 
 export const PULL_HELP = `  --root-file FILE    root to start from for a collection never seen before (instead of trust on first use)
   --no-tofu           refuse collections that are neither pinned nor trusted yet (env TAGTRUST_NO_TOFU=1)
   --max-age DURATION  refuse a timestamp signed longer ago than this (e.g. 3h, 90m), even if not expired
-  --max-root-rotations N  most new root versions one update accepts (default 256)`;
+  --max-root-rotations N  most new root versions one update accepts (default 256)
+  --mirror URL        a static mirror (tagtrust-server export), tried in order when the server
+                      fails; repeatable (env TAGTRUST_MIRRORS, comma-separated)`;
 
 export const puller = async (values: Values) => {
   const { Puller } = await import('../puller.js');
@@ -115,6 +118,7 @@ export const pullerOptions = async (values: Values) => {
     rootFile: values['root-file'] as string | undefined,
     ...(values['no-tofu'] ? { tofu: false } : {}),
     maxAgeMs,
+    ...(values.mirror === undefined ? {} : { mirrors: values.mirror as unknown as string[] }),
   };
 };
 

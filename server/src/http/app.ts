@@ -2,6 +2,8 @@
  * The HTTP API. One route table; handlers parse, call the repository, set body and cache headers.
  *
  *   GET  /healthz
+ *   GET  /openapi.json                            this API's description (OpenAPI 3.1, server/openapi.json)
+ *   GET  /metrics                                 Prometheus metrics (public; admin with required pull tokens)
  *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (no-cache + ETag; timestamp: short max-age)
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
  *   GET  /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   online public key (creating it needs push)
@@ -14,11 +16,13 @@
  *   GET  /_admin/collections                      collections with each role's expiry (admin)
  *   GET  /_admin/tokens, POST /_admin/tokens, DELETE /_admin/tokens/<name>   tokens (admin)
  *   GET  /_admin/changefeed?after=N&limit=M       server audit trail: token changes (admin)
+ *   GET  /_admin/backup                           a consistent backup of the database, streamed (admin)
  * Reads (GET of metadata and the changefeed) need a pull scope only when the operator requires it.
  * Authorisation runs before anything is looked up.
  * Metadata is served from prepared bytes with the header policy of metadata-response.ts; when reads
  * are public, the server answers cache hits before Koa (fast-read.ts) with the same headers.
  */
+import { Readable } from 'node:stream';
 import Koa from 'koa';
 import type { Context } from 'koa';
 import Router from '@koa/router';
@@ -27,9 +31,12 @@ import type { Authorizer } from '../auth.js';
 import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
 import { readJsonBody } from './body.js';
+import { apiDescription, recordRoutes } from './api-description.js';
+import { backupLines } from '../backup/backup-file.js';
 import { errorMiddleware, notFound } from './errors.js';
 import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
 import { registerPendingRoutes } from './pending-routes.js';
 import { registerLogRoutes } from './log-routes.js';
 
@@ -41,6 +48,13 @@ export interface AppDependencies {
   bodyLimit: number;
   /** The staging area for changes awaiting approvals; without it the pending routes are absent. */
   pending?: PendingChanges;
+  /**
+   * Served at `/metrics` when given (absent when a separate metrics listener serves them); admin-only
+   * when `adminOnly` (collection names appear in the expiry series: private when reads are).
+   */
+  metrics?: { metrics: ServerMetrics; adminOnly: boolean };
+  /** Every database entry from one consistent snapshot taken when called (backup/backup-file.ts). */
+  backupEntries?: () => AsyncIterable<[string, string]>;
 }
 
 /** `[<N>.]<role>.json`: top-level roles, `targets/...` delegated roles, and hashed bins `<name_prefix>-<hex>` (shared/succinct-roles.ts). */
@@ -56,6 +70,22 @@ export function createApp(deps: AppDependencies): Koa {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
+
+  router.get('/openapi.json', async (ctx) => {
+    ctx.type = 'application/json';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await apiDescription();
+  });
+
+  if (deps.metrics) {
+    const { metrics, adminOnly } = deps.metrics;
+    router.get('/metrics', async (ctx) => {
+      if (adminOnly) await authorize(ctx, { action: 'admin' });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = metrics.contentType;
+      ctx.body = await metrics.render();
+    });
+  }
 
   router.get('/v2/*gun/_trust/tuf/:file', async (ctx) => {
     const gun = collectionName(ctx.params.gun);
@@ -123,10 +153,10 @@ export function createApp(deps: AppDependencies): Koa {
 
   router.post('/_admin/tokens', async (ctx) => {
     const caller = await authorize(ctx, { action: 'admin' });
-    const body = (await readJsonBody(ctx.req, 64 * 1024)) as { name?: unknown; scopes?: unknown } | null;
+    const body = await readJsonBody(ctx.req, 64 * 1024);
     ctx.set('Cache-Control', 'no-store');
+    ctx.body = await tokens.create(body, caller.name);
     ctx.status = 201;
-    ctx.body = await tokens.create(body?.name, body?.scopes, caller.name);
   });
 
   router.delete('/_admin/tokens/:name', async (ctx) => {
@@ -144,12 +174,24 @@ export function createApp(deps: AppDependencies): Koa {
   });
 
   registerLogRoutes(router, { log: repository.tagLog, authorizer });
+
+  const { backupEntries } = deps;
+  if (backupEntries) {
+    router.get('/_admin/backup', async (ctx) => {
+      await authorize(ctx, { action: 'admin' });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = 'application/x-ndjson';
+      ctx.body = Readable.from(backupLines(backupEntries(), new Date()));
+    });
+  }
+
   if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
 
   const app = new Koa();
   app.use(errorMiddleware);
   app.use(router.routes());
   app.use(notFound);
+  recordRoutes(app, router);
   return app;
 }
 

@@ -6,7 +6,8 @@
  * - `pending`: `<gun>\0<role>` -> sealed server key JSON (pending rotation)
  * - `collections`: `<gun>` -> ISO time of the first publish
  * - `audit`:   `<gun>\0<seq, 12 digits>` -> audit record JSON (append-only)
- * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
+ * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name;
+ *   `tokenUse`: `<name>` -> ISO time of the last recorded use
  *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
  * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
  * - `logLeaves`: `<gun>\0<index, 12 digits>` -> leaf JSON of the tag transparency log (append-only);
@@ -60,6 +61,8 @@ export class LevelStore implements MetadataStore {
   private readonly logNodes;
   private readonly logSize;
   private readonly logTags;
+
+  private readonly tokenUse;
   private readonly locks = new CollectionLocks();
   /** `<gun>\0<role>` -> latest version (0: none), as committed through this instance (see `rememberLatest`). */
   private readonly latestVersions = new Map<string, number>();
@@ -86,6 +89,8 @@ export class LevelStore implements MetadataStore {
     this.logNodes = sub('logNodes');
     this.logSize = sub('logSize');
     this.logTags = sub('logTags');
+
+    this.tokenUse = sub('tokenUse');
   }
 
   /** Opens (creating if needed) the database at `location`. */
@@ -232,7 +237,17 @@ export class LevelStore implements MetadataStore {
   async listTokens(): Promise<TokenRecord[]> {
     const tokens: TokenRecord[] = [];
     for await (const text of this.tokens.values()) tokens.push(JSON.parse(text) as TokenRecord);
+    const used = await this.tokenUse.getMany(tokens.map((t) => t.name));
+    tokens.forEach((token, i) => {
+      if (used[i] !== undefined) token.lastUsed = used[i];
+    });
     return tokens;
+  }
+
+  recordTokenUse(name: string, time: string): Promise<void> {
+    return this.exclusive(TOKENS, async () => {
+      if ((await this.tokens.get(name)) !== undefined) await this.tokenUse.put(name, time);
+    });
   }
 
   deleteToken(name: string, audit: AuditEntry): Promise<boolean> {
@@ -243,6 +258,7 @@ export class LevelStore implements MetadataStore {
       const batch = this.db.batch();
       batch.del(name, { sublevel: this.tokens });
       batch.del(sha256, { sublevel: this.tokenHashes });
+      batch.del(name, { sublevel: this.tokenUse });
       this.forgetToken(sha256);
       try {
         await this.write(batch, SERVER_AUDIT, audit);
@@ -305,6 +321,15 @@ export class LevelStore implements MetadataStore {
 
   async *listCollections(): AsyncIterable<string> {
     for await (const gun of this.collections.keys()) yield gun;
+  }
+
+  /**
+   * Every key (with its sublevel prefix) and value of the database, for backups. The iterator is
+   * created now and reads level's implicit snapshot of this moment: one consistent cut, while
+   * writes go on.
+   */
+  entries(): AsyncIterable<[string, string]> {
+    return this.db.iterator();
   }
 
   async close(): Promise<void> {

@@ -54,6 +54,11 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (gun, tag));
     `,
   },
+  {
+    version: 3,
+    description: 'the last use of each token',
+    sql: 'ALTER TABLE tokens ADD COLUMN last_used text;',
+  },
 ];
 
 /** The schema version this tagtrust writes. */

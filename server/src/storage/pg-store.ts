@@ -155,8 +155,13 @@ export class PgStore implements MetadataStore {
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    const { rows } = await this.pool.query<{ record: string }>('SELECT record FROM tokens ORDER BY name');
-    return rows.map((r) => JSON.parse(r.record) as TokenRecord);
+    const { rows } = await this.pool.query<{ record: string; last_used: string | null }>('SELECT record, last_used FROM tokens ORDER BY name COLLATE "C"');
+    return rows.map((r) => ({ ...(JSON.parse(r.record) as TokenRecord), ...(r.last_used === null ? {} : { lastUsed: r.last_used }) }));
+  }
+
+  /** A token deleted meanwhile is not recreated (the update finds no row). */
+  async recordTokenUse(name: string, time: string): Promise<void> {
+    await this.pool.query('UPDATE tokens SET last_used = $2 WHERE name = $1', [name, time]);
   }
 
   deleteToken(name: string, audit: AuditEntry): Promise<boolean> {

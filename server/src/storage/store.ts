@@ -115,6 +115,10 @@ export interface TokenRecord {
   scopes: string[];
   sha256: string;
   created: string;
+  /** ISO time after which the token is refused; absent: it does not expire. */
+  expires?: string;
+  /** ISO time the token was last used (recorded at most about once a minute); only from listTokens. */
+  lastUsed?: string;
 }
 
 export class StaleVersionError extends Error {
@@ -184,8 +188,10 @@ export interface MetadataStore {
   putToken(token: TokenRecord, audit: AuditEntry): Promise<void>;
   /** The token whose secret has this sha256 (hex), or undefined. */
   getTokenBySha256(sha256: string): Promise<TokenRecord | undefined>;
-  /** Every token, by name. */
+  /** Every token, by name, with `lastUsed` when a use was recorded. */
   listTokens(): Promise<TokenRecord[]>;
+  /** Records when a token was last used (not audited; overwritten). A token deleted meanwhile is not recreated. */
+  recordTokenUse(name: string, time: string): Promise<void>;
   /**
    * Deletes a token by name and appends `audit` to the server trail, in one batch.
    * @returns false (writing nothing) when there is no such token

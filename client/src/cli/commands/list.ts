@@ -4,7 +4,7 @@ import { PULL_HELP, PULL_OPTIONS, puller } from '../command.js';
 
 export const listCommand: Command = {
   name: 'list',
-  usage: 'tagtrust list <gun> [--json] [--root-file FILE] [--no-tofu] [--max-age DURATION]',
+  usage: 'tagtrust list <gun> [--json] [--root-file FILE] [--no-tofu] [--max-age DURATION] [--mirror URL]...',
   summary: 'list the signed tags of a collection (verified)',
   details: `Prints TAG, DIGEST and SIZE; --json prints an array of {tag, reference, digest, size, mediaType, signedBy}; signedBy is the role
 whose signature a lookup finds (targets, or a delegated role such as targets/ci).

@@ -4,7 +4,7 @@ import { PULL_HELP, PULL_OPTIONS, puller } from '../command.js';
 
 export const resolveCommand: Command = {
   name: 'resolve',
-  usage: 'tagtrust resolve <gun>:<tag>[@sha256:<hex>] [--json] [--root-file FILE] [--no-tofu] [--max-age DURATION]',
+  usage: 'tagtrust resolve <gun>:<tag>[@sha256:<hex>] [--json] [--root-file FILE] [--no-tofu] [--max-age DURATION] [--mirror URL]...',
   summary: 'print the verified digest a tag is signed for, as <gun>@sha256:<hex>',
   details: `Verifies root -> timestamp -> snapshot -> targets. The first contact with a collection trusts the
 served root (said on stderr) unless it is pinned (\`tagtrust trust pin\`) or --root-file gives the root.

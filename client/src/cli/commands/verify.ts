@@ -5,7 +5,7 @@ import { PULL_HELP, PULL_OPTIONS, puller } from '../command.js';
 
 export const verifyCommand: Command = {
   name: 'verify',
-  usage: 'tagtrust verify <gun>:<tag> --manifest FILE [--json] [--root-file FILE] [--no-tofu] [--max-age DURATION]',
+  usage: 'tagtrust verify <gun>:<tag> --manifest FILE [--json] [--root-file FILE] [--no-tofu] [--max-age DURATION] [--mirror URL]...',
   summary: 'check that a manifest file is exactly what a tag is signed for',
   details: `Resolves the tag like \`tagtrust resolve\`, then compares the sha256 and size of FILE with the signed
 digest; a mismatch exits with the MISMATCH code. Use it on the manifest a registry served you.
