@@ -88,6 +88,13 @@ test('server/openapi.json is served, describes every route of the server and not
   t.is((await managers[1]!.listPending(GUN)).length, 1);
   t.true((await managers[1]!.approve(GUN, 'targets/release')).published);
   t.is((await pullerFor(p, await tempHome()).resolve(`${GUN}:v2`)).digest, digestOf('b'));
+  await managers[0]!.sign(`${GUN}:v3`, { digest: digestOf('c'), size: 10 }, { role: 'targets/release' });
+  const [staged] = (await api(p, 'GET', `/v2/${GUN}/_trust/pending`, ADMIN_TOKEN)).body as { id: string }[];
+  t.is((await api(p, 'DELETE', `/v2/${GUN}/_trust/pending/${staged!.id}`, ADMIN_TOKEN)).status, 200);
+  t.is((await api(p, 'GET', `/v2/${GUN}/_trust/log/entries?start=0&end=2`, undefined)).status, 200);
+  t.is((await api(p, 'GET', `/v2/${GUN}/_trust/log/proof?index=0&size=2`, undefined)).status, 200);
+  t.is((await api(p, 'GET', `/v2/${GUN}/_trust/log/consistency?from=1&to=2`, undefined)).status, 200);
+  t.is((await api(p, 'GET', `/v2/${GUN}/_trust/log/entries?start=x`, undefined)).status, 400);
 
   // The rest of the API, raw, with answers of each documented kind.
   const stale = await api(p, 'GET', `/v2/${GUN}/_trust/tuf/2.targets.json`, undefined);
