@@ -55,6 +55,7 @@ try {
     legalComments: 'none',
     logLevel: 'warning',
     external: ['classic-level'],
+    define: { TAGTRUST_VERSION: JSON.stringify(version) },
     // CommonJS dependencies bundled into an ES module still call require() for built-ins.
     banner: { js: "import { createRequire as __tagtrustRequire } from 'node:module'; const require = __tagtrustRequire(import.meta.url);" },
     outfile: join(server, 'tagtrust-server.mjs'),

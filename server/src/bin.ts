@@ -12,8 +12,12 @@ import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup/backup-
 import { EXPORT_HELP, runExportCommand } from './mirror/export-cli.js';
 import { resolveServerOptions, serverOptionsHelp, serverParseOptions } from './config/server-options.js';
 
+/** Set by scripts/package.mjs when it bundles the server into one file, away from its package.json. */
+declare const TAGTRUST_VERSION: string | undefined;
+
 /** The version in server/package.json. */
 async function serverVersion(): Promise<string> {
+  if (typeof TAGTRUST_VERSION === 'string') return TAGTRUST_VERSION;
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
