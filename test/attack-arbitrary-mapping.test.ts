@@ -18,7 +18,7 @@ test('new_targets_unsigned: targets signed by a key the root does not list', asy
   sim.targets.version += 1;
   sim.commit('targets', [attacker]);
   sim.updateSnapshot();
-  const err = await assertRefusedEverywhere(t, fx, { errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /^targets v3 of .* is not signed by enough of the keys root v1 trusts for it \(0\/1\)/ });
+  const err = await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json'], errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /^targets v3 of .* is not signed by enough of the keys root v1 trusts for it \(0\/1\)/ });
   t.regex(err.message, /refusing it/);
   evil.serve(gun, honest);
   await assertRecovers(t, fx, digestOf('a'));
@@ -37,7 +37,7 @@ test('new_targets_below_threshold: targets signed by one of the two keys a thres
   sim.targets.version += 1;
   sim.commit('targets', [first!]);
   sim.updateSnapshot();
-  await assertRefusedEverywhere(t, fx, { errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /targets v4 of .* \(1\/2\)/ });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json'], errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /targets v4 of .* \(1\/2\)/ });
   // The publisher signs with both keys again: honest.
   sim.addTarget('v1', digestOf('b'), 100);
   sim.commit('targets', [first!, second!]);

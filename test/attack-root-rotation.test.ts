@@ -91,7 +91,7 @@ test('max_root_rotations: a root chain longer than the client accepts', async (t
     sim.publishRoot();
   }
   await assertRefusedEverywhere(t, fx, {
-    errorClass: UntrustedRootError,
+    kept: ['root.json'], errorClass: UntrustedRootError,
     code: 'UNTRUSTED_ROOT',
     options: { maxRootRotations: 3 },
     message: /^the root chain of .* is longer than this client accepts in one update: trusted root v1, the server offers v5 and more, limit 3 rotations/,

@@ -28,7 +28,7 @@ import {
 } from '@tagtrust/shared';
 import type { Metadata, MetadataType, RootSigned } from '@tagtrust/shared';
 import { parseStrictJson } from './strict-json.js';
-import type { TrustedMetadata } from './trusted-collection.js';
+import type { TrustedMetadata } from './trusted-types.js';
 
 export interface GuardPolicy {
   gun: string;
