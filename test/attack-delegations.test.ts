@@ -125,7 +125,7 @@ test('delegated_role_below_threshold: a 2-of-3 role signed by one stolen key', a
   doubled.signatures.push(doubled.signatures[0]);
   sim.files.set(`2.${CI_FILE}`, Buffer.from(JSON.stringify(doubled)));
   sim.updateSnapshot();
-  await assertRefusedEverywhere(t, dev1, { errorClass: MalformedMetadataError, code: 'MALFORMED_METADATA', message: /^targets\/ci v2 of .* two signatures by key/ });
+  await assertRefusedEverywhere(t, dev1, { kept: ['timestamp.json', 'snapshot.json'], errorClass: MalformedMetadataError, code: 'MALFORMED_METADATA', message: /^targets\/ci v2 of .* two signatures by key/ });
   // That refusal happens at download, so list fails as a whole rather than leaving the role out.
   await t.throwsAsync(fx.puller().list(fx.gun), { instanceOf: MalformedMetadataError });
   // The publishers sign with two keys again: honest.
@@ -220,7 +220,7 @@ test('replayed_old_delegated_role_version: targets/release v2 served as v3, by h
   sim.snapshot.meta['targets/release.json'] = describeFile(v2, 3);
   sim.commit('snapshot');
   sim.updateTimestamp();
-  await assertRefusedEverywhere(t, rel, { errorClass: MismatchError, code: 'MISMATCH', message: /^targets\/release v2 of .* is not the version snapshot v\d+ lists \(v3\): mix-and-match/ });
+  await assertRefusedEverywhere(t, rel, { kept: ['timestamp.json', 'snapshot.json'], errorClass: MismatchError, code: 'MISMATCH', message: /^targets\/release v2 of .* is not the version snapshot v\d+ lists \(v3\): mix-and-match/ });
   // list leaves the role out with a warning, as for any role that fails verification.
   const { puller, warnings } = warned(fx);
   t.deepEqual(

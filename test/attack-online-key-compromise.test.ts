@@ -39,17 +39,20 @@ test('online_key_compromise_cannot_create_or_move_a_tag', async (t) => {
   const snapshot = parseFile<Metadata<SnapshotSigned>>(honest, `${timestamp.meta['snapshot.json'].version}.snapshot.json`).signed;
   const targetsVersion = snapshot.meta['targets.json']!.version;
   const forged = new Map(honest);
+  // Each forgery is newer than the last: the client keeps each forged timestamp and snapshot (they verify).
+  let forgeries = 0;
   /** Publishes attacker targets (signed by `signers`) behind a snapshot and timestamp signed with the stolen keys. */
   const serveForgery = (targets: Metadata<TargetsSigned>) => {
+    forgeries += 1;
     const targetsBytes = Buffer.from(JSON.stringify(targets));
     forged.set(`${targets.signed.version}.targets.json`, targetsBytes);
     const newSnapshot = signMetadata(
-      buildSnapshot(snapshot.version + 1, expiresAfter(new Date(), DAY), { 'targets.json': describeFile(targetsBytes, targets.signed.version) }),
+      buildSnapshot(snapshot.version + forgeries, expiresAfter(new Date(), DAY), { 'targets.json': describeFile(targetsBytes, targets.signed.version) }),
       [keys.snapshot],
     );
     const snapshotBytes = Buffer.from(JSON.stringify(newSnapshot));
-    forged.set(`${snapshot.version + 1}.snapshot.json`, snapshotBytes);
-    const newTimestamp = signMetadata(buildTimestamp(timestamp.version + 1, expiresAfter(new Date(), DAY), describeFile(snapshotBytes, snapshot.version + 1), new Date()), [keys.timestamp]);
+    forged.set(`${snapshot.version + forgeries}.snapshot.json`, snapshotBytes);
+    const newTimestamp = signMetadata(buildTimestamp(timestamp.version + forgeries, expiresAfter(new Date(), DAY), describeFile(snapshotBytes, snapshot.version + forgeries), new Date()), [keys.timestamp]);
     forged.set('timestamp.json', Buffer.from(JSON.stringify(newTimestamp)));
     evil.serve(GUN, forged);
   };
@@ -60,7 +63,7 @@ test('online_key_compromise_cannot_create_or_move_a_tag', async (t) => {
     ['create v2', { [REF]: { length: 10, hashes: { sha256: 'a'.repeat(64) } }, [`${GUN}:v2`]: { length: 10, hashes: { sha256: 'e'.repeat(64) } } }],
   ] as const) {
     for (const signer of [keys.snapshot, keys.timestamp]) {
-      serveForgery(signMetadata(buildTargets(targetsVersion + 1, expiresAfter(new Date(), DAY), change), [signer]));
+      serveForgery(signMetadata(buildTargets(targetsVersion + 1 + forgeries, expiresAfter(new Date(), DAY), change), [signer]));
       const ref = what === 'create v2' ? `${GUN}:v2` : REF;
       // A client that trusts the collection, and one that has never seen it, both refuse.
       await assertRefused(t, pullerFor(evil.url, home).resolve(ref), SignatureError, 'BAD_SIGNATURE', /^targets v\d+ of .* is not signed by enough of the keys root v1 trusts for it \(0\/1\)/);
