@@ -71,7 +71,7 @@ export function findPin(pins: readonly Pin[], gun: string): Pin | undefined {
  */
 export function parseRootDocument(text: string, source: string, gun: string): Metadata<RootSigned> {
   try {
-    const root = validateMetadata(parseStrictJson(text), 'root');
+    const root = validateMetadata(parseStrictJson(text), 'root', 'root', { reading: true });
     verifyRoleSignatures(root, 'root', root.signed.roles.root, root.signed.keys);
     for (const [keyId, key] of Object.entries(root.signed.keys)) {
       if (keyIdOf(key) !== keyId) throw new Error(`key ${keyId.slice(0, 8)} is listed under an ID that is not its own`);

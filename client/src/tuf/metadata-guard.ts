@@ -5,7 +5,8 @@
  *
  * Rules:
  * - Every metadata file is strict JSON (no repeated object key) and valid TUF 1.x metadata of its role
- *   (`validateMetadata`). This closes gaps in tuf-js, which accepts e.g. an `expires` that is not a
+ *   (`validateMetadata` as a reader: a signature entry that cannot verify, e.g. an empty `sig`, only
+ *   fails to count; target `custom` values may be any JSON). This closes gaps in tuf-js, which accepts e.g. an `expires` that is not a
  *   date (and then never expires), a fractional or negative version, or uppercase/garbage-tailed hex
  *   signatures.
  * - A root lists each key under the key's own sha256 key ID, so no key counts twice towards a
@@ -79,7 +80,7 @@ export class MetadataGuard {
     }
     let metadata: Metadata;
     try {
-      metadata = validateMetadata(json, metadataType(file.role), file.role);
+      metadata = validateMetadata(json, metadataType(file.role), file.role, { reading: true });
     } catch (err) {
       throw new MalformedMetadataError(`${what}: ${(err as Error).message}; refusing it (the server or the network sent invalid metadata); do not pull, and tell the operator of the server`, { cause: err });
     }

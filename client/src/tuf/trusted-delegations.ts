@@ -99,7 +99,7 @@ export class TrustedDelegations {
       } catch {
         throw new MismatchError(`${role} is not JSON`);
       }
-      const metadata = validateMetadata(json, 'targets', role);
+      const metadata = validateMetadata(json, 'targets', role, { reading: true });
       verifyRoleSignatures(metadata, role, info, this.trusted(delegatorOf(role))!.signed.delegations!.keys);
       if (metadata.signed.version !== entry.version) {
         throw new MismatchError(`${role} is v${metadata.signed.version}, the snapshot lists v${entry.version}`);
