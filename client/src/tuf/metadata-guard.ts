@@ -32,7 +32,13 @@ import { parseStrictJson } from './strict-json.js';
 import type { TrustedMetadata } from './trusted-types.js';
 
 export interface GuardPolicy {
+  /** The collection (or, for a generic TUF repository, a label for messages). */
   gun: string;
+  /**
+   * Which target names the repository may sign: by default only tags of `gun` (cross-repository
+   * substitution); the tuf-conformance client accepts every name.
+   */
+  acceptTargetName?: (name: string) => boolean;
   /** Version of the root the update starts from. */
   trustedRootVersion: number;
   /** Most new root versions one update accepts. */
@@ -88,7 +94,7 @@ export class MetadataGuard {
       this.checkRootChainLength(metadata.signed.version);
       checkRootKeyIds(metadata as Metadata<RootSigned>, gun);
     } else if (metadataType(file.role) === 'targets') {
-      checkTargetNames(metadata.signed as TrustedMetadata['targets']['signed'], file.role, gun);
+      this.checkTargetNames(metadata.signed as TrustedMetadata['targets']['signed'], file.role);
     }
   }
 
@@ -97,7 +103,7 @@ export class MetadataGuard {
    * @throws ExpiredMetadataError when the timestamp is older than maxAge; SubstitutionError
    */
   checkTrusted(metadata: TrustedMetadata, now: Date): void {
-    checkTargetNames(metadata.targets.signed, 'targets', this.policy.gun);
+    this.checkTargetNames(metadata.targets.signed, 'targets');
     const maxAgeMs = this.policy.maxAgeMs;
     if (maxAgeMs === undefined) return;
     const timestamp = metadata.timestamp.signed;
@@ -116,6 +122,18 @@ export class MetadataGuard {
           `(it expires at ${timestamp.expires}): the server or a mirror may be withholding newer metadata (freeze attack); retry later, ` +
           'or raise --max-age if the server re-signs less often',
       );
+    }
+  }
+
+  private checkTargetNames(targets: TrustedMetadata['targets']['signed'], role: string): void {
+    const { gun, acceptTargetName = (name: string) => isTargetInCollection(name, gun) } = this.policy;
+    for (const name of Object.keys(targets.targets)) {
+      if (!acceptTargetName(name)) {
+        throw new SubstitutionError(
+          `${role} v${targets.version} served for ${gun} signs "${name.slice(0, 200)}", which is not a tag of ${gun}: ` +
+            'the server or the network substituted another collection\'s metadata; refusing it; do not pull, and check --server',
+        );
+      }
     }
   }
 
@@ -140,17 +158,6 @@ function checkRootKeyIds(root: Metadata<RootSigned>, gun: string): void {
       throw new MalformedMetadataError(
         `root v${root.signed.version} of ${gun} lists a key under ID ${keyId.slice(0, 8)}, which is not that key's ID: ` +
           'a key listed under a foreign or second ID could fake a signature threshold or a pin; refusing it; do not pull, and tell the operator of the server',
-      );
-    }
-  }
-}
-
-function checkTargetNames(targets: TrustedMetadata['targets']['signed'], role: string, gun: string): void {
-  for (const name of Object.keys(targets.targets)) {
-    if (!isTargetInCollection(name, gun)) {
-      throw new SubstitutionError(
-        `${role} v${targets.version} served for ${gun} signs "${name.slice(0, 200)}", which is not a tag of ${gun}: ` +
-          'the server or the network substituted another collection\'s metadata; refusing it; do not pull, and check --server',
       );
     }
   }

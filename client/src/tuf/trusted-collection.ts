@@ -14,51 +14,39 @@
  * - A delegated role is verified against each delegator a lookup reaches it through (delegator-check.ts).
  * - Without a trusted root, the first root comes from first-root.ts.
  */
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Updater } from 'tuf-js';
+import { chmod, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { tufBasePath } from '@tagtrust/shared';
-import type { Metadata, RootSigned } from '@tagtrust/shared';
 import { trustDir } from '../home.js';
-import { verifyEachDelegator } from './delegator-check.js';
-import { FailureLog, mapTufError, watchTrustedSet } from './error-map.js';
+import { FailureLog, mapTufError } from './error-map.js';
 import { DeadlineFetcher } from './fetcher.js';
-import { ROOT_MAX_LENGTH, bootstrapRoot } from './first-root.js';
-import { MetadataGuard } from './metadata-guard.js';
-import { TrustedDelegations, loadDelegations, loadDelegationsFor } from './trusted-delegations.js';
-import type { RoleFiles } from './trusted-delegations.js';
+import { bootstrapRoot } from './first-root.js';
+import { loadDelegations, loadDelegationsFor } from './delegation-walk.js';
+import type { RoleFiles } from './delegation-walk.js';
+import { TrustedDelegations } from './trusted-delegations.js';
 import { commitWork, createWorkCopy, keepRole, readKeptRole, readTrusted, recoverTrustedState } from './trusted-state.js';
 import type { CollectionSession, UpdateContext } from './trusted-types.js';
-import './linear-targets.js';
+import { METADATA_LIMITS, createVerifier } from './verified-updater.js';
 
 export type { CollectionSession, TrustPolicy, TrustedMetadata, UpdateContext } from './trusted-types.js';
 export { recordPublishedTargets, trustRoot } from './trusted-state.js';
 
-/** Size caps for downloaded metadata (bytes); a larger file is cut off, not read whole. */
-export const METADATA_LIMITS = {
-  root: ROOT_MAX_LENGTH,
-  timestamp: 16_384,
-  snapshot: 2_000_000,
-  targets: 5_000_000,
-};
-
-/** Most new root versions one update walks by default (spec 5.3.3; as python-tuf and tuf-js). */
-export const DEFAULT_MAX_ROOT_ROTATIONS = 256;
+export { DEFAULT_MAX_ROOT_ROTATIONS, METADATA_LIMITS } from './verified-updater.js';
 
 /** Refreshes the collection, runs `use` on the verified session, then commits what was verified. */
 export async function withTrustedCollection<T>(context: UpdateContext, use: (session: CollectionSession) => Promise<T>): Promise<T> {
   const dir = trustDir(context.home, context.gun);
   await recoverTrustedState(dir);
+  await chmod(dirname(dir), 0o700); // TAGTRUST_HOME/trust/
   const { work, existing } = await createWorkCopy(dir);
-  const failures = new FailureLog();
   const firstContact = !existing.includes('root.json');
   let result: T;
   try {
     if (firstContact) {
-      const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token, transport: context.transport });
+      const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures: new FailureLog(), token: context.token, transport: context.transport });
       await bootstrapRoot(context, work, bootstrapFetcher);
     }
-    result = await update(context, dir, work, failures, use);
+    result = await update(context, dir, work, use);
   } catch (err) {
     // Client workflow: every role is persisted once verified, also when a later step failed. A
     // commit that fails here leaves its journal and work copy for the next update to finish; the
@@ -71,39 +59,22 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
   return result;
 }
 
-async function update<T>(context: UpdateContext, dir: string, work: string, failures: FailureLog, use: (session: CollectionSession) => Promise<T>): Promise<T> {
-  const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
-  const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
-  const guard = new MetadataGuard({
-    gun: context.gun,
-    trustedRootVersion: trustedRoot.signed.version,
-    maxRootRotations,
-    maxAgeMs: context.policy?.maxAgeMs,
-  });
-  const fetcher = new DeadlineFetcher(context.deadline, {
-    gun: context.gun,
-    failures,
-    token: context.token,
-    transport: context.transport,
-    inspect: (file, bytes) => guard.checkDownload(file, bytes),
-  });
+async function update<T>(context: UpdateContext, dir: string, work: string, use: (session: CollectionSession) => Promise<T>): Promise<T> {
+  const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
+  let failures: FailureLog | undefined;
   try {
-    const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
-    const updater = new Updater({
-      metadataDir: work,
+    const verifier = await createVerifier({
+      dir: work,
       metadataBaseUrl: baseUrl,
-      fetcher,
-      config: {
-        // One more than the limit, so that a longer chain reaches the guard and is refused.
-        maxRootRotations: maxRootRotations + 1,
-        rootMaxLength: METADATA_LIMITS.root,
-        timestampMaxLength: METADATA_LIMITS.timestamp,
-        snapshotMaxLength: METADATA_LIMITS.snapshot,
-        targetsMaxLength: METADATA_LIMITS.targets,
-      },
+      deadline: context.deadline,
+      gun: context.gun,
+      maxRootRotations: context.policy?.maxRootRotations,
+      maxAgeMs: context.policy?.maxAgeMs,
+      token: context.token,
+      transport: context.transport,
     });
-    watchTrustedSet(updater, failures);
-    verifyEachDelegator(updater, context.gun);
+    const { updater, guard, fetcher } = verifier;
+    const log = (failures = verifier.failures);
     await updater.refresh();
     const metadata = await readTrusted(work);
     guard.checkTrusted(metadata, new Date());
@@ -115,10 +86,10 @@ async function update<T>(context: UpdateContext, dir: string, work: string, fail
     // Loading a tree downloads again, and each successful download clears the failure log: keep
     // the failure a tuf-js lookup recorded before (lookupTarget rethrows its error).
     const loadTree = async (load: (trusted: TrustedDelegations) => Promise<void>) => {
-      const pending = failures.latest;
+      const pending = log.latest;
       const trusted = new TrustedDelegations(metadata.snapshot.signed, metadata.targets, new Date());
       await load(trusted);
-      if (pending) failures.record(pending);
+      if (pending) log.record(pending);
       return trusted;
     };
     let tree: Promise<TrustedDelegations> | undefined;

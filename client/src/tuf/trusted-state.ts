@@ -140,7 +140,6 @@ async function ownerIsGone(path: string, name: string): Promise<boolean> {
  */
 export async function recoverTrustedState(dir: string): Promise<void> {
   await ensurePrivateDir(dir);
-  await chmod(dirname(dir), 0o700);
   await chmod(dir, 0o700);
   for (const name of await readdir(dir)) {
     const path = join(dir, name);
