@@ -115,6 +115,18 @@ async function applyJournal(journal: Journal, dir: string): Promise<void> {
   }
 }
 
+/** A journal names its own work copy and only state files in it (never a path out of the trust directory). */
+function isSafeJournal(journal: Journal, workName: string): boolean {
+  const file = new RegExp(`^(?:${KEPT_ROLES}/)?[^/\\\\]+\\.json$`);
+  return (
+    journal.work === workName &&
+    Array.isArray(journal.files) &&
+    journal.files.every((name) => typeof name === 'string' && file.test(name) && !name.includes('..')) &&
+    typeof journal.rootVersion === 'number' &&
+    typeof journal.rootRotated === 'boolean'
+  );
+}
+
 /** Is the process that owns a work copy or journal named `<prefix><host>-<pid>-<random>` gone? */
 async function ownerIsGone(path: string, name: string): Promise<boolean> {
   const match = /^(.+)-(\d+)-[0-9a-f]{8}$/.exec(name);
@@ -147,7 +159,7 @@ export async function recoverTrustedState(dir: string): Promise<void> {
       const workName = name.slice(JOURNAL_PREFIX.length, -'.json'.length);
       if (!(await ownerIsGone(path, workName.slice(WORK_PREFIX.length)))) continue;
       const journal = await readFile(path, 'utf8').then((text) => JSON.parse(text) as Journal, () => undefined);
-      if (journal) await applyJournal(journal, dir);
+      if (journal && isSafeJournal(journal, workName)) await applyJournal(journal, dir);
       await rm(path, { force: true });
       await rm(join(dirname(dir), workName), { recursive: true, force: true });
     } else if (name.endsWith('.json')) {
