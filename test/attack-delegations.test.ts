@@ -59,7 +59,7 @@ test('delegate_signs_outside_its_paths: targets/ci (dev-*) signs v1.0.0 and v1; 
   sim.addTarget('v1.0.0', digestOf('e'), 100, CI);
   sim.addTarget('v1', digestOf('e'), 100, CI);
   sim.publishTargets(CI);
-  await assertRefusedEverywhere(t, at(fx, 'v1.0.0'), { errorClass: NotSignedError, code: 'NOT_SIGNED', message: /:v1\.0\.0 is not signed/ });
+  await assertRefusedEverywhere(t, at(fx, 'v1.0.0'), { kept: ['timestamp.json', 'snapshot.json'], errorClass: NotSignedError, code: 'NOT_SIGNED', message: /:v1\.0\.0 is not signed/ });
   // The top-level targets also signs v1: its answer wins.
   await assertRecovers(t, fx, digestOf('a'));
   const cli = await fx.cli(['resolve', fx.ref]);
@@ -91,7 +91,7 @@ test('delegate_delegates_beyond_its_paths: targets/ci (dev-*) delegates "*" to t
   sim.publishTargets(`${CI}/sub`);
   sim.publishTargets(CI);
   // A lookup of v1.0.0 never enters targets/ci, so the wider pattern below it is never consulted.
-  await assertRefusedEverywhere(t, at(fx, 'v1.0.0'), { errorClass: NotSignedError, code: 'NOT_SIGNED' });
+  await assertRefusedEverywhere(t, at(fx, 'v1.0.0'), { kept: ['timestamp.json', 'snapshot.json'], errorClass: NotSignedError, code: 'NOT_SIGNED' });
   // Within targets/ci's own paths the sub-delegation works.
   await assertRecovers(t, at(fx, 'dev-2'), digestOf('d'));
   t.deepEqual(await listed(fx), [
@@ -110,7 +110,7 @@ test('delegated_role_below_threshold: a 2-of-3 role signed by one stolen key', a
   sim.delegates.get(CI)!.version += 1;
   sim.commit(CI, [first!]);
   sim.updateSnapshot();
-  const err = await assertRefusedEverywhere(t, dev1, { errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /^targets\/ci v2 of .* \(1\/2\)/ });
+  const err = await assertRefusedEverywhere(t, dev1, { kept: ['timestamp.json', 'snapshot.json'], errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /^targets\/ci v2 of .* \(1\/2\)/ });
   t.regex(err.message, /refusing it/);
   // list leaves the role's tags out, with a warning naming it, instead of failing.
   const { puller, warnings } = warned(fx);
@@ -125,7 +125,7 @@ test('delegated_role_below_threshold: a 2-of-3 role signed by one stolen key', a
   doubled.signatures.push(doubled.signatures[0]);
   sim.files.set(`2.${CI_FILE}`, Buffer.from(JSON.stringify(doubled)));
   sim.updateSnapshot();
-  await assertRefusedEverywhere(t, dev1, { errorClass: MalformedMetadataError, code: 'MALFORMED_METADATA', message: /^targets\/ci v2 of .* two signatures by key/ });
+  await assertRefusedEverywhere(t, dev1, { kept: ['timestamp.json', 'snapshot.json'], errorClass: MalformedMetadataError, code: 'MALFORMED_METADATA', message: /^targets\/ci v2 of .* two signatures by key/ });
   // That refusal happens at download, so list fails as a whole rather than leaving the role out.
   await t.throwsAsync(fx.puller().list(fx.gun), { instanceOf: MalformedMetadataError });
   // The publishers sign with two keys again: honest.
@@ -146,7 +146,7 @@ test('invalid_metadata: a delegated role signed by a key its delegator does not 
   sim.delegates.get(CI)!.version += 1;
   sim.commit(CI, [attacker]);
   sim.updateSnapshot();
-  await assertRefusedEverywhere(t, at(fx, 'dev-1'), { errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /^targets\/ci v2 of .* \(0\/1\)/ });
+  await assertRefusedEverywhere(t, at(fx, 'dev-1'), { kept: ['timestamp.json', 'snapshot.json'], errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /^targets\/ci v2 of .* \(0\/1\)/ });
   t.deepEqual(await listed(fx), [['v1', digestOf('a'), 'targets']]);
   sim.commit(CI);
   sim.updateSnapshot();
@@ -180,7 +180,7 @@ test('replayed_old_delegated_role_version: a newer snapshot listing targets/rele
   sim.commit('snapshot');
   sim.updateTimestamp();
   const message = /^the server offers targets\/release \(listed by snapshot v\d+\) v1 of .*, older than v2 which this client already trusts: refusing a rollback/;
-  await assertRefusedEverywhere(t, rel, { errorClass: RollbackError, code: 'ROLLBACK', message });
+  await assertRefusedEverywhere(t, rel, { kept: ['timestamp.json'], errorClass: RollbackError, code: 'ROLLBACK', message });
   // list refuses the whole update too (the snapshot itself is the rollback).
   const before = await trustState(fx.home, fx.gun);
   await t.throwsAsync(fx.puller().list(fx.gun), { instanceOf: RollbackError, message });
@@ -214,13 +214,13 @@ test('replayed_old_delegated_role_version: targets/release v2 served as v3, by h
   const file = `3.${encodeURIComponent('targets/release')}.json`;
   // The server answers the request for v3 with the (validly signed) v2 it still has.
   evil.override(gun, file, v2);
-  await assertRefusedEverywhere(t, rel, { errorClass: MismatchError, code: 'MISMATCH', message: /^targets\/release v2 of .* does not match the length and hash its parent role lists/ });
+  await assertRefusedEverywhere(t, rel, { kept: ['timestamp.json', 'snapshot.json'], errorClass: MismatchError, code: 'MISMATCH', message: /^targets\/release v2 of .* does not match the length and hash its parent role lists/ });
   // With the snapshot key: a snapshot that lists v3 with the length and hash of the v2 bytes.
   sim.snapshot.version += 1;
   sim.snapshot.meta['targets/release.json'] = describeFile(v2, 3);
   sim.commit('snapshot');
   sim.updateTimestamp();
-  await assertRefusedEverywhere(t, rel, { errorClass: MismatchError, code: 'MISMATCH', message: /^targets\/release v2 of .* is not the version snapshot v\d+ lists \(v3\): mix-and-match/ });
+  await assertRefusedEverywhere(t, rel, { kept: ['timestamp.json', 'snapshot.json'], errorClass: MismatchError, code: 'MISMATCH', message: /^targets\/release v2 of .* is not the version snapshot v\d+ lists \(v3\): mix-and-match/ });
   // list leaves the role out with a warning, as for any role that fails verification.
   const { puller, warnings } = warned(fx);
   t.deepEqual(
@@ -249,7 +249,7 @@ async function orderFixture(t: ExecutionContext, terminating: boolean) {
 
 test('graph_traversal: a terminating delegation that lacks the tag ends the search before a later role', async (t) => {
   const { fx, rel } = await orderFixture(t, true);
-  await assertRefusedEverywhere(t, rel, { errorClass: NotSignedError, code: 'NOT_SIGNED', message: /:rel-1 is not signed/ });
+  await assertRefusedEverywhere(t, rel, { kept: ['timestamp.json', 'snapshot.json', 'targets.json', 'targets%2Fa.json'], errorClass: NotSignedError, code: 'NOT_SIGNED', message: /:rel-1 is not signed/ });
   t.deepEqual(await listed(fx), [
     ['rel-a', digestOf('c'), 'targets/a'],
     ['v1', digestOf('a'), 'targets'],

@@ -34,7 +34,7 @@ test('new_snapshot_expired', async (t) => {
   sim.snapshot.expires = sim.expired();
   sim.commit('snapshot');
   sim.updateTimestamp();
-  await assertRefusedEverywhere(t, fx, { errorClass: ExpiredMetadataError, code: 'EXPIRED', message: /^snapshot v3 of .* expired at / });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json'], errorClass: ExpiredMetadataError, code: 'EXPIRED', message: /^snapshot v3 of .* expired at / });
   sim.updateSnapshot();
   await assertRecovers(t, fx, digestOf('a'));
 });
@@ -46,7 +46,7 @@ test('new_targets_expired', async (t) => {
   sim.targets.expires = sim.expired();
   sim.commit('targets');
   sim.updateSnapshot();
-  await assertRefusedEverywhere(t, fx, { errorClass: ExpiredMetadataError, code: 'EXPIRED', message: /^targets v3 of .* expired at / });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json'], errorClass: ExpiredMetadataError, code: 'EXPIRED', message: /^targets v3 of .* expired at / });
   sim.publishTargets();
   await assertRecovers(t, fx, digestOf('a'));
 });
@@ -57,7 +57,7 @@ test('final_root_expired', async (t) => {
   sim.root.version += 1;
   sim.root.expires = sim.expired();
   sim.publishRoot();
-  await assertRefusedEverywhere(t, fx, { errorClass: ExpiredMetadataError, code: 'EXPIRED', message: /^root v2 of .* expired at / });
+  await assertRefusedEverywhere(t, fx, { kept: ['root.json'], errorClass: ExpiredMetadataError, code: 'EXPIRED', message: /^root v2 of .* expired at / });
   sim.root.version += 1;
   sim.root.expires = sim.expiry('root');
   sim.publishRoot();
@@ -94,7 +94,7 @@ test('max_age_without_signing_time: a timestamp that does not say when it was si
   delete sim.timestamp[TIMESTAMP_SIGNED_AT];
   sim.commit('timestamp');
   await assertRefusedEverywhere(t, fx, {
-    errorClass: ExpiredMetadataError,
+    kept: ['timestamp.json'], errorClass: ExpiredMetadataError,
     code: 'EXPIRED',
     options: { maxAgeMs: HOUR },
     cliArgs: ['--max-age', '1h'],

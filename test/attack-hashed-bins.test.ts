@@ -59,11 +59,20 @@ async function binnedFixture(t: ExecutionContext) {
   return { ...fx, evil, files, firstBin, ownerHome };
 }
 
+/**
+ * The other bins, which the lookup's fallback walk (every bin, in order) verifies and keeps while the
+ * attacked one is refused; with 'before', only those the walk reaches before a download that aborts it.
+ */
+function otherBins(attacked: string, which: 'all' | 'before' = 'all'): string[] {
+  const bins = Array.from({ length: 16 }, (_, i) => `bins-${i.toString(16)}`);
+  const at = bins.indexOf(attacked);
+  return bins.filter((_, i) => i !== at && (which === 'all' || i < at)).map((bin) => `roles/${bin}.json`);
+}
 
 test('replayed_bin_version: the bin at v1 served where the snapshot lists v2', async (t) => {
   const fx = await binnedFixture(t);
   fx.evil.override(GUN, `2.${fx.bin}.json`, fx.firstBin);
-  await assertRefusedEverywhere(t, fx, { errorClass: MismatchError, code: 'MISMATCH', message: new RegExp(`${fx.bin} v1 of .* is not the version snapshot v\\d+ lists \\(v2\\)`) });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json', ...otherBins(fx.bin)], errorClass: MismatchError, code: 'MISMATCH', message: new RegExp(`${fx.bin} v1 of .* is not the version snapshot v\\d+ lists \\(v2\\)`) });
   fx.evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('c'));
 });
@@ -73,7 +82,7 @@ test('bin_signed_by_a_non_bin_key: the current bin re-signed by another key', as
   const bin = parseFile<Metadata<TargetsSigned>>(fx.files, `2.${fx.bin}.json`);
   const forged = signMetadata({ ...bin.signed, targets: { ...bin.signed.targets, [fx.ref]: { length: 100, hashes: { sha256: 'e'.repeat(64) } } } }, [await generateKeyPair()]);
   fx.evil.override(GUN, `2.${fx.bin}.json`, JSON.stringify(forged));
-  await assertRefusedEverywhere(t, fx, { errorClass: SignatureError, code: 'BAD_SIGNATURE', message: new RegExp(`${fx.bin}`) });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json', ...otherBins(fx.bin)], errorClass: SignatureError, code: 'BAD_SIGNATURE', message: new RegExp(`${fx.bin}`) });
   fx.evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('c'));
 });
@@ -81,7 +90,7 @@ test('bin_signed_by_a_non_bin_key: the current bin re-signed by another key', as
 test('endless_bin: a bin the snapshot lists without a length is cut off at the targets size cap', async (t) => {
   const fx = await binnedFixture(t);
   fx.evil.override(GUN, `2.${fx.bin}.json`, { endless: true });
-  await assertRefusedEverywhere(t, fx, { errorClass: TooLargeError, code: 'TOO_LARGE' });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json', ...otherBins(fx.bin, 'before')], errorClass: TooLargeError, code: 'TOO_LARGE' });
   t.is(EXIT.TOO_LARGE, 11);
   fx.evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('c'));

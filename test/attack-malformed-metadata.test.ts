@@ -7,13 +7,15 @@
  * client's MetadataGuard refuses them before tuf-js sees them.
  */
 import test from 'ava';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { signBytes, signMetadata } from '@tagtrust/keys';
-import { MalformedMetadataError, SignatureError } from '@tagtrust/client';
+import { MalformedMetadataError, SignatureError, UntrustedRootError } from '@tagtrust/client';
 import type { Metadata, TimestampSigned } from '@tagtrust/shared';
 import { digestOf } from './helpers/client.js';
 import { attackFixture } from './harness/fixture.js';
 import type { AttackFixture } from './harness/fixture.js';
-import { assertRecovers, assertRefusedEverywhere } from './harness/attack.js';
+import { assertRecovers, assertRefused, assertRefusedEverywhere, trustState } from './harness/attack.js';
 
 /** Serves timestamp v+1 edited by `edit` (then signed by the timestamp key), and `post` applied to the text. */
 function serveTimestamp(fx: AttackFixture, edit: (signed: Record<string, unknown>) => void, post: (text: string, metadata: Metadata) => string = (text) => text): void {
@@ -136,4 +138,24 @@ test('duplicate_keys_in_root: one key listed under two key IDs to fake a thresho
   sim.root.roles.targets = { keyids: [key!.keyId], threshold: 1 };
   sim.publishRoot();
   await assertRecovers(t, fx, digestOf('a'));
+});
+
+test('first_root_duplicate_json_keys: trust on first use, --root-file and `trust pin` all use the strict parser', async (t) => {
+  const fx = await attackFixture(t, { trusted: false });
+  const honest = fx.sim.fetch('root.json')!.toString();
+  // A second "version": JSON.parse keeps the last (the real one), other parsers the first.
+  const doubled = honest.replace('"signed":{', '"signed":{"version":7,');
+  fx.evil.override(fx.gun, 'root.json', doubled);
+  await assertRefusedEverywhere(t, fx, { errorClass: UntrustedRootError, code: 'UNTRUSTED_ROOT', message: /is not a valid self-signed root: duplicate object key "version"/ });
+  t.deepEqual(await trustState(fx.home, fx.gun), {}, 'no root is stored');
+  const file = join(fx.home, 'root-doubled.json');
+  await writeFile(file, doubled);
+  await assertRefused(t, fx.puller({ rootFile: file }).resolve(fx.ref), UntrustedRootError, 'UNTRUSTED_ROOT', /duplicate object key "version"/);
+  const pin = await fx.cli(['trust', 'pin', fx.gun, '--root-file', file]);
+  t.not(pin.code, 0, pin.stderr);
+  t.regex(pin.stderr, /duplicate object key "version"/);
+  // The honest root, served with other whitespace, is stored as the verified object, not as served.
+  fx.evil.override(fx.gun, 'root.json', JSON.stringify(JSON.parse(honest), null, 2));
+  t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('a'));
+  t.is((await trustState(fx.home, fx.gun))['root.json'], JSON.stringify(JSON.parse(honest)));
 });

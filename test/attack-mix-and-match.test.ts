@@ -17,7 +17,7 @@ test('new_targets_hash_mismatch: current timestamp and snapshot served with the 
   // The attacker answers 3.targets.json with the bytes of 2.targets.json (same length, other hash).
   evil.override(gun, `${sim.targets.version}.targets.json`, oldTargets);
   await assertRefusedEverywhere(t, fx, {
-    errorClass: MismatchError,
+    kept: ['timestamp.json', 'snapshot.json'], errorClass: MismatchError,
     code: 'MISMATCH',
     message: /^targets v2 of .* does not match the length and hash its parent role lists \(Expected hash \w+ but got \w+\): mix-and-match/,
   });
@@ -32,7 +32,7 @@ test('new_snapshot_hash_mismatch: snapshot bytes other than those the timestamp 
   const listed = sim.fetch(`${sim.snapshot.version}.snapshot.json`)!;
   const altered = Buffer.from(listed.toString().replace(/"sig":"(.)/, (_m, c: string) => `"sig":"${c === '0' ? '1' : '0'}`));
   evil.override(gun, `${sim.snapshot.version}.snapshot.json`, altered);
-  await assertRefusedEverywhere(t, fx, { errorClass: MismatchError, code: 'MISMATCH', message: /^snapshot v3 of .* does not match the length and hash/ });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json'], errorClass: MismatchError, code: 'MISMATCH', message: /^snapshot v3 of .* does not match the length and hash/ });
   evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('a'));
 });
@@ -43,7 +43,7 @@ test('new_targets_length_mismatch: a targets file longer than the snapshot lists
   sim.publishTargets();
   const file = `${sim.targets.version}.targets.json`;
   evil.override(gun, file, Buffer.concat([sim.fetch(file)!, Buffer.from('          ')]));
-  await assertRefusedEverywhere(t, fx, { errorClass: TooLargeError, code: 'TOO_LARGE', message: /^targets v3 of .* is larger than the \d+ bytes allowed for it/ });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json'], errorClass: TooLargeError, code: 'TOO_LARGE', message: /^targets v3 of .* is larger than the \d+ bytes allowed for it/ });
   evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('a'));
 });
@@ -57,7 +57,7 @@ test('new_snapshot_version_mismatch: the timestamp lists a snapshot version the 
   sim.timestamp.version += 1;
   sim.timestamp.meta['snapshot.json'] = { version: sim.snapshot.version + 1 };
   sim.commit('timestamp');
-  await assertRefusedEverywhere(t, fx, { errorClass: MismatchError, code: 'MISMATCH', message: /^snapshot v2 of .* is not the version timestamp v3 lists \(v3\): mix-and-match/ });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json'], errorClass: MismatchError, code: 'MISMATCH', message: /^snapshot v2 of .* is not the version timestamp v3 lists \(v3\): mix-and-match/ });
   sim.updateSnapshot();
   await assertRecovers(t, fx, digestOf('a'));
 });
@@ -71,7 +71,7 @@ test('new_targets_version_mismatch: the snapshot lists a targets version the ser
   sim.snapshot.meta['targets.json'] = { version: sim.targets.version + 1 };
   sim.commit('snapshot');
   sim.updateTimestamp();
-  await assertRefusedEverywhere(t, fx, { errorClass: MismatchError, code: 'MISMATCH', message: /^targets v2 of .* is not the version snapshot v3 lists \(v3\): mix-and-match/ });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json', 'snapshot.json'], errorClass: MismatchError, code: 'MISMATCH', message: /^targets v2 of .* is not the version snapshot v3 lists \(v3\): mix-and-match/ });
   sim.publishTargets();
   await assertRecovers(t, fx, digestOf('a'));
 });
@@ -81,7 +81,7 @@ test('missing_listed_snapshot: the server lacks the snapshot its timestamp lists
   const { sim, evil, gun } = fx;
   sim.updateSnapshot();
   evil.override(gun, `${sim.snapshot.version}.snapshot.json`, { status: 404 });
-  await assertRefusedEverywhere(t, fx, { errorClass: ServerError, code: 'SERVER', message: /^downloading snapshot of .* failed \(HTTP 404/ });
+  await assertRefusedEverywhere(t, fx, { kept: ['timestamp.json'], errorClass: ServerError, code: 'SERVER', message: /^downloading snapshot of .* failed \(HTTP 404/ });
   evil.clearOverrides();
   await assertRecovers(t, fx, digestOf('a'));
 });

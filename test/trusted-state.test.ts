@@ -1,21 +1,23 @@
 /**
- * The trusted state of a collection (TAGTRUST_HOME/trust/<gun>/) changes only when a whole update
- * succeeds: each update verifies on a private copy, and commits it with atomic renames at the end.
+ * The trusted state of a collection (TAGTRUST_HOME/trust/<gun>/): each role is kept once verified (the
+ * specification's client workflow), also when a later step fails; nothing refused is ever kept; the
+ * files are private; concurrent updates never regress it. Crashes: trusted-state-crash.test.ts.
  */
 import test from 'ava';
-import { readdir } from 'node:fs/promises';
+import { chmod, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotSignedError, SubstitutionError } from '@tagtrust/client';
+import { MismatchError, NotSignedError, RollbackError, SubstitutionError } from '@tagtrust/client';
 import { digestOf } from './helpers/client.js';
 import { attackFixture } from './harness/fixture.js';
-import { assertRefused, leftovers, trustState, trustedVersions } from './harness/attack.js';
+import { EXIT, assertOnlyKept, assertRefused, leftovers, trustState, trustedVersions } from './harness/attack.js';
+import { trustDirOf } from './harness/paths.js';
 
-test('trusted_state_committed_only_on_success', async (t) => {
+test('persist_each_role_once_verified: a failed update keeps what it verified, never what it refused', async (t) => {
   const fx = await attackFixture(t);
   const { sim, home, gun } = fx;
   t.deepEqual(await trustedVersions(home, gun), { root: 1, timestamp: 2, snapshot: 2, targets: 2 });
 
-  // New root, timestamp and snapshot verify and are written to the private copy; then targets fail.
+  // New root, timestamp and snapshot verify (client workflow 5.3.8, 5.4.5, 5.5.7); then targets fail.
   await sim.rotateKeys('timestamp');
   sim.root.version += 1;
   sim.publishRoot();
@@ -23,19 +25,52 @@ test('trusted_state_committed_only_on_success', async (t) => {
   sim.publishTargets();
   const before = await trustState(home, gun);
   await assertRefused(t, fx.puller().resolve(fx.ref), SubstitutionError, 'SUBSTITUTION');
-  t.deepEqual(await trustState(home, gun), before, 'nothing of the failed update was committed');
+  assertOnlyKept(t, before, await trustState(home, gun), ['root.json', 'timestamp.json', 'snapshot.json']);
+  t.deepEqual(await trustedVersions(home, gun), { root: 2, timestamp: 3, snapshot: 3, targets: 2 }, 'the refused targets v3 is not kept');
   t.deepEqual(await leftovers(home), []);
   t.deepEqual((await readdir(join(home, 'trust'))).sort(), [encodeURIComponent(gun)]);
 
-  // An error of the caller after a successful verification (an unsigned tag) commits nothing either.
+  // An error of the caller after a successful verification (an unsigned tag) keeps the verified state.
   delete sim.targets.targets['registry.example.com/other/app:v1'];
   sim.publishTargets();
   await assertRefused(t, fx.puller().resolve(`${gun}:nope`), NotSignedError, 'NOT_SIGNED', /registry\.example\.com\/team\/app:nope is not signed/);
-  t.deepEqual(await trustState(home, gun), before);
-
-  // A successful update commits every role at once.
-  t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('a'));
   t.deepEqual(await trustedVersions(home, gun), { root: 2, timestamp: 4, snapshot: 4, targets: 4 });
+  t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('a'));
+});
+
+test('failed_update_raises_the_rollback_floor: a timestamp verified before a failing snapshot refuses later replays', async (t) => {
+  const fx = await attackFixture(t);
+  const { sim, evil, home, gun } = fx;
+  const older = sim.capture();
+  // Timestamp v3 is genuine; the snapshot it lists is served corrupted (the update fails at 5.5.2).
+  sim.addTarget('v1', digestOf('b'), 100);
+  sim.publishTargets();
+  const corrupted = Buffer.from(sim.fetch(`${sim.snapshot.version}.snapshot.json`)!);
+  const at = corrupted.lastIndexOf('"sig":"') + 7;
+  corrupted[at] = corrupted[at] === 0x30 ? 0x31 : 0x30; // another hex digit: the bytes the timestamp lists no longer
+  evil.override(gun, `${sim.snapshot.version}.snapshot.json`, corrupted);
+  await assertRefused(t, fx.puller().resolve(fx.ref), MismatchError, 'MISMATCH');
+  t.deepEqual(await trustedVersions(home, gun), { root: 1, timestamp: 3, snapshot: 2, targets: 2 });
+  // The complete older set (timestamp v2) is now a rollback, for the library and the CLI.
+  evil.clearOverrides();
+  evil.serve(gun, (file) => older.get(file));
+  await assertRefused(t, fx.puller().resolve(fx.ref), RollbackError, 'ROLLBACK', /offers timestamp v2 of .*, older than v3/);
+  t.is((await fx.cli(['resolve', fx.ref])).code, EXIT.ROLLBACK);
+  evil.serve(gun, (file) => sim.fetch(file));
+  t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('b'));
+});
+
+test('trust_files_are_private: 0600 files and 0700 directories, also for state an older client left 0644', async (t) => {
+  const fx = await attackFixture(t);
+  const { sim, home, gun } = fx;
+  const dir = trustDirOf(home, gun);
+  await chmod(join(dir, 'timestamp.json'), 0o644);
+  await chmod(dir, 0o755);
+  sim.addTarget('v1', digestOf('b'), 100);
+  sim.publishTargets();
+  t.is((await fx.puller().resolve(fx.ref)).digest, digestOf('b'));
+  for (const path of [join(home, 'trust'), dir]) t.is((await stat(path)).mode & 0o777, 0o700, path);
+  for (const name of await readdir(dir)) t.is((await stat(join(dir, name))).mode & 0o777, 0o600, name);
 });
 
 test('concurrent_updates_never_regress_the_trusted_state', async (t) => {

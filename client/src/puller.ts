@@ -182,21 +182,22 @@ export class Puller {
         for (const name of Object.keys(view.status.metadata.signed.targets)) if (!(name in top)) delegatedNames.add(name);
       }
       for (const name of delegatedNames) {
+        // Each role as this lookup reaches it: verified against that delegator, not another one.
         const order = tree.lookupOrder(name);
-        const signedBy = order.find((role) => tree.trusted(role)?.signed.targets[name]);
+        const signedBy = order.find(({ role, delegator }) => tree.trusted(role, delegator)?.signed.targets[name]);
         // Every role on the way verified (or unpublished, so empty): the verified tree answers as
         // tuf-js would, without a tuf-js lookup per tag (5,000 binned tags: seconds otherwise).
-        const settled = order.every((role) => {
-          const state = tree.status(role)?.state;
+        const settled = order.every(({ role, delegator }) => {
+          const state = tree.status(role, delegator)?.state;
           return state === 'trusted' || state === 'unpublished';
         });
         let info;
         try {
-          info = settled ? (signedBy ? tree.trusted(signedBy)!.signed.targets[name] : undefined) : await lookupTarget(session, name);
+          info = settled ? (signedBy ? tree.trusted(signedBy.role, signedBy.delegator)!.signed.targets[name] : undefined) : await lookupTarget(session, name);
         } catch {
           continue;
         }
-        if (info && signedBy) add(name, info, signedBy);
+        if (info && signedBy) add(name, info, signedBy.role);
       }
       session.immutable.observeListing(tags, session.metadata.targets.signed.version);
       tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
@@ -307,10 +308,10 @@ async function lookupTarget(session: CollectionSession, name: string): Promise<F
   } catch (err) {
     const tree = await session.delegations();
     const order = tree.lookupOrder(name);
-    const states = order.map((role) => tree.status(role)?.state);
+    const states = order.map(({ role, delegator }) => tree.status(role, delegator)?.state);
     if (!states.includes('unpublished') || states.some((state) => state !== 'trusted' && state !== 'unpublished')) throw err;
-    for (const role of order) {
-      const info = tree.trusted(role)?.signed.targets[name];
+    for (const { role, delegator } of order) {
+      const info = tree.trusted(role, delegator)?.signed.targets[name];
       if (info) return { ...info, path: name, custom: info.custom ?? {} };
     }
     return undefined;

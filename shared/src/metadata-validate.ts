@@ -4,7 +4,13 @@
  * - The document is exactly `{signed, signatures}`, each signature exactly `{keyid, sig}` (unsigned-fields.ts).
  * - `_type` must be the expected role type, `spec_version` major must be 1, `version` an integer >= 1,
  *   `expires` an RFC 3339 UTC time without fractions that round-trips (`2030-01-01T00:00:00Z`, utc-time.ts).
- * - Signatures are `{keyid, sig}` hex strings; one signature per keyid (duplicates are refused).
+ * - Signatures are `{keyid, sig}` hex strings; one signature per keyid (duplicates are refused). A
+ *   client reading metadata (`reading`) keeps an entry whose `sig` decodes to nothing (empty, not hex):
+ *   it cannot verify, so it only fails to count, and the other signatures may still meet the threshold.
+ *   A non-canonical encoding of a real signature (upper-case hex, garbage after the hex) is still
+ *   refused: tuf-js would decode and count it, so one signature would have many byte forms.
+ * - Target `custom` values are strings or integers (what tagtrust publishes); a client reading
+ *   metadata accepts any JSON value there (other TUF repositories put objects in it).
  * - Root roles list existing keys, thresholds are integers >= 1.
  * Cryptographic checks (signatures, thresholds) live in @tagtrust/keys; policy (versions, expiry,
  * which targets a collection may hold) lives with the caller.
@@ -93,6 +99,8 @@ export interface ValidateOptions {
    * same name in the current, verified version); its structure is then not checked again.
    */
   knownTarget?: (name: string, info: unknown) => boolean;
+  /** The caller only reads and verifies the metadata (a client): see the signature and `custom` rules above. */
+  reading?: boolean;
 }
 
 /** Parses the `{signed, signatures}` envelope and the common fields, then the role-specific ones. */
@@ -111,8 +119,9 @@ export function validateMetadata<T extends MetadataType>(
   const keyids = new Set<string>();
   for (const [i, entry] of (top.signatures as unknown[]).entries()) {
     const sig = c.object(entry, `signatures[${i}]`);
-    const keyid = c.hex(sig.keyid, `signatures[${i}].keyid`);
-    c.hex(sig.sig, `signatures[${i}].sig`);
+    const keyid = options.reading ? c.string(sig.keyid, `signatures[${i}].keyid`) : c.hex(sig.keyid, `signatures[${i}].keyid`);
+    const value = c.string(sig.sig, `signatures[${i}].sig`);
+    if (!(options.reading && Buffer.from(value, 'hex').length === 0)) c.hex(value, `signatures[${i}].sig`);
     if (keyids.has(keyid)) c.fail('signatures', `hold two signatures by key ${keyid.slice(0, 8)}`);
     keyids.add(keyid);
   }
@@ -140,11 +149,11 @@ const VALIDATORS: Record<MetadataType, (c: Checker, signed: Record<string, unkno
       validateRoleKeys(c, roles[name], `signed.roles.${name}`, keys);
     }
   },
-  targets(c, signed, { knownTarget }) {
+  targets(c, signed, { knownTarget, reading }) {
     const targets = c.object(signed.targets, 'signed.targets');
     for (const name of Object.keys(targets)) {
       const info = targets[name];
-      if (knownTarget?.(name, info) !== true) validateTargetFile(c, info, `signed.targets["${name}"]`);
+      if (knownTarget?.(name, info) !== true) validateTargetFile(c, info, `signed.targets["${name}"]`, reading === true);
     }
     if (signed.delegations !== undefined) validateDelegations(c, signed.delegations);
   },
@@ -195,17 +204,14 @@ function validateHashes(c: Checker, value: unknown, field: string): void {
   for (const [alg, digest] of Object.entries(hashes)) c.hex(digest, `${field}.${alg}`);
 }
 
-function validateTargetFile(c: Checker, value: unknown, field: string): TargetFileInfo {
+function validateTargetFile(c: Checker, value: unknown, field: string, anyCustom: boolean): TargetFileInfo {
   const info = c.object(value, field);
   c.integer(info.length, `${field}.length`, 0);
   validateHashes(c, info.hashes, `${field}.hashes`);
   if (info.custom !== undefined) {
     const custom = c.object(info.custom, `${field}.custom`);
-    for (const [key, v] of Object.entries(custom)) {
-      if (typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v))) {
-        c.fail(`${field}.custom.${key}`, 'must be a string or an integer');
-      }
-    }
+    const badValue = anyCustom ? undefined : Object.entries(custom).find(([, v]) => typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v)));
+    if (badValue) c.fail(`${field}.custom.${badValue[0]}`, 'must be a string or an integer');
   }
   return info as unknown as TargetFileInfo;
 }

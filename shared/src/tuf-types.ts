@@ -47,7 +47,8 @@ export interface RootSigned extends SignedBase<'root'> {
 export interface TargetFileInfo {
   length: number;
   hashes: Record<string, string>;
-  custom?: Record<string, string | number>;
+  /** tagtrust publishes strings and integers (`mediaType`); metadata of other repositories may hold any JSON. */
+  custom?: Record<string, unknown>;
 }
 
 export interface DelegatedRoleInfo extends RoleKeys {

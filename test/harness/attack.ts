@@ -46,6 +46,18 @@ export async function trustState(home: string, gun: string): Promise<Record<stri
   return state;
 }
 
+/**
+ * The trusted state after a refused update: the files in `kept` (roles the client workflow verified
+ * before the refused step, which it persists at once) may have moved to a newer version; every other
+ * file is unchanged byte for byte, so nothing the attack crafted was kept.
+ */
+export function assertOnlyKept(t: ExecutionContext, before: Record<string, string>, after: Record<string, string>, kept: readonly string[], what = 'trusted state'): void {
+  const version = (text: string | undefined) => (text === undefined ? 0 : (JSON.parse(text) as { signed: { version: number } }).signed.version);
+  const strict = (state: Record<string, string>) => Object.fromEntries(Object.entries(state).filter(([name]) => !kept.includes(name)));
+  t.deepEqual(strict(after), strict(before), `${what}: only ${kept.join(', ') || 'nothing'} may change`);
+  for (const name of kept) t.true(version(after[name]) >= version(before[name]), `${what}: ${name} did not go back`);
+}
+
 /** Versions of the trusted roles, for readable assertions. */
 export async function trustedVersions(home: string, gun: string): Promise<Record<string, number>> {
   const state = await trustState(home, gun);
@@ -92,24 +104,28 @@ export interface RefusalExpectation {
   options?: Partial<PullerOptions>;
   /** Extra CLI arguments for `tagtrust resolve` (e.g. --max-age). */
   cliArgs?: string[];
+  /** Files verified before the refused step, which the update keeps (see assertOnlyKept); default none. */
+  kept?: string[];
 }
 
 /**
  * The attack is refused by the library and by `tagtrust resolve` (one-line message, the class's exit
- * code), and the trusted state is unchanged byte for byte, with no update directory left behind.
+ * code); the trusted state keeps nothing the attack crafted (only `kept` files, verified before the
+ * refused step, may advance), a second refusal changes nothing, and no update directory is left behind.
  */
 export async function assertRefusedEverywhere(t: ExecutionContext, fx: AttackFixtureLike, expect: RefusalExpectation): Promise<TagTrustError> {
   const before = await trustState(fx.home, fx.gun);
   const err = await assertRefused(t, fx.puller(expect.options).resolve(fx.ref), expect.errorClass, expect.code, expect.message);
   t.regex(err.message, new RegExp(fx.gun.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')), 'the message names the collection');
-  t.deepEqual(await trustState(fx.home, fx.gun), before, 'library: trusted state unchanged');
+  const afterLibrary = await trustState(fx.home, fx.gun);
+  assertOnlyKept(t, before, afterLibrary, expect.kept ?? [], 'library');
   const cli = await fx.cli(['resolve', fx.ref, ...(expect.cliArgs ?? [])]);
   t.is(cli.code, EXIT[expect.code], cli.stderr);
   t.is(cli.stdout, '');
   const lines = cli.stderr.split('\n').filter((line) => line !== '' && !/ on first use /.test(line));
   t.is(lines.length, 1, `one error line on stderr besides a first-use notice: ${cli.stderr}`);
   t.true(lines[0]!.startsWith('tagtrust: '));
-  t.deepEqual(await trustState(fx.home, fx.gun), before, 'CLI: trusted state unchanged');
+  t.deepEqual(await trustState(fx.home, fx.gun), afterLibrary, 'CLI: trusted state unchanged');
   t.deepEqual(await leftovers(fx.home), []);
   return err;
 }

@@ -12,6 +12,7 @@
 import { keyIdOf, keyMapProblem, verifyRoleSignatures } from '@tagtrust/keys';
 import { UntrustedRootError, UsageError, canonicalBytes, parseGun, validateMetadata } from '@tagtrust/shared';
 import type { Metadata, RootSigned } from '@tagtrust/shared';
+import { parseStrictJson } from '../tuf/strict-json.js';
 
 export interface Pin {
   /** A collection (`registry.example.com/team/app`) or a prefix ending in `/*`. */
@@ -63,12 +64,14 @@ export function findPin(pins: readonly Pin[], gun: string): Pin | undefined {
 }
 
 /**
- * Parses and checks a root document given as a pin or root file: valid, self-signed, own key IDs.
+ * Parses and checks a first root (pin, root file, or the server's on first use) as strictly as any
+ * downloaded metadata: strict JSON (no repeated object key), valid, self-signed, own key IDs. Store
+ * the returned object (re-serialised), not `text`.
  * @throws UntrustedRootError
  */
 export function parseRootDocument(text: string, source: string, gun: string): Metadata<RootSigned> {
   try {
-    const root = validateMetadata(JSON.parse(text), 'root');
+    const root = validateMetadata(parseStrictJson(text), 'root', 'root', { reading: true });
     verifyRoleSignatures(root, 'root', root.signed.roles.root, root.signed.keys);
     const problem = keyMapProblem(root.signed.keys);
     if (problem !== undefined) throw new Error(problem);

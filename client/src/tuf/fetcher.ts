@@ -28,6 +28,8 @@ import { parseMetadataFile } from './metadata-guard.js';
 export interface FetchHooks {
   /** Checks a downloaded metadata file; throws a TagTrustError to refuse it. */
   inspect?: (file: MetadataFile, bytes: Buffer) => void;
+  /** Only URLs under this base are metadata to inspect (targets downloaded through the same fetcher are not). */
+  metadataBaseUrl?: string;
   failures?: FailureLog;
   /** Collection name for messages. */
   gun?: string;
@@ -109,7 +111,8 @@ export class DeadlineFetcher extends BaseFetcher {
       );
     }
     const bytes = Buffer.concat(chunks);
-    if (file && this.hooks.inspect) {
+    const isMetadata = this.hooks.metadataBaseUrl === undefined || url.startsWith(`${this.hooks.metadataBaseUrl}/`);
+    if (file && isMetadata && this.hooks.inspect) {
       try {
         this.hooks.inspect(file, bytes);
       } catch (err) {

@@ -5,7 +5,8 @@
  *
  * Rules:
  * - Every metadata file is strict JSON (no repeated object key) and valid TUF 1.x metadata of its role
- *   (`validateMetadata`). This closes gaps in tuf-js, which accepts e.g. an `expires` that is not a
+ *   (`validateMetadata` as a reader: a signature entry that cannot verify, e.g. an empty `sig`, only
+ *   fails to count; target `custom` values may be any JSON). This closes gaps in tuf-js, which accepts e.g. an `expires` that is not a
  *   date (and then never expires), a fractional or negative version, or uppercase/garbage-tailed hex
  *   signatures.
  * - One key counts once: a root, and the delegations of every targets role, list each key under its
@@ -30,10 +31,16 @@ import {
 } from '@tagtrust/shared';
 import type { AnySigned, Metadata, MetadataType } from '@tagtrust/shared';
 import { parseStrictJson } from './strict-json.js';
-import type { TrustedMetadata } from './trusted-collection.js';
+import type { TrustedMetadata } from './trusted-types.js';
 
 export interface GuardPolicy {
+  /** The collection (or, for a generic TUF repository, a label for messages). */
   gun: string;
+  /**
+   * Which target names the repository may sign: by default only tags of `gun` (cross-repository
+   * substitution); the tuf-conformance client accepts every name.
+   */
+  acceptTargetName?: (name: string) => boolean;
   /** Version of the root the update starts from. */
   trustedRootVersion: number;
   /** Most new root versions one update accepts. */
@@ -81,13 +88,13 @@ export class MetadataGuard {
     }
     let metadata: Metadata;
     try {
-      metadata = validateMetadata(json, metadataType(file.role), file.role);
+      metadata = validateMetadata(json, metadataType(file.role), file.role, { reading: true });
     } catch (err) {
       throw new MalformedMetadataError(`${what}: ${(err as Error).message}; refusing it (the server or the network sent invalid metadata); do not pull, and tell the operator of the server`, { cause: err });
     }
     if (file.role === 'root') this.checkRootChainLength(metadata.signed.version);
     checkKeyMaps(metadata.signed, file.role, gun);
-    if (metadataType(file.role) === 'targets') checkTargetNames(metadata.signed as TrustedMetadata['targets']['signed'], file.role, gun);
+    if (metadataType(file.role) === 'targets') this.checkTargetNames(metadata.signed as TrustedMetadata['targets']['signed'], file.role);
   }
 
   /**
@@ -97,7 +104,7 @@ export class MetadataGuard {
   checkTrusted(metadata: TrustedMetadata, now: Date): void {
     checkKeyMaps(metadata.root.signed, 'root', this.policy.gun);
     checkKeyMaps(metadata.targets.signed, 'targets', this.policy.gun);
-    checkTargetNames(metadata.targets.signed, 'targets', this.policy.gun);
+    this.checkTargetNames(metadata.targets.signed, 'targets');
     const maxAgeMs = this.policy.maxAgeMs;
     if (maxAgeMs === undefined) return;
     const timestamp = metadata.timestamp.signed;
@@ -116,6 +123,18 @@ export class MetadataGuard {
           `(it expires at ${timestamp.expires}): the server or a mirror may be withholding newer metadata (freeze attack); retry later, ` +
           'or raise --max-age if the server re-signs less often',
       );
+    }
+  }
+
+  private checkTargetNames(targets: TrustedMetadata['targets']['signed'], role: string): void {
+    const { gun, acceptTargetName = (name: string) => isTargetInCollection(name, gun) } = this.policy;
+    for (const name of Object.keys(targets.targets)) {
+      if (!acceptTargetName(name)) {
+        throw new SubstitutionError(
+          `${role} v${targets.version} served for ${gun} signs "${name.slice(0, 200)}", which is not a tag of ${gun}: ` +
+            'the server or the network substituted another collection\'s metadata; refusing it; do not pull, and check --server',
+        );
+      }
     }
   }
 
@@ -141,15 +160,4 @@ export function checkKeyMaps(signed: AnySigned, role: string, gun: string): void
     `${role} v${signed.version} of ${gun} ${problem}: ` +
       'a key listed under a foreign or second ID could fake a signature threshold or a pin; refusing it; do not pull, and tell the operator of the server',
   );
-}
-
-function checkTargetNames(targets: TrustedMetadata['targets']['signed'], role: string, gun: string): void {
-  for (const name of Object.keys(targets.targets)) {
-    if (!isTargetInCollection(name, gun)) {
-      throw new SubstitutionError(
-        `${role} v${targets.version} served for ${gun} signs "${name.slice(0, 200)}", which is not a tag of ${gun}: ` +
-          'the server or the network substituted another collection\'s metadata; refusing it; do not pull, and check --server',
-      );
-    }
-  }
 }

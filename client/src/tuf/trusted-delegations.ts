@@ -1,9 +1,14 @@
 /**
  * The delegated targets roles of one verified collection state: which roles exist, their verified
  * metadata, and lookups in TUF order. No I/O: `update` takes downloaded bytes; the walk that
- * downloads them is {@link loadDelegations}.
+ * downloads them is delegation-walk.ts.
  *
  * Rules (client workflow 5.6, as tuf-js applies them):
+ * - A role is verified against one delegator at a time, and trusted only through the delegators it
+ *   verified against: a role two delegators delegate to (a "diamond") may be valid through one and
+ *   invalid through the other, and a lookup that reaches it through the other must not use it
+ *   (tuf-conformance `test_cached_role_is_verified_against_current_delegator`). Methods take the
+ *   delegator; it defaults to the one the role's name implies (`targets/a/b` -> `targets/a`).
  * - A role is accepted only after its delegator (`update` out of order is a caller bug).
  * - Its bytes match the length and sha256 the trusted snapshot lists (hashed bins are listed by
  *   version only: their size is capped by the caller's maxLength as they download); its version
@@ -42,6 +47,12 @@ export type RoleStatus =
   | { state: 'unpublished' }
   | { state: 'invalid'; error: RepositoryError };
 
+/** A role as one walk reaches it: through `delegator`. */
+export interface RoleVisit {
+  role: string;
+  delegator: string;
+}
+
 export interface DelegatedRoleView {
   role: string;
   delegator: string;
@@ -49,15 +60,22 @@ export interface DelegatedRoleView {
   status: RoleStatus;
 }
 
+/** Key of a (delegator, role) verdict. */
+const verdictKey = (role: string, delegator: string) => `${delegator}\n${role}`;
+
 export class TrustedDelegations {
+  /** Verdicts per (delegator, role); `targets` is keyed under `root`. */
   private readonly roles = new Map<string, RoleStatus>();
+  /** Metadata of each role trusted through at least one delegator: what it delegates, whoever reached it. */
+  private readonly verified = new Map<string, Metadata<TargetsSigned>>();
 
   constructor(
     private readonly snapshot: SnapshotSigned,
     targets: Metadata<TargetsSigned>,
     private readonly now: Date,
   ) {
-    this.roles.set('targets', { state: 'trusted', metadata: targets });
+    this.roles.set(verdictKey('targets', 'root'), { state: 'trusted', metadata: targets });
+    this.verified.set('targets', targets);
   }
 
   /** The snapshot entry of a role: where to download it from, or undefined when unpublished. */
@@ -65,26 +83,27 @@ export class TrustedDelegations {
     return this.snapshot.meta[`${role}.json`];
   }
 
-  /** How the delegator of `role` lists it. @throws UsageError when the delegator is not trusted yet */
-  delegation(role: string): RoleDelegation | undefined {
-    const delegator = this.trusted(delegatorOf(role));
-    if (!delegator) throw new UsageError(`update ${delegatorOf(role)} before ${role}`);
-    return findDelegation(delegator.signed.delegations, role);
+  /** How `delegator` lists `role`. @throws UsageError when the delegator is not trusted yet */
+  delegation(role: string, delegator = delegatorOf(role)): RoleDelegation | undefined {
+    const metadata = this.trustedAnyhow(delegator);
+    if (!metadata) throw new UsageError(`update ${delegator} before ${role}`);
+    return findDelegation(metadata.signed.delegations, role);
   }
 
   /** Records that the snapshot lists no file for `role`. */
-  markUnpublished(role: string): void {
-    this.delegationOrThrow(role);
+  markUnpublished(role: string, delegator = delegatorOf(role)): void {
+    this.delegationOrThrow(role, delegator);
     if (this.snapshotEntry(role)) throw new UsageError(`${role} is listed in the snapshot: update it with its bytes`);
-    this.roles.set(role, { state: 'unpublished' });
+    this.roles.set(verdictKey(role, delegator), { state: 'unpublished' });
   }
 
   /**
-   * Verifies downloaded bytes of `role` against snapshot and delegator (client workflow 5.6.2-5.6.5)
+   * Verifies downloaded bytes of `role` against snapshot and `delegator` (client workflow 5.6.2-5.6.5)
    * and records the outcome; a verification failure is recorded as `invalid` and rethrown.
    */
-  update(role: string, bytes: Uint8Array): Metadata<TargetsSigned> {
-    const info = this.delegationOrThrow(role);
+  update(role: string, bytes: Uint8Array, delegator = delegatorOf(role)): Metadata<TargetsSigned> {
+    const info = this.delegationOrThrow(role, delegator);
+    const key = verdictKey(role, delegator);
     try {
       const entry = this.snapshotEntry(role);
       if (!entry) throw new MismatchError(`${role} is not listed in the trusted snapshot`);
@@ -101,50 +120,57 @@ export class TrustedDelegations {
       } catch {
         throw new MismatchError(`${role} is not JSON`);
       }
-      const metadata = validateMetadata(json, 'targets', role);
+      const metadata = validateMetadata(json, 'targets', role, { reading: true });
       // One key counts once, for the roles this one delegates to (metadata-guard.ts).
       const keyProblem = signedKeyMapsProblem(metadata.signed);
       if (keyProblem !== undefined) throw new MalformedMetadataError(`${role} v${metadata.signed.version} ${keyProblem}`);
-      verifyRoleSignatures(metadata, role, info, this.trusted(delegatorOf(role))!.signed.delegations!.keys);
+      verifyRoleSignatures(metadata, role, info, this.trustedAnyhow(delegator)!.signed.delegations!.keys);
       if (metadata.signed.version !== entry.version) {
         throw new MismatchError(`${role} is v${metadata.signed.version}, the snapshot lists v${entry.version}`);
       }
       if (isExpired(metadata.signed, this.now)) throw new ExpiredMetadataError(`${role} expired at ${metadata.signed.expires}`);
-      this.roles.set(role, { state: 'trusted', metadata });
+      this.roles.set(key, { state: 'trusted', metadata });
+      this.verified.set(role, metadata);
       return metadata;
     } catch (err) {
-      if (err instanceof RepositoryError) this.roles.set(role, { state: 'invalid', error: err });
+      if (err instanceof RepositoryError) this.roles.set(key, { state: 'invalid', error: err });
       throw err;
     }
   }
 
-  /** Verified metadata of a role, or undefined when it is unpublished, invalid or not loaded. */
-  trusted(role: string): Metadata<TargetsSigned> | undefined {
-    const status = this.roles.get(role);
+  /** Verified metadata of a role through `delegator`, or undefined when unpublished, invalid or not loaded. */
+  trusted(role: string, delegator = role === 'targets' ? 'root' : delegatorOf(role)): Metadata<TargetsSigned> | undefined {
+    const status = this.roles.get(verdictKey(role, delegator));
     return status?.state === 'trusted' ? status.metadata : undefined;
   }
 
-  status(role: string): RoleStatus | undefined {
-    return this.roles.get(role);
+  status(role: string, delegator = role === 'targets' ? 'root' : delegatorOf(role)): RoleStatus | undefined {
+    return this.roles.get(verdictKey(role, delegator));
   }
 
-  /** The delegations of a trusted role, in the order its delegator lists them (every bin of succinct_roles). */
-  children(role: string): RoleDelegation[] {
-    return delegatedRoles(this.trusted(role)?.signed.delegations);
+  /**
+   * The delegations of a role trusted through `delegator`, in the order it lists them (every bin of
+   * succinct_roles); none when the role is not trusted through it.
+   */
+  children(role: string, delegator = role === 'targets' ? 'root' : delegatorOf(role)): RoleDelegation[] {
+    return delegatedRoles(this.trusted(role, delegator)?.signed.delegations);
   }
 
-  /** Every delegated role loaded so far, pre-order. */
+  /** Every (delegator, role) loaded so far, pre-order. */
   views(): DelegatedRoleView[] {
     const out: DelegatedRoleView[] = [];
-    const visit = (role: string) => {
-      for (const info of this.children(role)) {
-        const status = this.roles.get(info.name);
-        if (!status) continue;
+    const seen = new Set<string>();
+    const visit = (role: string, delegator: string) => {
+      for (const info of this.children(role, delegator)) {
+        const status = this.status(info.name, role);
+        const key = verdictKey(info.name, role);
+        if (!status || seen.has(key)) continue;
+        seen.add(key);
         out.push({ role: info.name, delegator: role, info, status });
-        visit(info.name);
+        visit(info.name, role);
       }
     };
-    visit('targets');
+    visit('targets', 'root');
     return out;
   }
 
@@ -152,28 +178,30 @@ export class TrustedDelegations {
    * The roles a lookup of `name` visits, in order (client workflow 5.6.7): pre-order, only
    * delegations whose paths match, stopping after a matching terminating delegation.
    */
-  lookupOrder(name: string): string[] {
-    const order: string[] = [];
+  lookupOrder(name: string): RoleVisit[] {
+    const order: RoleVisit[] = [];
     let hash: string | undefined;
     const nameHash = () => (hash ??= targetNameHash(name));
-    const stack = ['targets'];
+    const stack: RoleVisit[] = [{ role: 'targets', delegator: 'root' }];
     const visited = new Set<string>();
     while (stack.length > 0) {
-      const role = stack.pop()!;
+      const visit = stack.pop()!;
+      const { role, delegator } = visit;
+      // As tuf-js: a role is visited once per lookup (5.6.7.1), through the first delegator that reaches it.
       if (visited.has(role)) continue;
       visited.add(role);
-      order.push(role);
-      const succinct = this.trusted(role)?.signed.delegations?.succinct_roles;
+      order.push(visit);
+      const succinct = this.trusted(role, delegator)?.signed.delegations?.succinct_roles;
       if (succinct) {
         // Hashed bins: exactly one bin matches, and bins are terminating (TAP 15).
         stack.length = 0;
-        stack.push(binRoleName(succinct.name_prefix, succinct.bit_length, binIndexOf(name, succinct.bit_length, nameHash())));
+        stack.push({ role: binRoleName(succinct.name_prefix, succinct.bit_length, binIndexOf(name, succinct.bit_length, nameHash())), delegator: role });
         continue;
       }
-      const matching: string[] = [];
-      for (const info of this.children(role)) {
+      const matching: RoleVisit[] = [];
+      for (const info of this.children(role, delegator)) {
         if (!isDelegatedTarget(name, info, nameHash)) continue;
-        matching.push(info.name);
+        matching.push({ role: info.name, delegator: role });
         if (info.terminating) {
           stack.length = 0;
           break;
@@ -184,113 +212,15 @@ export class TrustedDelegations {
     return order;
   }
 
-  private delegationOrThrow(role: string): RoleDelegation {
-    const info = this.delegation(role);
-    if (!info) throw new UsageError(`${delegatorOf(role)} does not delegate ${role}`);
+  private delegationOrThrow(role: string, delegator: string): RoleDelegation {
+    const info = this.delegation(role, delegator);
+    if (!info) throw new UsageError(`${delegator} does not delegate ${role}`);
     return info;
   }
-}
 
-/** Where the walk gets the bytes of delegated roles. */
-export interface RoleFiles {
-  /** The copy of `role` kept by an earlier update, if any: verified like a download, downloaded again when it fails. */
-  cached(role: string): Promise<Uint8Array | undefined>;
-  /** Downloads `fileName` (`<version>.<role>.json`), at most `maxLength` bytes. */
-  download(fileName: string, maxLength: number): Promise<Uint8Array>;
-  /** Keeps the verified, downloaded bytes of `role` for later updates. */
-  keep(role: string, bytes: Uint8Array): Promise<void>;
-}
-
-/** Downloads in flight at once while walking the children of one role (e.g. the bins of a `list`). */
-const PARALLEL_DOWNLOADS = 8;
-
-/**
- * Loads and verifies every delegated role reachable from the trusted targets, pre-order.
- * A role that fails verification is recorded as invalid and its subtree skipped; download
- * failures (network, timeout) abort. At most `maxRoles` roles (every bin of the largest succinct
- * layout plus room for explicit roles).
- */
-export function loadDelegations(delegations: TrustedDelegations, files: RoleFiles, maxLength: number, maxRoles = 2 ** MAX_BIT_LENGTH + 1024): Promise<void> {
-  return walkDelegations(delegations, files, maxLength, () => true, maxRoles);
-}
-
-/**
- * Loads and verifies only the delegated roles a lookup of `name` can reach: children whose
- * paths, hash prefixes or bin match it, recursively. Publishing into one hashed bin thus loads
- * that bin, never the other bins.
- */
-export function loadDelegationsFor(delegations: TrustedDelegations, name: string, files: RoleFiles, maxLength: number): Promise<void> {
-  let hash: string | undefined;
-  const nameHash = () => (hash ??= targetNameHash(name));
-  return walkDelegations(delegations, files, maxLength, (info) => isDelegatedTarget(name, info, nameHash), Infinity);
-}
-
-/**
- * Pre-order walk from `targets`: verifies each not yet loaded child that `follow` accepts, from its
- * kept copy when that still verifies (the snapshot's version, and length and hash where listed),
- * else downloaded (bounded by the snapshot's length, or `maxLength` when it lists none, as for
- * hashed bins). The children of one role are fetched a few at a time; they are verified in order.
- */
-async function walkDelegations(
-  delegations: TrustedDelegations,
-  files: RoleFiles,
-  maxLength: number,
-  follow: (info: RoleDelegation) => boolean,
-  maxRoles: number,
-): Promise<void> {
-  let loaded = 0;
-  const download = (role: string): Promise<Uint8Array> => {
-    const entry = delegations.snapshotEntry(role)!;
-    return files.download(`${entry.version}.${encodeURIComponent(role)}.json`, entry.length ?? maxLength);
-  };
-  const visit = async (role: string): Promise<void> => {
-    const children = delegations.children(role).filter((info) => follow(info) && delegations.status(info.name) === undefined);
-    const budget = children.slice(0, Math.max(0, maxRoles - loaded));
-    loaded += budget.length;
-    const published = budget.filter((info) => delegations.snapshotEntry(info.name) !== undefined);
-    const fetched = new Map<string, Promise<{ bytes: Uint8Array; kept: boolean }>>();
-    let next = 0;
-    let verified = 0;
-    // Up to PARALLEL_DOWNLOADS children ahead of the one being verified.
-    const startMore = () => {
-      for (; next < published.length && next - verified < PARALLEL_DOWNLOADS; next += 1) {
-        const name = published[next]!.name;
-        const loading = files.cached(name).then(async (kept) => (kept ? { bytes: kept, kept: true } : { bytes: await download(name), kept: false }));
-        loading.catch(() => {}); // awaited in order below; a failure ahead of that is not unhandled
-        fetched.set(name, loading);
-      }
-    };
-    startMore();
-    for (const info of budget) {
-      if (!delegations.snapshotEntry(info.name)) {
-        delegations.markUnpublished(info.name);
-        continue;
-      }
-      let { bytes, kept } = await fetched.get(info.name)!;
-      verified += 1;
-      startMore();
-      let accepted = kept && updates(delegations, info.name, bytes);
-      if (!accepted && kept) {
-        // The kept copy is out of date: the current version from the server (a failed download aborts).
-        bytes = await download(info.name);
-        kept = false;
-      }
-      accepted ||= updates(delegations, info.name, bytes);
-      if (!accepted) continue;
-      if (!kept) await files.keep(info.name, bytes);
-      await visit(info.name);
-    }
-  };
-  await visit('targets');
-}
-
-/** Verifies and records `bytes` of `role`: false when verification refused them (recorded as invalid). */
-function updates(delegations: TrustedDelegations, role: string, bytes: Uint8Array): boolean {
-  try {
-    delegations.update(role, bytes);
-    return true;
-  } catch (err) {
-    if (err instanceof RepositoryError) return false;
-    throw err;
+  /** A delegator's metadata, trusted through any of its own delegators (its delegations are what they are). */
+  private trustedAnyhow(role: string): Metadata<TargetsSigned> | undefined {
+    return this.verified.get(role);
   }
 }
+
