@@ -64,6 +64,7 @@ test('endless_data_listed_huge_snapshot: refused before download, exit 11', asyn
     errorClass: TooLargeError,
     code: 'TOO_LARGE',
     message: new RegExp(`^snapshot v3 of .* is listed as ${HUGE} bytes, more than the ${METADATA_LIMITS.snapshot} bytes this client allows for it; refusing to download it`),
+    kept: ['timestamp.json'],
   });
   t.deepEqual(fx.evil.requested(fx.gun).filter((name) => name === file), [], 'the snapshot was never requested');
   fx.evil.clearOverrides();
@@ -78,6 +79,7 @@ test('endless_data_listed_huge_targets: refused before download, exit 11', async
     errorClass: TooLargeError,
     code: 'TOO_LARGE',
     message: new RegExp(`^targets v3 of .* is listed as ${HUGE} bytes, more than the ${METADATA_LIMITS.targets} bytes this client allows`),
+    kept: ['timestamp.json', 'snapshot.json'],
   });
   t.deepEqual(fx.evil.requested(fx.gun).filter((name) => name === file), [], 'the targets file was never requested');
   fx.evil.clearOverrides();
