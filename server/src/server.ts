@@ -9,15 +9,18 @@ import { join, resolve } from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Context } from 'koa';
 import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { TokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
 import { serveFromCache } from './http/fast-read.js';
+import { requestErrorLine } from './http/request-errors.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
 import { loadAdminToken, loadMasterKey } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
+import { isLocked } from './storage/durable-level.js';
 import { Tokens } from './tokens.js';
 
 export interface ServerConfig {
@@ -79,9 +82,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
 
   let store: LevelStore;
   try {
-    store = await LevelStore.open(join(dataDir, 'db'));
+    store = await LevelStore.open(join(dataDir, 'db'), { log });
   } catch (err) {
-    if ((err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || (err as { code?: string }).code === 'LEVEL_LOCKED') {
+    if (isLocked(err)) {
       throw new UsageError(`the database in ${dataDir} is in use by another tagtrust-server process: stop it, or use another --data directory`, { cause: err });
     }
     throw err;
@@ -92,12 +95,13 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
     now: config.now,
     readCacheBytes: config.readCacheBytes,
+    log,
   });
   const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
-  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending });
-  app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
+  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending, storageHealth: () => store.health() });
+  app.on('error', (err: Error, ctx?: Context) => log(requestErrorLine(err, ctx)));
 
   const { host, port } = parseListen(config.listen);
   const appListener = app.callback();
@@ -121,7 +125,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
   const renewal = setInterval(() => {
-    repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: ${err.message}`));
+    repository.renewAll().catch((err: Error) => log(`tagtrust-server: renewal failed: cannot list the collections (${err.message})`));
   }, config.renewInterval);
   renewal.unref();
 

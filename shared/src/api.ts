@@ -61,6 +61,8 @@ export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   VERSION_CONFLICT: 409,
   TOO_LARGE: 413,
+  /** The server cannot serve or store this right now (e.g. its disk is full), and says why. */
+  SERVER: 503,
 };
 
 /** Rebuilds the typed error a server reported; anything unknown becomes a ServerError. */
@@ -98,6 +100,8 @@ export function errorFromApi(status: number, body: unknown, what: string): TagTr
     case 'INVALID_INPUT':
     case 'USAGE':
       return new InvalidInputError(message);
+    case 'SERVER':
+      return new ServerError(`${message} (HTTP ${status})`);
     default:
       return new ServerError(status >= 500 ? `${what} failed: the server had an internal error (HTTP ${status}); see its log` : message);
   }

@@ -1,7 +1,8 @@
 /**
  * The HTTP API. One route table; handlers parse, call the repository, set body and cache headers.
  *
- *   GET  /healthz
+ *   GET  /healthz                                 liveness: always 200, with storage and renewal state
+ *   GET  /readyz                                  503 while writes fail or renewals keep failing
  *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (no-cache + ETag; timestamp: short max-age)
  *   GET  /v2/<gun>/_trust/tuf/<N>.<role>.json     exact version (immutable)
  *   GET  /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   online public key (creating it needs push)
@@ -30,6 +31,7 @@ import { errorMiddleware, notFound } from './errors.js';
 import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
 import { registerPendingRoutes } from './pending-routes.js';
+import type { StorageHealth } from '../storage/durable-level.js';
 
 export interface AppDependencies {
   repository: Repository;
@@ -39,6 +41,8 @@ export interface AppDependencies {
   bodyLimit: number;
   /** The staging area for changes awaiting approvals; without it the pending routes are absent. */
   pending?: PendingChanges;
+  /** Whether the store accepts writes (default: it does). */
+  storageHealth?: () => StorageHealth;
 }
 
 /** `[<N>.]<role>.json`: top-level roles, `targets/...` delegated roles, and hashed bins `<name_prefix>-<hex>` (shared/succinct-roles.ts). */
@@ -51,8 +55,20 @@ export function createApp(deps: AppDependencies): Koa {
   const authorize = (ctx: Context, permission: Parameters<Authorizer['authorize']>[1]) =>
     authorizer.authorize(ctx.get('authorization') || undefined, permission);
 
+  const health = () => {
+    const storage = deps.storageHealth?.() ?? { writable: true };
+    const renewal = repository.renewalHealth();
+    return { status: storage.writable && renewal.failing === 0 ? 'ok' : 'degraded', storage, renewal };
+  };
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = health();
+  });
+  router.get('/readyz', (ctx) => {
+    const body = health();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = body.status === 'ok' ? 200 : 503;
+    ctx.body = body;
   });
 
   router.get('/v2/*gun/_trust/tuf/:file', async (ctx) => {

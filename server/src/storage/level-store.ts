@@ -9,7 +9,9 @@
  * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
  *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
  * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
- * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
+ * Writes of one change go into a single batch across sublevels, which level applies atomically, and
+ * every write is synced to the disk before it returns; after a failed write the database is reopened
+ * before anything else is written (durable-level.ts).
  * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
  * time per collection (per token table) through `exclusive`, so two writers in this process cannot
  * interleave between read and write; different collections still commit concurrently.
@@ -18,12 +20,13 @@
  * normally reads nothing before its one batch write (reads on the main thread can block for tens of
  * ms behind leveldb's lock on a loaded machine; measured with bench/publish-server.mjs).
  */
-import { Level } from 'level';
 import type { SealedKey } from '@tagtrust/keys';
 import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
 import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { CollectionLocks } from '../collection-lock.js';
 import { setBounded } from '../bounded-map.js';
+import { DurableLevel } from './durable-level.js';
+import type { DurableLevelOptions, StorageHealth, Sublevel, WriteOp } from './durable-level.js';
 
 const SEP = '\u0000';
 const MAX_REMEMBERED_LATEST = 200_000;
@@ -38,10 +41,9 @@ const collectionRange = (gun: string) => ({ gt: `${gun}${SEP}`, lt: `${gun}${SEP
 const TOKENS = '\u0000tokens';
 const SERVER_ROLES: ServerKeyRole[] = ['snapshot', 'timestamp'];
 
-type Batch = ReturnType<Level<string, string>['batch']>;
 
 export class LevelStore implements MetadataStore {
-  private readonly db: Level<string, string>;
+  private readonly durable: DurableLevel;
   private readonly files;
   private readonly latest;
   private readonly keys;
@@ -61,9 +63,9 @@ export class LevelStore implements MetadataStore {
   /** Counts token deletions, before and after each write: a lookup that raced one remembers nothing. */
   private tokenDeletions = 0;
 
-  private constructor(db: Level<string, string>) {
-    this.db = db;
-    const sub = (name: string) => db.sublevel<string, string>(name, { valueEncoding: 'utf8' });
+  private constructor(durable: DurableLevel) {
+    this.durable = durable;
+    const sub = (name: string) => durable.sublevel(name);
     this.files = sub('files');
     this.latest = sub('latest');
     this.keys = sub('keys');
@@ -75,11 +77,20 @@ export class LevelStore implements MetadataStore {
     this.tokenHashes = sub('tokenHashes');
   }
 
-  /** Opens (creating if needed) the database at `location`. */
-  static async open(location: string): Promise<LevelStore> {
-    const db = new Level<string, string>(location, { valueEncoding: 'utf8' });
-    await db.open();
-    return new LevelStore(db);
+  /**
+   * Opens (creating if needed) the database at `location`.
+   * @throws StorageUnavailableError saying why the disk refused (e.g. no space left on device)
+   */
+  static async open(location: string, options: Pick<DurableLevelOptions, 'log' | 'reopenIntervalMs'> = {}): Promise<LevelStore> {
+    let store: LevelStore | undefined;
+    const durable = await DurableLevel.open(location, { ...options, onReopen: () => store?.forgetAll() });
+    store = new LevelStore(durable);
+    return store;
+  }
+
+  /** Whether writes are accepted, and why not. */
+  health(): StorageHealth {
+    return this.durable.health();
   }
 
   async getLatest(gun: string, role: string): Promise<StoredFile | undefined> {
@@ -112,21 +123,17 @@ export class LevelStore implements MetadataStore {
       for (const [role, version] of expected) {
         if (current.get(role) !== version) throw new StaleVersionError(role, version, current.get(role)!);
       }
-      const batch = this.db.batch();
+      const batch: WriteOp[] = [];
       for (const [role, keyId] of Object.entries(change.activateKeys ?? {}) as [ServerKeyRole, string][]) {
         const pending = await this.getPendingServerKey(change.gun, role);
         if (pending?.keyid !== keyId) throw new StaleKeyError(role, keyId);
-        batch.put(roleKey(change.gun, role), JSON.stringify(pending), { sublevel: this.keys });
-        batch.del(roleKey(change.gun, role), { sublevel: this.pending });
+        batch.push(put(this.keys, roleKey(change.gun, role), JSON.stringify(pending)), del(this.pending, roleKey(change.gun, role)));
       }
       for (const file of change.files) {
-        batch.put(fileKey(change.gun, file.role, file.version), file.text, { sublevel: this.files });
-        batch.put(roleKey(change.gun, file.role), String(file.version), { sublevel: this.latest });
+        batch.push(put(this.files, fileKey(change.gun, file.role, file.version), file.text), put(this.latest, roleKey(change.gun, file.role), String(file.version)));
       }
-      for (const id of change.deletePending ?? []) batch.del(roleKey(change.gun, id), { sublevel: this.staged });
-      if (change.expectedLatest.root === 0) {
-        batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
-      }
+      for (const id of change.deletePending ?? []) batch.push(del(this.staged, roleKey(change.gun, id)));
+      if (change.expectedLatest.root === 0) batch.push(put(this.collections, change.gun, new Date().toISOString()));
       await this.write(batch, change.gun, change.audit);
       for (const file of change.files) this.rememberLatest(roleKey(change.gun, file.role), file.version);
     });
@@ -141,7 +148,7 @@ export class LevelStore implements MetadataStore {
     return this.exclusive(gun, async () => {
       const existing = await this.getServerKey(gun, role);
       if (existing) return existing;
-      await this.keys.put(roleKey(gun, role), JSON.stringify(key));
+      await this.durable.write([put(this.keys, roleKey(gun, role), JSON.stringify(key))]);
       return key;
     });
   }
@@ -153,25 +160,20 @@ export class LevelStore implements MetadataStore {
 
   putPendingServerKey(gun: string, role: ServerKeyRole, key: SealedKey, audit: AuditEntry): Promise<void> {
     return this.exclusive(gun, async () => {
-      const batch = this.db.batch();
-      batch.put(roleKey(gun, role), JSON.stringify(key), { sublevel: this.pending });
-      await this.write(batch, gun, audit);
+      await this.write([put(this.pending, roleKey(gun, role), JSON.stringify(key))], gun, audit);
     });
   }
 
   deleteCollection(gun: string, audit: AuditEntry): Promise<boolean> {
     return this.exclusive(gun, async () => {
       if ((await this.collections.get(gun)) === undefined) return false;
-      const batch = this.db.batch();
-      for await (const key of this.files.keys(collectionRange(gun))) batch.del(key, { sublevel: this.files });
+      const batch: WriteOp[] = [];
+      for await (const key of this.files.keys(collectionRange(gun))) batch.push(del(this.files, key));
       const latestKeys = await this.latest.keys(collectionRange(gun)).all();
-      for (const key of latestKeys) batch.del(key, { sublevel: this.latest });
-      for await (const key of this.staged.keys(collectionRange(gun))) batch.del(key, { sublevel: this.staged });
-      for (const role of SERVER_ROLES) {
-        batch.del(roleKey(gun, role), { sublevel: this.keys });
-        batch.del(roleKey(gun, role), { sublevel: this.pending });
-      }
-      batch.del(gun, { sublevel: this.collections });
+      for (const key of latestKeys) batch.push(del(this.latest, key));
+      for await (const key of this.staged.keys(collectionRange(gun))) batch.push(del(this.staged, key));
+      for (const role of SERVER_ROLES) batch.push(del(this.keys, roleKey(gun, role)), del(this.pending, roleKey(gun, role)));
+      batch.push(del(this.collections, gun));
       await this.write(batch, gun, audit);
       for (const key of latestKeys) this.rememberLatest(key, 0);
       return true;
@@ -189,10 +191,7 @@ export class LevelStore implements MetadataStore {
   putToken(token: TokenRecord, audit: AuditEntry): Promise<void> {
     return this.exclusive(TOKENS, async () => {
       if ((await this.tokens.get(token.name)) !== undefined) throw new TokenExistsError(token.name);
-      const batch = this.db.batch();
-      batch.put(token.name, JSON.stringify(token), { sublevel: this.tokens });
-      batch.put(token.sha256, token.name, { sublevel: this.tokenHashes });
-      await this.write(batch, SERVER_AUDIT, audit);
+      await this.write([put(this.tokens, token.name, JSON.stringify(token)), put(this.tokenHashes, token.sha256, token.name)], SERVER_AUDIT, audit);
     });
   }
 
@@ -226,9 +225,7 @@ export class LevelStore implements MetadataStore {
       const text = await this.tokens.get(name);
       if (text === undefined) return false;
       const { sha256 } = JSON.parse(text) as TokenRecord;
-      const batch = this.db.batch();
-      batch.del(name, { sublevel: this.tokens });
-      batch.del(sha256, { sublevel: this.tokenHashes });
+      const batch = [del(this.tokens, name), del(this.tokenHashes, sha256)];
       this.forgetToken(sha256);
       try {
         await this.write(batch, SERVER_AUDIT, audit);
@@ -240,7 +237,7 @@ export class LevelStore implements MetadataStore {
   }
 
   async putPending(gun: string, id: string, text: string): Promise<void> {
-    await this.staged.put(roleKey(gun, id), text);
+    await this.durable.write([put(this.staged, roleKey(gun, id), text)]);
   }
 
   async getPending(gun: string, id: string): Promise<string | undefined> {
@@ -252,7 +249,7 @@ export class LevelStore implements MetadataStore {
   }
 
   async deletePending(gun: string, id: string): Promise<void> {
-    await this.staged.del(roleKey(gun, id));
+    await this.durable.write([del(this.staged, roleKey(gun, id))]);
   }
 
   async *listCollections(): AsyncIterable<string> {
@@ -260,7 +257,18 @@ export class LevelStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    await this.durable.close();
+  }
+
+  /**
+   * After a reopen (durable-level.ts) the database holds every synced write, and maybe the one that
+   * failed: nothing remembered about it can be trusted any more.
+   */
+  private forgetAll(): void {
+    this.latestVersions.clear();
+    this.lastAuditSeq.clear();
+    this.forgetToken('');
+    this.knownTokens.clear();
   }
 
   private forgetToken(sha256: string): void {
@@ -287,8 +295,8 @@ export class LevelStore implements MetadataStore {
    * The last sequence number of each collection is remembered after a successful write: every audit
    * record of this database is written here, by this one instance (level locks the directory).
    */
-  private async write(batch: Batch, gun: string, entry: AuditEntry | undefined): Promise<void> {
-    if (!entry) return batch.write();
+  private async write(batch: WriteOp[], gun: string, entry: AuditEntry | undefined): Promise<void> {
+    if (!entry) return this.durable.write(batch);
     let last = this.lastAuditSeq.get(gun);
     if (last === undefined) {
       last = 0;
@@ -297,8 +305,8 @@ export class LevelStore implements MetadataStore {
       }
     }
     const record: AuditRecord = { seq: last + 1, gun, ...entry };
-    batch.put(auditKey(gun, record.seq), JSON.stringify(record), { sublevel: this.audit });
-    await batch.write();
+    batch.push(put(this.audit, auditKey(gun, record.seq), JSON.stringify(record)));
+    await this.durable.write(batch);
     this.lastAuditSeq.set(gun, record.seq);
   }
 
@@ -307,3 +315,6 @@ export class LevelStore implements MetadataStore {
     return this.locks.run(scope, task);
   }
 }
+
+const put = (sublevel: Sublevel, key: string, value: string): WriteOp => ({ type: 'put', sublevel, key, value });
+const del = (sublevel: Sublevel, key: string): WriteOp => ({ type: 'del', sublevel, key });
