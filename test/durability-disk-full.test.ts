@@ -11,6 +11,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServerError } from '@tagtrust/client';
+import type { Publisher } from '@tagtrust/client';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
 import { startServerProcess } from './helpers/server-process.js';
 import type { ServerProcess } from './helpers/server-process.js';
@@ -53,6 +54,22 @@ async function fill(file: string): Promise<number> {
   return written;
 }
 
+/**
+ * Signs tags on a full volume until the server refuses one; returns that error. The last page of
+ * level's log may still have room for a publish or two: those are acknowledged (`onAcknowledged`).
+ */
+async function refusedSign(publisher: Publisher, gun: string, onAcknowledged: (tag: string) => void = () => {}): Promise<Error> {
+  for (let i = 0; i < 20; i += 1) {
+    try {
+      await publisher.sign(`${gun}:while-full-${i}`, { digest: digestOf('f'), size: 10 });
+      onAcknowledged(`while-full-${i}`);
+    } catch (err) {
+      return err as Error;
+    }
+  }
+  throw new Error('20 publishes on a full volume were all acknowledged');
+}
+
 async function health(server: ServerProcess): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${server.url}/readyz`);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -63,10 +80,7 @@ volumeTest('a full disk refuses publishes with a 503; freed space resumes them; 
   const dataDir = join(volume!, 'data');
   const filler = join(volume!, 'filler');
   let server = await startServerProcess(dataDir);
-  t.teardown(async () => {
-    t.log(server.stderr());
-    await server.stop('SIGKILL');
-  });
+  t.teardown(() => server.stop('SIGKILL'));
   const home = await tempHome();
   let publisher = publisherFor(server.url, home);
   await publisher.init(GUN);
@@ -78,11 +92,9 @@ volumeTest('a full disk refuses publishes with a 503; freed space resumes them; 
   for (let i = 0; i < 5; i += 1) await sign(`before-${i}`, digestOf(String(i)));
 
   t.true((await fill(filler)) > 0);
-  // The last page of level's log may still have room for a publish or two; those are acknowledged.
-  let refused: unknown;
-  for (let i = 0; i < 20 && !refused; i += 1) await sign(`while-full-${i}`, digestOf('f')).catch((err: unknown) => (refused = err));
+  const refused = await refusedSign(publisher, GUN, (tag) => acknowledged.set(tag, digestOf('f')));
   t.true(refused instanceof ServerError, String(refused));
-  t.regex((refused as Error).message, /no space left on device in .*db.*HTTP 503/);
+  t.regex(refused.message, /no space left on device in .*db.*HTTP 503/);
   t.is((await health(server)).status, 503, '/readyz fails while the store cannot write');
   t.regex(server.stderr(), /storage write failed: no space left on device in /);
   t.is((await pullerFor(server.url, await tempHome()).resolve(`${GUN}:before-4`)).digest, digestOf('4'), 'reads go on');
@@ -124,4 +136,53 @@ volumeTest('a full disk refuses publishes with a 503; freed space resumes them; 
   await rm(filler);
   server = await startServerProcess(dataDir);
   await resolveAll();
+});
+
+volumeTest('renewal on a full disk: the stored timestamp is served while valid, the failure is reported, an expired one is a 503', async (t) => {
+  t.timeout(120_000);
+  const dataDir = join(volume!, 'renewal');
+  const filler = join(volume!, 'filler');
+  const server = await startServerProcess(dataDir, ['--timestamp-lifetime', '30s']);
+  t.teardown(async () => {
+    await server.stop('SIGKILL');
+    await rm(filler, { force: true });
+  });
+  const gun = `${GUN}-renewal`;
+  const publisher = publisherFor(server.url, await tempHome());
+  await publisher.init(gun);
+  await publisher.sign(`${gun}:v1`, { digest: digestOf('a'), size: 10 });
+  const timestamp = async () => {
+    const response = await fetch(`${server.url}/v2/${gun}/_trust/tuf/timestamp.json`);
+    return { status: response.status, body: (await response.json()) as { signed?: { version: number; expires: string }; error?: { message: string } } };
+  };
+  await fill(filler);
+  await refusedSign(publisher, gun);
+  const before = await timestamp();
+
+  // Renewal is due at half the lifetime (15 s); the stored timestamp stays valid until 30 s.
+  await new Promise((resolve) => setTimeout(resolve, Date.parse(before.body.signed!.expires) - 14_000 - Date.now()));
+  for (let i = 0; i < 3; i += 1) {
+    const served = await timestamp();
+    t.is(served.status, 200);
+    t.deepEqual(served.body.signed, before.body.signed, 'the stored, still valid timestamp');
+  }
+  t.is((await pullerFor(server.url, await tempHome()).resolve(`${gun}:v1`)).digest, digestOf('a'));
+  const ready = await health(server);
+  t.is(ready.status, 503);
+  t.like(ready.body, { status: 'degraded', renewal: { failing: 1 } });
+  t.regex(server.stderr(), new RegExp(`renewing snapshot/timestamp of ${gun.replaceAll('.', '\\.')} failed .*no space left on device in`));
+
+  // Expired and still not renewable: never served; the client calls it a server error.
+  await new Promise((resolve) => setTimeout(resolve, Date.parse(before.body.signed!.expires) + 1_000 - Date.now()));
+  const expired = await timestamp();
+  t.is(expired.status, 503);
+  t.regex(expired.body.error!.message, /has expired and the server cannot renew it \(.*no space left on device in /);
+  const failed = await t.throwsAsync(pullerFor(server.url, await tempHome()).resolve(`${gun}:v1`), { instanceOf: ServerError });
+  t.regex(failed.message, /HTTP 503 \(a server error, not a problem with the metadata\)/);
+
+  await rm(filler);
+  const deadline = Date.now() + 20_000;
+  while ((await timestamp()).status !== 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+  t.is((await pullerFor(server.url, await tempHome()).resolve(`${gun}:v1`)).digest, digestOf('a'));
+  t.is((await health(server)).status, 200);
 });
