@@ -25,6 +25,10 @@ Options:
   --tls-cert FILE             serve HTTPS with this PEM certificate (env TAGTRUST_TLS_CERT); needs --tls-key
   --tls-key FILE              PEM private key of the certificate (env TAGTRUST_TLS_KEY)
   --access-log                print one line per request (method, path, status, ms, bytes) to stderr
+  --max-connections N         most open connections; past it the oldest idle or still-sending-headers
+                              one is closed (env TAGTRUST_MAX_CONNECTIONS, default ${defaultConfig.maxConnections})
+  --headers-timeout DUR       time a client has to send its request headers (default ${formatDuration(defaultConfig.headersTimeout)})
+  --request-timeout DUR       time a client has to send its whole request, body included (default ${formatDuration(defaultConfig.requestTimeout)})
   -h, --help                  show this help
 
   tls self-signed --out DIR   write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed certificate
@@ -44,11 +48,21 @@ function duration(flag: string, value: string | undefined, fallback: number): nu
   return ms;
 }
 
-function positiveInteger(flag: string, value: string | undefined, fallback: number): number {
+function positiveInteger(flag: string, value: string | undefined, fallback: number, unit = 'bytes'): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} "${value}" must be a positive number of bytes`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} "${value}" must be a positive number of ${unit}`);
   return n;
+}
+
+/** Node requires the headers to be due no later than the whole request. */
+function requestTimeouts(headers: string | undefined, request: string | undefined): { headersTimeout: number; requestTimeout: number } {
+  const headersTimeout = duration('--headers-timeout', headers, defaultConfig.headersTimeout);
+  const requestTimeout = duration('--request-timeout', request, defaultConfig.requestTimeout);
+  if (headersTimeout > requestTimeout) {
+    throw new UsageError(`--headers-timeout (${formatDuration(headersTimeout)}) must not be longer than --request-timeout (${formatDuration(requestTimeout)})`);
+  }
+  return { headersTimeout, requestTimeout };
 }
 
 async function readTls(certFile: string | undefined, keyFile: string | undefined) {
@@ -108,6 +122,9 @@ async function main(): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'access-log': { type: 'boolean' },
+      'max-connections': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -130,6 +147,8 @@ async function main(): Promise<void> {
     requirePullScope: values['require-pull-token'] ?? env.TAGTRUST_REQUIRE_PULL_TOKEN === '1',
     tls: await readTls(values['tls-cert'] ?? env.TAGTRUST_TLS_CERT, values['tls-key'] ?? env.TAGTRUST_TLS_KEY),
     accessLog: values['access-log'] ? (line) => process.stderr.write(`${line}\n`) : undefined,
+    maxConnections: positiveInteger('--max-connections', values['max-connections'] ?? env.TAGTRUST_MAX_CONNECTIONS, defaultConfig.maxConnections, 'connections'),
+    ...requestTimeouts(values['headers-timeout'], values['request-timeout']),
   });
   process.stderr.write(`tagtrust-server listening on ${server.url}, data in ${values.data ?? env.TAGTRUST_DATA ?? defaultConfig.dataDir} (admin token: ${server.adminTokenSource})\n`);
   const stop = () => {

@@ -9,12 +9,12 @@ import { join, resolve } from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Context } from 'koa';
 import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { TokenAuthorizer } from './auth.js';
 import { createApp } from './http/app.js';
 import { serveFromCache } from './http/fast-read.js';
-import { requestErrorLine } from './http/request-errors.js';
+import { requestErrorLogger } from './http/request-errors.js';
+import { limitConnections } from './http/connection-limit.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { Repository } from './repository.js';
@@ -45,6 +45,12 @@ export interface ServerConfig {
   accessLog?: (line: string) => void;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
+  /** Most connections open at once; past it the oldest idle or still-sending-headers one is closed. */
+  maxConnections: number;
+  /** How long a client may take to send its request headers, in ms. */
+  headersTimeout: number;
+  /** How long a client may take to send its whole request (headers and body), in ms. */
+  requestTimeout: number;
   /** Clock; tests pass a controllable one. */
   now?: () => Date;
   log?: (line: string) => void;
@@ -58,6 +64,9 @@ export const defaultConfig: ServerConfig = {
   timestampLifetime: DEFAULT_LIFETIMES.timestamp,
   renewInterval: 60_000,
   pendingLifetime: 7 * 24 * 3600_000,
+  maxConnections: 2000,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
 };
 
 export interface RunningServer {
@@ -101,7 +110,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
   const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending, storageHealth: () => store.health() });
-  app.on('error', (err: Error, ctx?: Context) => log(requestErrorLine(err, ctx)));
+  app.on('error', requestErrorLogger(log));
 
   const { host, port } = parseListen(config.listen);
   const appListener = app.callback();
@@ -112,7 +121,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         if (!serveFromCache(repository, req, res)) void appListener(req, res);
       };
   if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
-  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, listener) : createHttpServer(listener);
+  // Node checks both timeouts every connectionsCheckingInterval (default 30 s): check every second.
+  const limits = { headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout, connectionsCheckingInterval: 1000 };
+  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key, ...limits }, listener) : createHttpServer(limits, listener);
+  limitConnections(server, { max: config.maxConnections, headersTimeoutMs: config.headersTimeout, requestTimeoutMs: config.requestTimeout, log });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
