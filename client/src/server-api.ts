@@ -70,6 +70,24 @@ export class ServerApi {
     return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body);
   }
 
+  /**
+   * Waits for the collection's publish lease (the server queues publishers first come, first served).
+   * @returns the lease id, or undefined when the server has no leases (an older server)
+   */
+  async takeLease(gun: string): Promise<string | undefined> {
+    try {
+      return (await this.request<{ lease: string }>('POST', `/v2/${gun}/_trust/lease`, `waiting for the publish lease of ${gun}`)).lease;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Releases a publish lease; a lease that expired meanwhile is fine. */
+  async releaseLease(gun: string, lease: string): Promise<void> {
+    await this.request('DELETE', `/v2/${gun}/_trust/lease/${lease}`, `releasing the publish lease of ${gun}`);
+  }
+
   /** Stages the next version of a role for more signatures (published at once if it has enough). */
   proposePending(gun: string, role: string, metadata: Metadata<TargetsSigned>): Promise<PendingResult> {
     return this.request<PendingResult>('POST', pendingBasePath(gun), `proposing a change to ${role} of ${gun}`, { role, metadata });

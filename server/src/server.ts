@@ -17,6 +17,7 @@ import { requestErrorLogger } from './http/request-errors.js';
 import { limitConnections } from './http/connection-limit.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
+import { PublishLeases } from './publish-leases.js';
 import { Repository } from './repository.js';
 import { loadAdminToken, loadMasterKey } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
@@ -51,6 +52,8 @@ export interface ServerConfig {
   headersTimeout: number;
   /** How long a client may take to send its whole request (headers and body), in ms. */
   requestTimeout: number;
+  /** How long a publish lease lasts unless its holder releases it, in ms (publish-leases.ts). */
+  publishLeaseTtl: number;
   /** Clock; tests pass a controllable one. */
   now?: () => Date;
   log?: (line: string) => void;
@@ -67,6 +70,7 @@ export const defaultConfig: ServerConfig = {
   maxConnections: 2000,
   headersTimeout: 10_000,
   requestTimeout: 30_000,
+  publishLeaseTtl: 10_000,
 };
 
 export interface RunningServer {
@@ -109,7 +113,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const authorizer = new TokenAuthorizer({ store, adminToken: adminToken.value, requirePullScope: config.requirePullScope });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
-  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending, storageHealth: () => store.health() });
+  const leases = new PublishLeases({ ttlMs: config.publishLeaseTtl });
+  const app = createApp({ repository, authorizer, tokens, bodyLimit: config.bodyLimit, pending, leases, storageHealth: () => store.health() });
   app.on('error', requestErrorLogger(log));
 
   const { host, port } = parseListen(config.listen);

@@ -9,6 +9,7 @@
  *   POST /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   start a rotation: new pending key (admin)
  *   POST /v2/<gun>/_trust/tuf/                    publish signed root, targets and delegated roles (push)
  *   /v2/<gun>/_trust/pending[/<id>]               staging area for approvals (pending-routes.ts)
+ *   POST /v2/<gun>/_trust/lease, DELETE …/lease/<id>   one publisher at a time, FIFO (lease-routes.ts)
  *   DELETE /v2/<gun>/_trust/tuf/                  delete a collection (admin)
  *   GET  /v2/<gun>/_trust/changefeed?after=N&limit=M     audit trail, paged
  *   GET  /_admin/collections                      collections with each role's expiry (admin)
@@ -31,6 +32,8 @@ import { errorMiddleware, notFound } from './errors.js';
 import { cacheControl, missingMetadataMessage, sendMetadata } from './metadata-response.js';
 import type { PendingChanges } from '../pending/pending-changes.js';
 import { registerPendingRoutes } from './pending-routes.js';
+import { registerLeaseRoutes } from './lease-routes.js';
+import type { PublishLeases } from '../publish-leases.js';
 import type { StorageHealth } from '../storage/durable-level.js';
 
 export interface AppDependencies {
@@ -41,6 +44,8 @@ export interface AppDependencies {
   bodyLimit: number;
   /** The staging area for changes awaiting approvals; without it the pending routes are absent. */
   pending?: PendingChanges;
+  /** Publish leases per collection; without them the lease routes are absent. */
+  leases?: PublishLeases;
   /** Whether the store accepts writes (default: it does). */
   storageHealth?: () => StorageHealth;
 }
@@ -158,6 +163,7 @@ export function createApp(deps: AppDependencies): Koa {
   });
 
   if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
+  if (deps.leases) registerLeaseRoutes(router, { leases: deps.leases, authorizer });
 
   const app = new Koa();
   app.use(errorMiddleware);
