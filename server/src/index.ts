@@ -7,6 +7,11 @@ export type { Authorizer, Caller, Permission, TokenAuthorizerOptions } from './a
 export { Tokens } from './tokens.js';
 export type { CreatedToken, TokenInfo } from './tokens.js';
 export { LevelStore } from './storage/level-store.js';
+export { StorageUnavailableError } from './storage/storage-fault.js';
+export type { StorageHealth } from './storage/durable-level.js';
+export { PublishLeases } from './publish-leases.js';
+export type { Lease, PublishLeaseOptions } from './publish-leases.js';
+export type { RenewalHealth } from './renewal-failures.js';
 export { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './storage/store.js';
 export type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TagChange, TokenRecord } from './storage/store.js';
 export { PendingChanges } from './pending/pending-changes.js';

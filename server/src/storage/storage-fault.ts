@@ -40,5 +40,5 @@ export function describeStorageFault(err: unknown, location: string): string {
 /** True for level's error on a read while the database is closed for a reopen (durable-level.ts). */
 export function isStorageClosed(err: unknown): boolean {
   const code = (err as { code?: string } | undefined)?.code;
-  return code === 'LEVEL_DATABASE_NOT_OPEN' || code === 'LEVEL_DATABASE_NOT_CLOSED';
+  return code === 'LEVEL_DATABASE_NOT_OPEN';
 }
