@@ -3,8 +3,10 @@
  * Key rotation and root changes live in root-changes.ts; Publisher exposes them.
  *
  * Every change starts from verified metadata (a full TUF update), never from what the server
- * merely says. When another publisher got there first (409), the change is re-read, re-applied,
- * re-signed and retried, so concurrent signers lose no tag.
+ * merely says. Publishers of one collection take turns through the server's publish lease
+ * (publish-lease.ts), so a change normally lands at its first attempt; when another publisher got
+ * there first anyway (409), the change is re-read, re-applied, re-signed and retried, so concurrent
+ * signers lose no tag.
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
