@@ -98,6 +98,11 @@ test.serial('a lease whose holder died expires; a deadline passed in the queue b
   const result = await publisherFor(server.url, home).sign(`${gun}:v1`, { digest: digestOf('a'), size: 10 });
   t.is(result.attempts, 1);
   t.true(Date.now() - start >= 2_000, 'waited for the dead holder’s lease to expire');
+
+  // The successful publish released the lease: the next publisher's turn comes at once.
+  const next = Date.now();
+  await takeLease(server.url, gun);
+  t.true(Date.now() - next < 1_500, 'the lease was free after the publish');
 });
 
 test.serial('8 concurrent CLI signers of distinct tags all exit 0', async (t) => {

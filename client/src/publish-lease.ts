@@ -8,22 +8,29 @@ import { TimeoutError } from '@tagtrust/shared';
 import type { Deadline } from './deadline.js';
 import type { ServerApi } from './server-api.js';
 
+/** The lease a task holds: pass `id` with the publish; set `releasedByPublish` when the server says it released it. */
+export interface HeldLease {
+  /** Undefined when the server has no leases. */
+  id?: string;
+  releasedByPublish: boolean;
+}
+
 /**
- * Runs `task` while holding the publish lease of `gun`.
+ * Runs `task` while holding the publish lease of `gun`; releases it afterwards unless a publish did.
  * @throws TimeoutError saying the cause is contention when the deadline passes while waiting
  */
-export async function withPublishLease<T>(api: ServerApi, gun: string, deadline: Deadline, task: () => Promise<T>): Promise<T> {
-  let lease: string | undefined;
+export async function withPublishLease<T>(api: ServerApi, gun: string, deadline: Deadline, task: (lease: HeldLease) => Promise<T>): Promise<T> {
+  const lease: HeldLease = { releasedByPublish: false };
   try {
-    lease = await api.takeLease(gun);
+    lease.id = await api.takeLease(gun);
   } catch (err) {
     if (err instanceof TimeoutError && deadline.expired) throw deadline.contentionError(gun, `it was still waiting for its turn to publish to ${gun}`);
     throw err;
   }
   try {
-    return await task();
+    return await task(lease);
   } finally {
     // A lease that cannot be released (deadline passed, connection lost) expires on the server.
-    if (lease !== undefined && !deadline.expired) await api.releaseLease(gun, lease).catch(() => undefined);
+    if (lease.id !== undefined && !lease.releasedByPublish && !deadline.expired) await api.releaseLease(gun, lease.id).catch(() => undefined);
   }
 }

@@ -560,7 +560,7 @@ export class Publisher {
       await early;
       for (;;) {
         // One publisher at a time per collection (publish-lease.ts); moving to hashed bins takes its own turn.
-        const outcome = await withPublishLease(api, gun, deadline, async (): Promise<{ done: RoleChangeResult } | { rebin: Parameters<Publisher['binsBeforeSigning']> }> => {
+        const outcome = await withPublishLease(api, gun, deadline, async (lease): Promise<{ done: RoleChangeResult } | { rebin: Parameters<Publisher['binsBeforeSigning']> }> => {
           for (; ; attempt += 1) {
             const base = await withTrustedCollection(this.context(gun, deadline), async (session) => {
               // A tag the top-level targets itself signs (with --role targets) stays there: it shadows its bin.
@@ -596,7 +596,7 @@ export class Publisher {
                 const result = await api.proposePending(gun, role, metadata);
                 return { done: { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) } };
               }
-              await api.publish(gun, { [role]: metadata });
+              lease.releasedByPublish = (await api.publish(gun, { [role]: metadata }, lease.id)).leaseReleased === true;
               // The server stores these exact bytes: keep them as this client's copy of the role, so the
               // next refresh verifies them against the new snapshot instead of downloading them again.
               await recordPublishedTargets(this.options.home, gun, metadata, role);

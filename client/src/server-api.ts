@@ -3,7 +3,7 @@
  * publishing, and the audit changefeed.
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
-import { NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
+import { LEASE_HEADER, NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
 import type { Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey } from '@tagtrust/shared';
 
 /** One accepted change, as the server's changefeed reports it. */
@@ -66,8 +66,9 @@ export class ServerApi {
     return this.request('GET', `/v2/${gun}/_trust/changefeed?after=${after}&limit=${limit}`, `reading the history of ${gun}`);
   }
 
-  publish(gun: string, body: PublishRequest): Promise<PublishResponse> {
-    return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body);
+  /** @param lease the publish lease held (takeLease): a successful publish releases it on the server */
+  publish(gun: string, body: PublishRequest, lease?: string): Promise<PublishResponse> {
+    return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body, lease === undefined ? {} : { [LEASE_HEADER]: lease });
   }
 
   /**
@@ -101,8 +102,8 @@ export class ServerApi {
     return this.request<PendingResult>('POST', `${pendingBasePath(gun)}/${id}`, `approving pending change ${id} of ${gun}`, { signatures });
   }
 
-  private async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async request<T>(method: string, path: string, what: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: HttpResponse;

@@ -11,8 +11,9 @@
  * Rules:
  * - Waiters are granted the lease in arrival order. A waiter that goes away (its connection closed)
  *   leaves the queue.
- * - A lease ends when its holder releases it or after `ttlMs` (a holder that died blocks the others
- *   for at most that long).
+ * - A lease ends when its holder releases it (DELETE, or a successful publish that carries it in the
+ *   `x-tagtrust-lease` header, which saves the client a request) or after `ttlMs` (a holder that died
+ *   blocks the others for at most that long).
  * - The queue of one collection is bounded (`maxQueue`), and so is a wait (`maxWaitMs`): past either
  *   the request is refused with a ServerError (503) that says the collection is busy.
  */

@@ -34,6 +34,8 @@ export interface PublishResponse {
   gun: string;
   /** The versions now current, for every role the publish changed (including snapshot, timestamp). */
   versions: Record<string, number>;
+  /** True when the publish carried the publisher's lease (LEASE_HEADER) and released it. */
+  leaseReleased?: boolean;
 }
 
 export interface ApiErrorBody {
@@ -64,6 +66,9 @@ export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   /** The server cannot serve or store this right now (e.g. its disk is full), and says why. */
   SERVER: 503,
 };
+
+/** Request header of a publish made under a publish lease: the server releases the lease once the publish is stored. */
+export const LEASE_HEADER = 'x-tagtrust-lease';
 
 /** Rebuilds the typed error a server reported; anything unknown becomes a ServerError. */
 export function errorFromApi(status: number, body: unknown, what: string): TagTrustError {

@@ -23,7 +23,7 @@
 import Koa from 'koa';
 import type { Context } from 'koa';
 import Router from '@koa/router';
-import { InvalidInputError, InvalidReferenceError, NotFoundError, parseGun } from '@tagtrust/shared';
+import { InvalidInputError, InvalidReferenceError, LEASE_HEADER, NotFoundError, parseGun } from '@tagtrust/shared';
 import type { Authorizer } from '../auth.js';
 import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
@@ -111,7 +111,11 @@ export function createApp(deps: AppDependencies): Koa {
     const gun = collectionName(ctx.params.gun);
     const caller = await authorize(ctx, { action: 'push', gun });
     const body = await readJsonBody(ctx.req, deps.bodyLimit);
-    ctx.body = await repository.publish(gun, body, caller.name);
+    const published = await repository.publish(gun, body, caller.name);
+    // Stored: the publisher's turn is over (publish-leases.ts). The answer says so, so a client behind
+    // a proxy that drops the header still releases the lease itself.
+    const lease = ctx.get(LEASE_HEADER);
+    ctx.body = lease && deps.leases?.release(gun, lease) ? { ...published, leaseReleased: true } : published;
   });
 
   router.delete('/v2/*gun/_trust/tuf{/}', async (ctx) => {

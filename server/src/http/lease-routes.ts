@@ -3,6 +3,7 @@
  *
  *   POST   /v2/<gun>/_trust/lease        wait for the collection's lease: {lease, ttlMs, waitedBehind}
  *   DELETE /v2/<gun>/_trust/lease/<id>   release it: {released: true|false}
+ * A successful publish with the header `x-tagtrust-lease: <id>` releases the lease too (app.ts).
  */
 import type Router from '@koa/router';
 import { InvalidReferenceError, NotFoundError, parseGun } from '@tagtrust/shared';
