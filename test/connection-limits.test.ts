@@ -43,7 +43,8 @@ const closedAfter = (socket: Socket, start: number, limitMs: number) =>
 const closedWithin = (socket: Socket, ms: number) =>
   new Promise<boolean>((resolve) => {
     if (socket.destroyed || socket.readableEnded) return resolve(true);
-    const timer = setTimeout(() => resolve(false), ms);
+    // On a starved event loop this timer can come due together with the server's: let I/O run first.
+    const timer = setTimeout(() => setImmediate(() => resolve(socket.destroyed || socket.readableEnded)), ms);
     socket.once('close', () => {
       clearTimeout(timer);
       resolve(true);
@@ -74,7 +75,7 @@ test.serial('600 slow-header connections: at most the cap stay open and timestam
 });
 
 test.serial('slow headers are cut off after --headers-timeout; a slow body with a valid token after --request-timeout', async (t) => {
-  t.timeout(30_000);
+  t.timeout(40_000);
   const { port, lines } = await serverUnderTest(t);
   const sockets: Socket[] = [];
   t.teardown(() => sockets.forEach((s) => s.destroy()));
@@ -85,10 +86,11 @@ test.serial('slow headers are cut off after --headers-timeout; a slow body with 
     sockets,
   );
   const start = Date.now();
-  const [headersClosed, bodyClosed] = await Promise.all([closedAfter(slowHeaders, start, 12_000), closedAfter(slowBody, start, 12_000)]);
-  // Node checks the timeouts every second; the rest of the slack is for a loaded machine (vs. 65-300 s before).
-  t.true(headersClosed >= 1_500 && headersClosed <= 8_000, `slow headers closed after ${headersClosed} ms (headers timeout 2 s)`);
-  t.true(bodyClosed >= 2_500 && bodyClosed <= 9_000, `slow body closed after ${bodyClosed} ms (request timeout 3 s)`);
+  const [headersClosed, bodyClosed] = await Promise.all([closedAfter(slowHeaders, start, 20_000), closedAfter(slowBody, start, 20_000)]);
+  // The slack is for a loaded machine, where the test process's own timers run late (vs. 65-300 s before).
+  t.true(headersClosed >= 1_500 && headersClosed <= 20_000, `slow headers closed after ${headersClosed} ms (headers timeout 2 s)`);
+  t.true(bodyClosed >= 2_500 && bodyClosed <= 20_000, `slow body closed after ${bodyClosed} ms (request timeout 3 s)`);
+  t.log(`closed after ${headersClosed} ms (slow headers) and ${bodyClosed} ms (slow body)`);
   t.true(lines.some((line) => line.endsWith('aborted: the client closed the connection, sent an incomplete request or was too slow (ERR_HTTP_REQUEST_TIMEOUT)')), lines.join('\n'));
 });
 
