@@ -91,14 +91,19 @@ function request(method, path, body) {
   });
 }
 
-/** Server CPU (ms) during each POST the client sends: node:http(s).request wrapped (the client imports it per request). */
+/** True for the POST that waits for the publish lease (not the publish). */
+const isLeasePath = (path) => /\/_trust\/lease$/.test(path ?? '');
+
+/** Server CPU (ms) during each publish POST the client sends: node:http(s).request wrapped (the client imports it per request). */
 const postCpu = [];
 for (const lib of [http, https]) {
   const original = lib.request;
   lib.request = function request(...args) {
     const options = args.find((a) => a && typeof a === 'object' && !(a instanceof URL));
+    const target = args.find((a) => typeof a === 'string' || a instanceof URL);
+    const path = target === undefined ? options?.path : new URL(target).pathname;
     const req = original.apply(this, args);
-    if (options?.method === 'POST') {
+    if (options?.method === 'POST' && !isLeasePath(path)) {
       const c0 = threadsCpuMs(child.pid);
       req.once('response', (res) => res.once('end', () => postCpu.push(threadsCpuMs(child.pid) - c0)));
     }
@@ -110,7 +115,7 @@ syncBuiltinESMExports();
 /** Server-side wall times (ms) of the POSTs logged after byte `offset` of the log. */
 async function postTimes(offset) {
   const text = (await readFile(logFile)).subarray(offset).toString('utf8');
-  return [...text.matchAll(/^POST \S+ 200 ([\d.]+)ms/gm)].map((m) => Number(m[1]));
+  return [...text.matchAll(/^POST (\S+) 200 ([\d.]+)ms/gm)].filter((m) => !isLeasePath(m[1])).map((m) => Number(m[2]));
 }
 
 try {

@@ -41,10 +41,12 @@ function assertApiError(t: import('ava').ExecutionContext, result: HttpResult, s
   return error.message;
 }
 
-test('GET /healthz answers ok', async (t) => {
-  const response = await fetch(`${server.url}/healthz`);
-  t.is(response.status, 200);
-  t.deepEqual(await response.json(), { status: 'ok' });
+test('GET /healthz and /readyz answer ok with the storage and renewal state', async (t) => {
+  for (const path of ['/healthz', '/readyz']) {
+    const response = await fetch(`${server.url}${path}`);
+    t.is(response.status, 200);
+    t.deepEqual(await response.json(), { status: 'ok', storage: { writable: true }, renewal: { failing: 0, collections: [] } });
+  }
 });
 
 test('latest metadata is served for revalidation, exact versions as immutable', async (t) => {

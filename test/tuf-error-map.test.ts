@@ -149,11 +149,19 @@ for (const c of CASES) {
   });
 }
 
-test('download failures: 404 for the timestamp is NotFound, other HTTP errors are ServerError', (t) => {
+test('download failures: 404 for the timestamp is NotFound, a missing listed file and 5xx are ServerError with different messages', (t) => {
   const notFound = mapFailure({ role: 'timestamp', error: new DownloadHTTPError('HTTP 404 for x', 404) }, GUN);
   t.is(notFound.code, 'NOT_FOUND');
   t.regex(notFound.message, /collection registry\.example\.com\/team\/app has no timestamp on the server/);
-  t.is(mapFailure({ role: 'snapshot', error: new DownloadHTTPError('HTTP 500 for x', 500) }, GUN).code, 'SERVER');
+  const missing = mapFailure({ role: 'snapshot', error: new DownloadHTTPError('HTTP 404 for x', 404) }, GUN);
+  t.is(missing.code, 'SERVER');
+  t.regex(missing.message, /the server lacks a file its metadata lists/);
+  for (const status of [500, 503]) {
+    const failed = mapFailure({ role: 'timestamp', error: new DownloadHTTPError(`HTTP ${status} for x`, status) }, GUN);
+    t.is(failed.code, 'SERVER');
+    t.regex(failed.message, new RegExp(`timestamp of registry\\.example\\.com/team/app failed: the server answered HTTP ${status} \\(a server error, not a problem with the metadata\\); retry later`));
+    t.notRegex(failed.message, /lacks a file/);
+  }
 });
 
 test('text fallback when nothing was recorded (a RuntimeError wrapping the cause as text)', (t) => {

@@ -26,6 +26,16 @@ export class Deadline {
     );
   }
 
+  /**
+   * The deadline passed because other publishers of the same collection went first (contention),
+   * not because the server was slow.
+   */
+  contentionError(gun: string, detail: string): TimeoutError {
+    return new TimeoutError(
+      `${this.what} did not finish within ${this.timeoutMs / 1000}s: ${detail}; other publishers of ${gun} were publishing at the same time (contention, not a slow server); retry, or raise --timeout`,
+    );
+  }
+
   dispose(): void {
     clearTimeout(this.timer);
   }

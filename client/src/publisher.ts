@@ -3,8 +3,10 @@
  * Key rotation and root changes live in root-changes.ts; Publisher exposes them.
  *
  * Every change starts from verified metadata (a full TUF update), never from what the server
- * merely says. When another publisher got there first (409), the change is re-read, re-applied,
- * re-signed and retried, so concurrent signers lose no tag.
+ * merely says. Publishers of one collection take turns through the server's publish lease
+ * (publish-lease.ts), so a change normally lands at its first attempt; when another publisher got
+ * there first anyway (409), the change is re-read, re-applied, re-signed and retried, so concurrent
+ * signers lose no tag.
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -17,6 +19,7 @@ import {
   NotFoundError,
   NotSignedError,
   SubstitutionError,
+  TimeoutError,
   UsageError,
   VersionConflictError,
   buildRoot,
@@ -47,6 +50,7 @@ import { describeChange } from './pending.js';
 import type { DelegationListing, DelegationSpec } from './delegations.js';
 import { checkRoleName, withDelegation, withoutDelegation, withoutDelegationKey } from './delegations.js';
 import { Deadline } from './deadline.js';
+import { withPublishLease } from './publish-lease.js';
 import type { PassphraseProvider } from './keystore.js';
 import { KeyStore, environmentPassphrases } from './keystore.js';
 import { generateSignerKey } from './key-admin.js';
@@ -583,57 +587,71 @@ export class Publisher {
     const deadline = new Deadline(this.options.timeoutMs, what);
     try {
       const api = new ServerApi(this.options.server, this.options.token, deadline, { ca: this.options.ca });
-      // Decrypting the signing key (scrypt, ~0.1 s) overlaps the metadata refresh: start it from the
-      // locally trusted metadata; the unlock below then finds it done, or unlocks what the refresh requires.
+      // Decrypting the signing key (scrypt, ~0.1 s) starts from the locally trusted metadata; the unlock
+      // below then finds it done, or unlocks what the refresh requires.
       const early = requestedRole === 'targets' ? this.unlockFromLocalTrust(gun) : undefined;
       let autoBins = this.binsThreshold > 0;
-      for (let attempt = 1; ; attempt += 1) {
-        const base = await withTrustedCollection(this.context(gun, deadline), async (session) => {
-          // A tag the top-level targets itself signs (with --role targets) stays there: it shadows its bin.
-          const top = session.metadata.targets.signed;
-          const role = (binFor !== undefined && !(binFor in top.targets) ? binRoleFor(top, binFor) : undefined) ?? requestedRole;
-          const bitLength = succinctBins(top)?.bit_length ?? Math.log2(legacyBins(top).length || 1);
-          return { role, bitLength, ...(await this.loadRole(session, role, names, binFor)) };
+      let attempt = 1;
+      // Decrypt before taking a turn: a publisher holding the lease never waits for scrypt.
+      await early;
+      for (;;) {
+        // One publisher at a time per collection (publish-lease.ts); moving to hashed bins takes its own turn.
+        const outcome = await withPublishLease(api, gun, deadline, async (lease): Promise<{ done: RoleChangeResult } | { rebin: Parameters<Publisher['binsBeforeSigning']> }> => {
+          for (; ; attempt += 1) {
+            const base = await withTrustedCollection(this.context(gun, deadline), async (session) => {
+              // A tag the top-level targets itself signs (with --role targets) stays there: it shadows its bin.
+              const top = session.metadata.targets.signed;
+              const role = (binFor !== undefined && !(binFor in top.targets) ? binRoleFor(top, binFor) : undefined) ?? requestedRole;
+              const bitLength = succinctBins(top)?.bit_length ?? Math.log2(legacyBins(top).length || 1);
+              return { role, bitLength, ...(await this.loadRole(session, role, names, binFor)) };
+            });
+            const role = base.role;
+            if (autoBins && binFor !== undefined && this.binsThreshold > 0 && !(binFor in base.current.targets)) {
+              const entries = Object.keys(base.current.targets).length;
+              if (role === 'targets' && entries + 1 > this.binsThreshold) {
+                autoBins = false;
+                return { rebin: [gun, `${gun} holds ${entries} tags, over the hashed bins threshold of ${this.binsThreshold}`, { onlyIfFlat: true }] };
+              } else if (isBinRole(role) && entries + 1 > MAX_BIN_ENTRIES) {
+                autoBins = false;
+                return { rebin: [gun, `${role} of ${gun} holds ${entries} tags, over the ${MAX_BIN_ENTRIES} a bin should hold`, { minBitLength: base.bitLength + 1 }] };
+              }
+            }
+            if (base.invalid && attempt === 1) {
+              this.options.warn(
+                `${role} v${base.current.version} no longer verifies against its current keys (a key was revoked?); starting it afresh as v${base.current.version + 1}: re-sign every tag you vouch for`,
+              );
+            }
+            const key = await this.keys.unlock(base.keys.keyids, role, gun);
+            const changed = change(base.current, role);
+            const signed = carryPolicy(changed, buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets));
+            if (changed.delegations) signed.delegations = changed.delegations;
+            const metadata = signBuilt(signed, [key], role);
+            try {
+              if (base.keys.threshold > 1) {
+                // More signatures needed than this home holds: stage it for the other signers.
+                const result = await api.proposePending(gun, role, metadata);
+                return { done: { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) } };
+              }
+              lease.releasedByPublish = (await api.publish(gun, { [role]: metadata }, lease.id)).leaseReleased === true;
+              // The server stores these exact bytes: keep them as this client's copy of the role, so the
+              // next refresh verifies them against the new snapshot instead of downloading them again.
+              await recordPublishedTargets(this.options.home, gun, metadata, role);
+              return { done: { role, version: signed.version, attempts: attempt } };
+            } catch (err) {
+              if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
+              // Someone published without the lease (an older client), or this one's lease expired.
+              await sleep(Math.random() * Math.min(200, 10 * attempt));
+            }
+          }
+        }).catch((err: unknown) => {
+          if (err instanceof TimeoutError && deadline.expired && attempt > 1) {
+            throw deadline.contentionError(gun, `${attempt} attempts lost the race to other publishers`);
+          }
+          throw err;
         });
-        const role = base.role;
-        await early;
-        if (autoBins && binFor !== undefined && this.binsThreshold > 0 && !(binFor in base.current.targets)) {
-          const entries = Object.keys(base.current.targets).length;
-          if (role === 'targets' && entries + 1 > this.binsThreshold) {
-            autoBins = false;
-            const why = `${gun} holds ${entries} tags, over the hashed bins threshold of ${this.binsThreshold}`;
-            if (await this.binsBeforeSigning(gun, why, { onlyIfFlat: true })) continue;
-          } else if (isBinRole(role) && entries + 1 > MAX_BIN_ENTRIES) {
-            autoBins = false;
-            const why = `${role} of ${gun} holds ${entries} tags, over the ${MAX_BIN_ENTRIES} a bin should hold`;
-            if (await this.binsBeforeSigning(gun, why, { minBitLength: base.bitLength + 1 })) continue;
-          }
-        }
-        if (base.invalid && attempt === 1) {
-          this.options.warn(
-            `${role} v${base.current.version} no longer verifies against its current keys (a key was revoked?); starting it afresh as v${base.current.version + 1}: re-sign every tag you vouch for`,
-          );
-        }
-        const key = await this.keys.unlock(base.keys.keyids, role, gun);
-        const changed = change(base.current, role);
-        const signed = carryPolicy(changed, buildTargets(base.current.version + 1, expiresAfter(new Date(), this.targetsLifetimeMs), changed.targets));
-        if (changed.delegations) signed.delegations = changed.delegations;
-        const metadata = signBuilt(signed, [key], role);
-        try {
-          if (base.keys.threshold > 1) {
-            // More signatures needed than this home holds: stage it for the other signers.
-            const result = await api.proposePending(gun, role, metadata);
-            return { role, version: signed.version, attempts: attempt, ...(result.pending ? { pending: result.pending } : {}) };
-          }
-          await api.publish(gun, { [role]: metadata });
-          // The server stores these exact bytes: keep them as this client's copy of the role, so the
-          // next refresh verifies them against the new snapshot instead of downloading them again.
-          await recordPublishedTargets(this.options.home, gun, metadata, role);
-          return { role, version: signed.version, attempts: attempt };
-        } catch (err) {
-          if (!(err instanceof VersionConflictError) || attempt >= this.maxAttempts) throw err;
-          await sleep(Math.random() * Math.min(200, 10 * attempt));
-        }
+        if ('done' in outcome) return outcome.done;
+        await this.binsBeforeSigning(...outcome.rebin);
+        attempt += 1;
       }
     } finally {
       deadline.dispose();

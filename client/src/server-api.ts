@@ -3,7 +3,7 @@
  * publishing, and the audit changefeed.
  * Server errors come back as the typed errors the server reported (errorFromApi).
  */
-import { NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
+import { LEASE_HEADER, NetworkError, NotFoundError, ServerError, pendingBasePath, tufBasePath, errorFromApi } from '@tagtrust/shared';
 import type { LogEntry, Metadata, PendingResult, PendingStatus, PublishRequest, PublishResponse, Signature, TargetsSigned, TufKey, WithdrawResult } from '@tagtrust/shared';
 
 /** One accepted change, as the server's changefeed reports it. */
@@ -86,8 +86,27 @@ export class ServerApi {
     return this.request('GET', `/v2/${gun}/_trust/log/consistency?from=${from}&to=${to}`, `proving the tag log of ${gun} consistent`);
   }
 
-  publish(gun: string, body: PublishRequest): Promise<PublishResponse> {
-    return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body);
+  /** @param lease the publish lease held (takeLease): a successful publish releases it on the server */
+  publish(gun: string, body: PublishRequest, lease?: string): Promise<PublishResponse> {
+    return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body, lease === undefined ? {} : { [LEASE_HEADER]: lease });
+  }
+
+  /**
+   * Waits for the collection's publish lease (the server queues publishers first come, first served).
+   * @returns the lease id, or undefined when the server has no leases (an older server)
+   */
+  async takeLease(gun: string): Promise<string | undefined> {
+    try {
+      return (await this.request<{ lease: string }>('POST', `/v2/${gun}/_trust/lease`, `waiting for the publish lease of ${gun}`)).lease;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Releases a publish lease; a lease that expired meanwhile is fine. */
+  async releaseLease(gun: string, lease: string): Promise<void> {
+    await this.request('DELETE', `/v2/${gun}/_trust/lease/${lease}`, `releasing the publish lease of ${gun}`);
   }
 
   /** Stages the next version of a role for more signatures (published at once if it has enough). */
@@ -108,8 +127,8 @@ export class ServerApi {
     return this.request<WithdrawResult>('DELETE', `${pendingBasePath(gun)}/${id}`, `withdrawing pending change ${id} of ${gun}`);
   }
 
-  private async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async request<T>(method: string, path: string, what: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: HttpResponse;

@@ -5,7 +5,10 @@
  * Invariants:
  * - Writes to one collection are serialised (CollectionLocks) and committed atomically.
  * - While the server holds a collection's timestamp key it never serves an expired timestamp:
- *   reads of `timestamp.json` renew it first when it is inside its renewal window.
+ *   reads of `timestamp.json` renew it first when it is inside its renewal window. When that renewal
+ *   fails (e.g. the disk is full), the stored timestamp is served as long as it has not expired, the
+ *   renewal is retried after a back-off, and the failure is logged and reported (renewal-failures.ts).
+ *   An expired timestamp is never served: that read fails with 503 and the reason.
  * - Snapshot and timestamp are renewed when less than `renewFraction` of their lifetime remains.
  * - Every accepted change (publish, key rotation request, deletion) is recorded in the audit trail
  *   in the same atomic write as the change itself. Renewals are not changes and are not recorded.
@@ -19,7 +22,7 @@
  * - Reads go through an in-memory cache of the latest files (read-cache.ts), which every commit
  *   replaces synchronously right after the store has the change.
  */
-import { InvalidInputError, NotFoundError, TOP_LEVEL_ROLES, VersionConflictError, isExpired } from '@tagtrust/shared';
+import { InvalidInputError, NotFoundError, ServerError, TOP_LEVEL_ROLES, VersionConflictError, isExpired } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TufKey } from '@tagtrust/shared';
 import type { KeyPair } from '@tagtrust/keys';
 import { rootKeyChanges, tagChanges } from './audit.js';
@@ -38,6 +41,8 @@ import { TagLog } from './tag-log/tag-log.js';
 import { ExpiryIndex } from './metrics/expiry-index.js';
 import { publishOutcome } from './metrics/metrics.js';
 import type { PublishOutcome } from './metrics/metrics.js';
+import { RenewalFailures } from './renewal-failures.js';
+import type { RenewalHealth } from './renewal-failures.js';
 import type { AuditEntry, AuditRecord, LogAppend, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
 import { StaleKeyError, StaleVersionError } from './storage/store.js';
 
@@ -72,6 +77,8 @@ export interface RepositoryOptions {
   onPublish?: (outcome: PublishOutcome, seconds: number) => void;
   /** Where the latest expiries are recorded (for metrics; default: an index of its own). */
   expiries?: ExpiryIndex;
+  /** Where renewal failures are logged (default stderr). */
+  log?: (line: string) => void;
 }
 
 export class Repository {
@@ -93,6 +100,7 @@ export class Repository {
   private readonly parsedDelegated = new ParsedTargetsCache(4 * 1024 * 1024);
   /** The collections' tag transparency logs (tag-log/). */
   readonly tagLog: TagLog;
+  private readonly renewalFailures: RenewalFailures;
 
   constructor(options: RepositoryOptions) {
     this.store = options.store;
@@ -104,6 +112,12 @@ export class Repository {
     this.tagLog = new TagLog(options.store);
     this.onPublish = options.onPublish;
     this.expiries = options.expiries ?? new ExpiryIndex();
+    this.renewalFailures = new RenewalFailures(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+  }
+
+  /** Collections whose renewal keeps failing (for /healthz and /readyz). */
+  renewalHealth(): RenewalHealth {
+    return this.renewalFailures.health();
   }
 
   /**
@@ -138,7 +152,7 @@ export class Repository {
     const file = this.cache.get(gun, role);
     if (!file) return undefined;
     if (version !== undefined) return file.version === version ? file : undefined;
-    if (role === 'timestamp' && this.timestampRenewalDue(gun)) return undefined;
+    if (role === 'timestamp' && this.timestampRenewalDue(gun) && !this.servingDespiteFailedRenewal(gun)) return undefined;
     return file;
   }
 
@@ -373,11 +387,19 @@ export class Repository {
     }
   }
 
-  /** Renews the online-signed roles of every collection that is due; returns how many were renewed. */
+  /**
+   * Renews the online-signed roles of every collection that is due; returns how many were renewed.
+   * A collection whose renewal fails is recorded (renewalHealth) and the others are still renewed.
+   */
   async renewAll(): Promise<number> {
     let renewed = 0;
     for await (const gun of this.store.listCollections()) {
-      if (await this.renew(gun)) renewed += 1;
+      try {
+        if (await this.renew(gun)) renewed += 1;
+        this.renewalFailures.succeeded(gun);
+      } catch (err) {
+        this.renewalFailures.failed(gun, err, this.now());
+      }
     }
     return renewed;
   }
@@ -396,10 +418,9 @@ export class Repository {
       const timestampDue = snapshotDue || this.isDue(timestamp.signed, 'timestamp', now);
       this.expiries.set(gun, 'snapshot', Date.parse(snapshot.signed.expires));
       this.expiries.set(gun, 'timestamp', Date.parse(timestamp.signed.expires));
-      if (!timestampDue) {
-        this.timestampExpiry.set(gun, Date.parse(timestamp.signed.expires));
-        return false;
-      }
+      // Known before writing: a read can serve the stored timestamp if the renewal below fails.
+      this.timestampExpiry.set(gun, Date.parse(timestamp.signed.expires));
+      if (!timestampDue) return false;
       const [snapshotKey, timestampKey] = await Promise.all([
         this.onlineKeys.signer(gun, 'snapshot'),
         this.onlineKeys.signer(gun, 'timestamp'),
@@ -416,8 +437,30 @@ export class Repository {
     });
   }
 
+  /**
+   * Renews before a read of timestamp.json when due. A failed renewal does not fail the read while the
+   * stored timestamp is still valid; it is retried after a back-off.
+   * @throws ServerError (503) when the renewal failed and the stored timestamp has expired
+   */
   private async renewTimestampIfDue(gun: string): Promise<void> {
-    if (this.timestampRenewalDue(gun)) await this.renew(gun);
+    if (!this.timestampRenewalDue(gun) || this.servingDespiteFailedRenewal(gun)) return;
+    try {
+      await this.renew(gun);
+      this.renewalFailures.succeeded(gun);
+    } catch (err) {
+      this.renewalFailures.failed(gun, err, this.now());
+      const expiry = this.timestampExpiry.get(gun);
+      if (expiry === undefined || this.now().getTime() >= expiry) {
+        throw new ServerError(`the timestamp of ${gun} has expired and the server cannot renew it (${(err as Error).message}); tell the operator`, { cause: err });
+      }
+    }
+  }
+
+  /** True while a failed renewal backs off and the stored timestamp has not expired: serve it as is. */
+  private servingDespiteFailedRenewal(gun: string): boolean {
+    const now = this.now();
+    const expiry = this.timestampExpiry.get(gun);
+    return expiry !== undefined && now.getTime() < expiry && this.renewalFailures.backingOff(gun, now);
   }
 
   /** True when the timestamp must be renewed (or its expiry is not known yet) before serving it. */

@@ -17,14 +17,18 @@ import { createApp } from './http/app.js';
 import { routesOf } from './http/api-description.js';
 import type { RouteInfo } from './http/api-description.js';
 import { serveFromCache } from './http/fast-read.js';
+import { requestErrorLogger } from './http/request-errors.js';
+import { limitConnections } from './http/connection-limit.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
+import { PublishLeases } from './publish-leases.js';
 import { Repository } from './repository.js';
 import { ServerMetrics } from './metrics/metrics.js';
 import { ExpiryIndex } from './metrics/expiry-index.js';
 import { startMetricsListener } from './metrics/metrics-listener.js';
 import { loadAdminToken, loadMasterKey, requireLongAdminToken } from './secrets.js';
 import { LevelStore } from './storage/level-store.js';
+import { isLocked } from './storage/durable-level.js';
 import { Tokens } from './tokens.js';
 
 export interface ServerConfig {
@@ -49,6 +53,14 @@ export interface ServerConfig {
   accessLog?: (line: string) => void;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
+  /** Most connections open at once; past it the oldest idle or still-sending-headers one is closed. */
+  maxConnections: number;
+  /** How long a client may take to send its request headers, in ms. */
+  headersTimeout: number;
+  /** How long a client may take to send its whole request (headers and body), in ms. */
+  requestTimeout: number;
+  /** How long a publish lease lasts unless its holder releases it, in ms (publish-leases.ts). */
+  publishLeaseTtl: number;
   /**
    * host:port of a separate plain-HTTP listener that serves only `GET /metrics`, without a token.
    * Unset: `/metrics` is on the main listener (public, or admin-only with `requirePullScope`).
@@ -67,6 +79,10 @@ export const defaultConfig: ServerConfig = {
   timestampLifetime: DEFAULT_LIFETIMES.timestamp,
   renewInterval: 60_000,
   pendingLifetime: 7 * 24 * 3600_000,
+  maxConnections: 2000,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  publishLeaseTtl: 10_000,
 };
 
 export interface RunningServer {
@@ -88,7 +104,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   // Until the services are open, requests get a 503.
   let listener: RequestListener | undefined;
   const dispatch: RequestListener = (req, res) => (listener ? listener(req, res) : notReady(res));
-  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, dispatch) : createHttpServer(dispatch);
+  // Node checks both timeouts every connectionsCheckingInterval (default 30 s): check every second.
+  const limits = { headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout, connectionsCheckingInterval: 1000 };
+  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key, ...limits }, dispatch) : createHttpServer(limits, dispatch);
+  limitConnections(server, { max: config.maxConnections, headersTimeoutMs: config.headersTimeout, requestTimeoutMs: config.requestTimeout, log });
   await listen(server, config.listen);
   let services: Services;
   try {
@@ -107,10 +126,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const renewal = setInterval(() => {
     const run = metrics.renewalStarted();
     repository.renewAll().then(
-      (renewed) => run.finished(renewed, now()),
+      // A collection whose renewal failed is recorded by the repository (renewalHealth) and logged there.
+      (renewed) => (repository.renewalHealth().failing ? run.failed() : run.finished(renewed, now())),
       (err: Error) => {
         run.failed();
-        log(`tagtrust-server: renewal failed: ${err.message}`);
+        log(`tagtrust-server: renewal failed: cannot list the collections (${err.message})`);
       },
     );
     pending.pruneAll().catch((err: Error) => log(`tagtrust-server: pruning pending changes failed: ${err.message}`));
@@ -165,9 +185,9 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
 
   let store: LevelStore;
   try {
-    store = await LevelStore.open(join(dataDir, 'db'));
+    store = await LevelStore.open(join(dataDir, 'db'), { log });
   } catch (err) {
-    if ((err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || (err as { code?: string }).code === 'LEVEL_LOCKED') {
+    if (isLocked(err)) {
       throw new UsageError(`the database in ${dataDir} is in use by another tagtrust-server process: stop it, or use another --data directory`, { cause: err });
     }
     throw err;
@@ -183,6 +203,7 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
     now: config.now,
     readCacheBytes: config.readCacheBytes,
+    log,
   });
   const authorizer = new TokenAuthorizer({
     store,
@@ -201,9 +222,11 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
     bodyLimit: config.bodyLimit,
     pending,
     backupEntries: () => store.entries(),
+    leases: new PublishLeases({ ttlMs: config.publishLeaseTtl }),
+    storageHealth: () => store.health(),
     metrics: config.metricsListen ? undefined : { metrics, adminOnly: config.requirePullScope ?? false },
   });
-  app.on('error', (err: Error) => log(`tagtrust-server: internal error: ${err.stack ?? err.message}`));
+  app.on('error', requestErrorLogger(log));
 
   const appListener = app.callback();
   // The cache fast path skips Koa, and so authorisation: only when reads are public.

@@ -36,6 +36,8 @@ export interface PublishResponse {
   gun: string;
   /** The versions now current, for every role the publish changed (including snapshot, timestamp). */
   versions: Record<string, number>;
+  /** True when the publish carried the publisher's lease (LEASE_HEADER) and released it. */
+  leaseReleased?: boolean;
 }
 
 export interface ApiErrorBody {
@@ -65,7 +67,12 @@ export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   TOO_LARGE: 413,
   IMMUTABLE_TAG: 409,
   POLICY_WEAKENED: 409,
+  /** The server cannot serve or store this right now (e.g. its disk is full), and says why. */
+  SERVER: 503,
 };
+
+/** Request header of a publish made under a publish lease: the server releases the lease once the publish is stored. */
+export const LEASE_HEADER = 'x-tagtrust-lease';
 
 /** Rebuilds the typed error a server reported; anything unknown becomes a ServerError. */
 export function errorFromApi(status: number, body: unknown, what: string): TagTrustError {
@@ -106,6 +113,8 @@ export function errorFromApi(status: number, body: unknown, what: string): TagTr
     case 'INVALID_INPUT':
     case 'USAGE':
       return new InvalidInputError(message);
+    case 'SERVER':
+      return new ServerError(`${message} (HTTP ${status})`);
     default:
       return new ServerError(status >= 500 ? `${what} failed: the server had an internal error (HTTP ${status}); see its log` : message);
   }

@@ -49,7 +49,7 @@ export type {
   TopLevelRoleName,
   TufKey,
 } from './tuf-types.js';
-export { HTTP_STATUS_BY_CODE, errorFromApi, tufBasePath } from './api.js';
+export { HTTP_STATUS_BY_CODE, LEASE_HEADER, errorFromApi, tufBasePath } from './api.js';
 export type { ApiErrorBody, PublishRequest, PublishResponse } from './api.js';
 export {
   DEFAULT_LIFETIMES,

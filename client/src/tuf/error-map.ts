@@ -186,6 +186,12 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
       if (role === 'timestamp' && status === 404) {
         return new NotFoundError(`collection ${gun} has no timestamp on the server: check the name, or initialise it with \`tagtrust init ${gun}\``, cause);
       }
+      if (status !== undefined && status >= 500) {
+        return new ServerError(
+          `downloading ${role} of ${gun} failed: the server answered HTTP ${status} (a server error, not a problem with the metadata); retry later, and tell the operator if it persists`,
+          cause,
+        );
+      }
       return new ServerError(`downloading ${role} of ${gun} failed (${message}): the server lacks a file its metadata lists; ask the operator`, cause);
     }
     case 'ExpiredMetadataError': {

@@ -11,7 +11,7 @@ import { UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
 import { defaultConfig } from '../server.js';
 import type { ServerConfig } from '../server.js';
 
-type Kind = 'text' | 'path' | 'listen' | 'duration' | 'bytes' | 'boolean';
+type Kind = 'text' | 'path' | 'listen' | 'duration' | 'bytes' | 'count' | 'boolean';
 
 interface OptionSpec {
   flag: string;
@@ -34,6 +34,9 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { flag: 'tls-cert', env: 'TAGTRUST_TLS_CERT', kind: 'path', value: 'FILE', help: 'serve HTTPS with this PEM certificate (chain); needs tls-key' },
   { flag: 'tls-key', env: 'TAGTRUST_TLS_KEY', kind: 'path', value: 'FILE', help: 'PEM private key of the certificate' },
   { flag: 'access-log', env: 'TAGTRUST_ACCESS_LOG', kind: 'boolean', help: 'one line per request (method, path, status, ms, bytes) on stderr', shownDefault: 'false' },
+  { flag: 'max-connections', env: 'TAGTRUST_MAX_CONNECTIONS', kind: 'count', value: 'N', help: 'most open connections; past it the oldest idle or still-sending-headers one is closed', shownDefault: String(defaultConfig.maxConnections) },
+  { flag: 'headers-timeout', env: 'TAGTRUST_HEADERS_TIMEOUT', kind: 'duration', value: 'DUR', help: 'time a client has to send its request headers', shownDefault: formatDuration(defaultConfig.headersTimeout) },
+  { flag: 'request-timeout', env: 'TAGTRUST_REQUEST_TIMEOUT', kind: 'duration', value: 'DUR', help: 'time a client has to send its whole request, body included', shownDefault: formatDuration(defaultConfig.requestTimeout) },
   { flag: 'metrics-listen', env: 'TAGTRUST_METRICS_LISTEN', kind: 'listen', value: 'HOST:PORT', help: 'serve GET /metrics there without a token, not on listen (default: /metrics on listen; admin-only with require-pull-token)' },
 ];
 
@@ -94,6 +97,15 @@ export async function resolveServerOptions(flags: Record<string, string | boolea
   set('pendingLifetime', 'pending-lifetime');
   set('requirePullScope', 'require-pull-token');
   set('metricsListen', 'metrics-listen');
+  set('maxConnections', 'max-connections');
+  set('headersTimeout', 'headers-timeout');
+  set('requestTimeout', 'request-timeout');
+  // Node requires the headers to be due no later than the whole request.
+  const headersTimeout = config.headersTimeout ?? defaultConfig.headersTimeout;
+  const requestTimeout = config.requestTimeout ?? defaultConfig.requestTimeout;
+  if (headersTimeout > requestTimeout) {
+    throw new UsageError(`headers-timeout (${formatDuration(headersTimeout)}) must not be longer than request-timeout (${formatDuration(requestTimeout)})`);
+  }
   if (values['access-log'] === true) config.accessLog = (line) => process.stderr.write(`${line}\n`);
   return { config, tlsCertFile: values['tls-cert'] as string | undefined, tlsKeyFile: values['tls-key'] as string | undefined };
 }
@@ -128,7 +140,7 @@ function parseValue(spec: OptionSpec, raw: unknown, where: string, relativeTo?: 
     if (raw === false || raw === '0' || raw === 'false') return false;
     throw bad('true or false (1 or 0 in the environment)');
   }
-  if (spec.kind === 'bytes' && typeof raw === 'number') raw = String(raw);
+  if ((spec.kind === 'bytes' || spec.kind === 'count') && typeof raw === 'number') raw = String(raw);
   if (typeof raw !== 'string' || raw === '') throw bad('a non-empty string');
   switch (spec.kind) {
     case 'duration': {
@@ -136,9 +148,10 @@ function parseValue(spec: OptionSpec, raw: unknown, where: string, relativeTo?: 
       if (ms === undefined) throw bad('a duration like 90s, 30m, 6h or 7d');
       return ms;
     }
-    case 'bytes': {
+    case 'bytes':
+    case 'count': {
       const n = Number(raw);
-      if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw bad('a positive number of bytes');
+      if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw bad(`a positive number${spec.kind === 'bytes' ? ' of bytes' : ''}`);
       return n;
     }
     case 'listen':

@@ -1,7 +1,8 @@
 /**
  * The HTTP API. One route table; handlers parse, call the repository, set body and cache headers.
  *
- *   GET  /healthz
+ *   GET  /healthz                                 liveness: always 200, with storage and renewal state
+ *   GET  /readyz                                  503 while writes fail or renewals keep failing
  *   GET  /openapi.json                            this API's description (OpenAPI 3.1, server/openapi.json)
  *   GET  /metrics                                 Prometheus metrics (public; admin with required pull tokens)
  *   GET  /v2/<gun>/_trust/tuf/<role>.json         latest version (no-cache + ETag; timestamp: short max-age)
@@ -10,6 +11,7 @@
  *   POST /v2/<gun>/_trust/tuf/<snapshot|timestamp>.key   start a rotation: new pending key (admin)
  *   POST /v2/<gun>/_trust/tuf/                    publish signed root, targets and delegated roles (push)
  *   /v2/<gun>/_trust/pending[/<id>]               staging area for approvals (pending-routes.ts)
+ *   POST /v2/<gun>/_trust/lease, DELETE …/lease/<id>   one publisher at a time, FIFO (lease-routes.ts)
  *   DELETE /v2/<gun>/_trust/tuf/                  delete a collection (admin)
  *   GET  /v2/<gun>/_trust/changefeed?after=N&limit=M     audit trail, paged
  *   GET  /v2/<gun>/_trust/log/{entries,proof,consistency}  tag transparency log (log-routes.ts)
@@ -26,7 +28,7 @@ import { Readable } from 'node:stream';
 import Koa from 'koa';
 import type { Context } from 'koa';
 import Router from '@koa/router';
-import { InvalidInputError, InvalidReferenceError, NotFoundError, parseGun } from '@tagtrust/shared';
+import { InvalidInputError, InvalidReferenceError, LEASE_HEADER, NotFoundError, parseGun } from '@tagtrust/shared';
 import type { Authorizer } from '../auth.js';
 import type { Repository } from '../repository.js';
 import type { Tokens } from '../tokens.js';
@@ -39,6 +41,9 @@ import type { PendingChanges } from '../pending/pending-changes.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import { registerPendingRoutes } from './pending-routes.js';
 import { registerLogRoutes } from './log-routes.js';
+import { registerLeaseRoutes } from './lease-routes.js';
+import type { PublishLeases } from '../publish-leases.js';
+import type { StorageHealth } from '../storage/durable-level.js';
 
 export interface AppDependencies {
   repository: Repository;
@@ -55,6 +60,10 @@ export interface AppDependencies {
   metrics?: { metrics: ServerMetrics; adminOnly: boolean };
   /** Every database entry from one consistent snapshot taken when called (backup/backup-file.ts). */
   backupEntries?: () => AsyncIterable<[string, string]>;
+  /** Publish leases per collection; without them the lease routes are absent. */
+  leases?: PublishLeases;
+  /** Whether the store accepts writes (default: it does). */
+  storageHealth?: () => StorageHealth;
 }
 
 /** `[<N>.]<role>.json`: top-level roles, `targets/...` delegated roles, and hashed bins `<name_prefix>-<hex>` (shared/succinct-roles.ts). */
@@ -67,8 +76,20 @@ export function createApp(deps: AppDependencies): Koa {
   const authorize = (ctx: Context, permission: Parameters<Authorizer['authorize']>[1]) =>
     authorizer.authorize(ctx.get('authorization') || undefined, permission);
 
+  const health = () => {
+    const storage = deps.storageHealth?.() ?? { writable: true };
+    const renewal = repository.renewalHealth();
+    return { status: storage.writable && renewal.failing === 0 ? 'ok' : 'degraded', storage, renewal };
+  };
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = health();
+  });
+  router.get('/readyz', (ctx) => {
+    const body = health();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = body.status === 'ok' ? 200 : 503;
+    ctx.body = body;
   });
 
   router.get('/openapi.json', async (ctx) => {
@@ -122,7 +143,11 @@ export function createApp(deps: AppDependencies): Koa {
     const gun = collectionName(ctx.params.gun);
     const caller = await authorize(ctx, { action: 'push', gun });
     const body = await readJsonBody(ctx.req, deps.bodyLimit);
-    ctx.body = await repository.publish(gun, body, caller.name);
+    const published = await repository.publish(gun, body, caller.name);
+    // Stored: the publisher's turn is over (publish-leases.ts). The answer says so, so a client behind
+    // a proxy that drops the header still releases the lease itself.
+    const lease = ctx.get(LEASE_HEADER);
+    ctx.body = lease && deps.leases?.release(gun, lease) ? { ...published, leaseReleased: true } : published;
   });
 
   router.delete('/v2/*gun/_trust/tuf{/}', async (ctx) => {
@@ -186,6 +211,7 @@ export function createApp(deps: AppDependencies): Koa {
   }
 
   if (deps.pending) registerPendingRoutes(router, { pending: deps.pending, authorizer, bodyLimit: deps.bodyLimit });
+  if (deps.leases) registerLeaseRoutes(router, { leases: deps.leases, authorizer });
 
   const app = new Koa();
   app.use(errorMiddleware);

@@ -1,10 +1,13 @@
 /**
  * The one error middleware: tagtrust errors become `{error: {code, message}}` with the status from
- * the shared code table; anything else is a 500 with a generic body, logged through app 'error'.
+ * the shared code table (a StorageUnavailableError, code SERVER, is a 503 that says why); a read while
+ * the database is being reopened is a 503 too; anything else is a 500 with a generic body, logged
+ * through app 'error' (one line when the client aborted the request: request-errors.ts).
  */
 import type { Context, Next } from 'koa';
 import { HTTP_STATUS_BY_CODE, TagTrustError, TooLargeError, VersionConflictError } from '@tagtrust/shared';
 import type { ApiErrorBody } from '@tagtrust/shared';
+import { isStorageClosed } from '../storage/storage-fault.js';
 
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
   try {
@@ -20,6 +23,11 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.body = body;
       // The rest of an oversized or refused body is never read: close the connection once the answer is sent.
       if (err instanceof TooLargeError || !ctx.req.complete) ctx.set('Connection', 'close');
+      return;
+    }
+    if (isStorageClosed(err)) {
+      ctx.status = 503;
+      ctx.body = { error: { code: 'SERVER', message: 'the server is reopening its database after a write failure: retry in a few seconds' } } satisfies ApiErrorBody;
       return;
     }
     ctx.status = 500;

@@ -6,15 +6,17 @@
  * - `pending`: `<gun>\0<role>` -> sealed server key JSON (pending rotation)
  * - `collections`: `<gun>` -> ISO time of the first publish
  * - `audit`:   `<gun>\0<seq, 12 digits>` -> audit record JSON (append-only)
- * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name;
- *   `tokenUse`: `<name>` -> ISO time of the last recorded use
+ * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
  *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
  * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
  * - `logLeaves`: `<gun>\0<index, 12 digits>` -> leaf JSON of the tag transparency log (append-only);
  *   `logNodes`: `<gun>\0<level, 2 digits>\0<index, 12 digits>` -> complete subtree hash (hex);
  *   `logSize`: `<gun>` -> number of leaves; `logTags`: `<gun>\0<tag>` -> last recorded digest.
  *   Kept when a collection is deleted, like the audit trail.
- * Writes of one change go into a single `batch()` across sublevels, which level applies atomically.
+ * - `tokenUse`: `<name>` -> ISO time of the last recorded use
+ * Writes of one change go into a single batch across sublevels, which level applies atomically, and
+ * every write is synced to the disk before it returns; after a failed write the database is reopened
+ * before anything else is written (durable-level.ts).
  * Writes that read before writing (audit sequence numbers, token names, key creation) run one at a
  * time per collection (per token table) through `exclusive`, so two writers in this process cannot
  * interleave between read and write; different collections still commit concurrently.
@@ -23,12 +25,13 @@
  * normally reads nothing before its one batch write (reads on the main thread can block for tens of
  * ms behind leveldb's lock on a loaded machine; measured with bench/publish-server.mjs).
  */
-import { Level } from 'level';
 import type { SealedKey } from '@tagtrust/keys';
 import type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
 import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { CollectionLocks } from '../collection-lock.js';
 import { setBounded } from '../bounded-map.js';
+import { DurableLevel } from './durable-level.js';
+import type { DurableLevelOptions, StorageHealth, Sublevel, WriteOp } from './durable-level.js';
 
 const SEP = '\u0000';
 const MAX_REMEMBERED_LATEST = 200_000;
@@ -44,10 +47,9 @@ const collectionRange = (gun: string) => ({ gt: `${gun}${SEP}`, lt: `${gun}${SEP
 const TOKENS = '\u0000tokens';
 const SERVER_ROLES: ServerKeyRole[] = ['snapshot', 'timestamp'];
 
-type Batch = ReturnType<Level<string, string>['batch']>;
 
 export class LevelStore implements MetadataStore {
-  private readonly db: Level<string, string>;
+  private readonly durable: DurableLevel;
   private readonly files;
   private readonly latest;
   private readonly keys;
@@ -57,12 +59,11 @@ export class LevelStore implements MetadataStore {
   private readonly audit;
   private readonly tokens;
   private readonly tokenHashes;
+  private readonly tokenUse;
   private readonly logLeaves;
   private readonly logNodes;
   private readonly logSize;
   private readonly logTags;
-
-  private readonly tokenUse;
   private readonly locks = new CollectionLocks();
   /** `<gun>\0<role>` -> latest version (0: none), as committed through this instance (see `rememberLatest`). */
   private readonly latestVersions = new Map<string, number>();
@@ -73,9 +74,9 @@ export class LevelStore implements MetadataStore {
   /** Counts token deletions, before and after each write: a lookup that raced one remembers nothing. */
   private tokenDeletions = 0;
 
-  private constructor(db: Level<string, string>) {
-    this.db = db;
-    const sub = (name: string) => db.sublevel<string, string>(name, { valueEncoding: 'utf8' });
+  private constructor(durable: DurableLevel) {
+    this.durable = durable;
+    const sub = (name: string) => durable.sublevel(name);
     this.files = sub('files');
     this.latest = sub('latest');
     this.keys = sub('keys');
@@ -85,19 +86,27 @@ export class LevelStore implements MetadataStore {
     this.audit = sub('audit');
     this.tokens = sub('tokens');
     this.tokenHashes = sub('tokenHashes');
+    this.tokenUse = sub('tokenUse');
     this.logLeaves = sub('logLeaves');
     this.logNodes = sub('logNodes');
     this.logSize = sub('logSize');
     this.logTags = sub('logTags');
-
-    this.tokenUse = sub('tokenUse');
   }
 
-  /** Opens (creating if needed) the database at `location`. */
-  static async open(location: string): Promise<LevelStore> {
-    const db = new Level<string, string>(location, { valueEncoding: 'utf8' });
-    await db.open();
-    return new LevelStore(db);
+  /**
+   * Opens (creating if needed) the database at `location`.
+   * @throws StorageUnavailableError saying why the disk refused (e.g. no space left on device)
+   */
+  static async open(location: string, options: Pick<DurableLevelOptions, 'log' | 'reopenIntervalMs'> = {}): Promise<LevelStore> {
+    let store: LevelStore | undefined;
+    const durable = await DurableLevel.open(location, { ...options, onReopen: () => store?.forgetAll() });
+    store = new LevelStore(durable);
+    return store;
+  }
+
+  /** Whether writes are accepted, and why not. */
+  health(): StorageHealth {
+    return this.durable.health();
   }
 
   async getLatest(gun: string, role: string): Promise<StoredFile | undefined> {
@@ -130,22 +139,18 @@ export class LevelStore implements MetadataStore {
       for (const [role, version] of expected) {
         if (current.get(role) !== version) throw new StaleVersionError(role, version, current.get(role)!);
       }
-      const batch = this.db.batch();
+      const batch: WriteOp[] = [];
       for (const [role, keyId] of Object.entries(change.activateKeys ?? {}) as [ServerKeyRole, string][]) {
         const pending = await this.getPendingServerKey(change.gun, role);
         if (pending?.keyid !== keyId) throw new StaleKeyError(role, keyId);
-        batch.put(roleKey(change.gun, role), JSON.stringify(pending), { sublevel: this.keys });
-        batch.del(roleKey(change.gun, role), { sublevel: this.pending });
+        batch.push(put(this.keys, roleKey(change.gun, role), JSON.stringify(pending)), del(this.pending, roleKey(change.gun, role)));
       }
       for (const file of change.files) {
-        batch.put(fileKey(change.gun, file.role, file.version), file.text, { sublevel: this.files });
-        batch.put(roleKey(change.gun, file.role), String(file.version), { sublevel: this.latest });
+        batch.push(put(this.files, fileKey(change.gun, file.role, file.version), file.text), put(this.latest, roleKey(change.gun, file.role), String(file.version)));
       }
-      for (const id of change.deletePending ?? []) batch.del(roleKey(change.gun, id), { sublevel: this.staged });
+      for (const id of change.deletePending ?? []) batch.push(del(this.staged, roleKey(change.gun, id)));
       if (change.log) await this.appendLog(batch, change.gun, change.log);
-      if (change.expectedLatest.root === 0) {
-        batch.put(change.gun, new Date().toISOString(), { sublevel: this.collections });
-      }
+      if (change.expectedLatest.root === 0) batch.push(put(this.collections, change.gun, new Date().toISOString()));
       await this.write(batch, change.gun, change.audit);
       for (const file of change.files) this.rememberLatest(roleKey(change.gun, file.role), file.version);
     });
@@ -160,7 +165,7 @@ export class LevelStore implements MetadataStore {
     return this.exclusive(gun, async () => {
       const existing = await this.getServerKey(gun, role);
       if (existing) return existing;
-      await this.keys.put(roleKey(gun, role), JSON.stringify(key));
+      await this.durable.write([put(this.keys, roleKey(gun, role), JSON.stringify(key))]);
       return key;
     });
   }
@@ -172,25 +177,20 @@ export class LevelStore implements MetadataStore {
 
   putPendingServerKey(gun: string, role: ServerKeyRole, key: SealedKey, audit: AuditEntry): Promise<void> {
     return this.exclusive(gun, async () => {
-      const batch = this.db.batch();
-      batch.put(roleKey(gun, role), JSON.stringify(key), { sublevel: this.pending });
-      await this.write(batch, gun, audit);
+      await this.write([put(this.pending, roleKey(gun, role), JSON.stringify(key))], gun, audit);
     });
   }
 
   deleteCollection(gun: string, audit: AuditEntry): Promise<boolean> {
     return this.exclusive(gun, async () => {
       if ((await this.collections.get(gun)) === undefined) return false;
-      const batch = this.db.batch();
-      for await (const key of this.files.keys(collectionRange(gun))) batch.del(key, { sublevel: this.files });
+      const batch: WriteOp[] = [];
+      for await (const key of this.files.keys(collectionRange(gun))) batch.push(del(this.files, key));
       const latestKeys = await this.latest.keys(collectionRange(gun)).all();
-      for (const key of latestKeys) batch.del(key, { sublevel: this.latest });
-      for await (const key of this.staged.keys(collectionRange(gun))) batch.del(key, { sublevel: this.staged });
-      for (const role of SERVER_ROLES) {
-        batch.del(roleKey(gun, role), { sublevel: this.keys });
-        batch.del(roleKey(gun, role), { sublevel: this.pending });
-      }
-      batch.del(gun, { sublevel: this.collections });
+      for (const key of latestKeys) batch.push(del(this.latest, key));
+      for await (const key of this.staged.keys(collectionRange(gun))) batch.push(del(this.staged, key));
+      for (const role of SERVER_ROLES) batch.push(del(this.keys, roleKey(gun, role)), del(this.pending, roleKey(gun, role)));
+      batch.push(del(this.collections, gun));
       await this.write(batch, gun, audit);
       for (const key of latestKeys) this.rememberLatest(key, 0);
       return true;
@@ -208,10 +208,7 @@ export class LevelStore implements MetadataStore {
   putToken(token: TokenRecord, audit: AuditEntry): Promise<void> {
     return this.exclusive(TOKENS, async () => {
       if ((await this.tokens.get(token.name)) !== undefined) throw new TokenExistsError(token.name);
-      const batch = this.db.batch();
-      batch.put(token.name, JSON.stringify(token), { sublevel: this.tokens });
-      batch.put(token.sha256, token.name, { sublevel: this.tokenHashes });
-      await this.write(batch, SERVER_AUDIT, audit);
+      await this.write([put(this.tokens, token.name, JSON.stringify(token)), put(this.tokenHashes, token.sha256, token.name)], SERVER_AUDIT, audit);
     });
   }
 
@@ -246,7 +243,7 @@ export class LevelStore implements MetadataStore {
 
   recordTokenUse(name: string, time: string): Promise<void> {
     return this.exclusive(TOKENS, async () => {
-      if ((await this.tokens.get(name)) !== undefined) await this.tokenUse.put(name, time);
+      if ((await this.tokens.get(name)) !== undefined) await this.durable.write([put(this.tokenUse, name, time)]);
     });
   }
 
@@ -255,10 +252,7 @@ export class LevelStore implements MetadataStore {
       const text = await this.tokens.get(name);
       if (text === undefined) return false;
       const { sha256 } = JSON.parse(text) as TokenRecord;
-      const batch = this.db.batch();
-      batch.del(name, { sublevel: this.tokens });
-      batch.del(sha256, { sublevel: this.tokenHashes });
-      batch.del(name, { sublevel: this.tokenUse });
+      const batch = [del(this.tokens, name), del(this.tokenHashes, sha256), del(this.tokenUse, name)];
       this.forgetToken(sha256);
       try {
         await this.write(batch, SERVER_AUDIT, audit);
@@ -270,7 +264,7 @@ export class LevelStore implements MetadataStore {
   }
 
   async putPending(gun: string, id: string, text: string): Promise<void> {
-    await this.staged.put(roleKey(gun, id), text);
+    await this.durable.write([put(this.staged, roleKey(gun, id), text)]);
   }
 
   async getPending(gun: string, id: string): Promise<string | undefined> {
@@ -282,11 +276,11 @@ export class LevelStore implements MetadataStore {
   }
 
   async deletePending(gun: string, id: string): Promise<void> {
-    await this.staged.del(roleKey(gun, id));
+    await this.durable.write([del(this.staged, roleKey(gun, id))]);
   }
 
   appendAudit(gun: string, audit: AuditEntry): Promise<void> {
-    return this.exclusive(gun, () => this.write(this.db.batch(), gun, audit));
+    return this.exclusive(gun, () => this.write([], gun, audit));
   }
 
   async getLogSize(gun: string): Promise<number> {
@@ -307,16 +301,15 @@ export class LevelStore implements MetadataStore {
   }
 
   /** Adds a log append to `batch`, after checking it starts at the log's size. Call only inside `exclusive`. */
-  private async appendLog(batch: Batch, gun: string, append: LogAppend): Promise<void> {
+  private async appendLog(batch: WriteOp[], gun: string, append: LogAppend): Promise<void> {
     const size = await this.getLogSize(gun);
     if (size !== append.start) throw new StaleVersionError('log', append.start, size);
-    append.leaves.forEach((leaf, i) => batch.put(auditKey(gun, append.start + i), leaf, { sublevel: this.logLeaves }));
-    for (const { level, index, hash } of append.nodes) batch.put(logNodeKey(gun, level, index), hash, { sublevel: this.logNodes });
+    append.leaves.forEach((leaf, i) => batch.push(put(this.logLeaves, auditKey(gun, append.start + i), leaf)));
+    for (const { level, index, hash } of append.nodes) batch.push(put(this.logNodes, logNodeKey(gun, level, index), hash));
     for (const [tag, digest] of Object.entries(append.tags)) {
-      if (digest === null) batch.del(roleKey(gun, tag), { sublevel: this.logTags });
-      else batch.put(roleKey(gun, tag), digest, { sublevel: this.logTags });
+      batch.push(digest === null ? del(this.logTags, roleKey(gun, tag)) : put(this.logTags, roleKey(gun, tag), digest));
     }
-    batch.put(gun, String(append.start + append.leaves.length), { sublevel: this.logSize });
+    batch.push(put(this.logSize, gun, String(append.start + append.leaves.length)));
   }
 
   async *listCollections(): AsyncIterable<string> {
@@ -329,11 +322,22 @@ export class LevelStore implements MetadataStore {
    * writes go on.
    */
   entries(): AsyncIterable<[string, string]> {
-    return this.db.iterator();
+    return this.durable.db.iterator();
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    await this.durable.close();
+  }
+
+  /**
+   * After a reopen (durable-level.ts) the database holds every synced write, and maybe the one that
+   * failed: nothing remembered about it can be trusted any more.
+   */
+  private forgetAll(): void {
+    this.latestVersions.clear();
+    this.lastAuditSeq.clear();
+    this.forgetToken('');
+    this.knownTokens.clear();
   }
 
   private forgetToken(sha256: string): void {
@@ -360,8 +364,8 @@ export class LevelStore implements MetadataStore {
    * The last sequence number of each collection is remembered after a successful write: every audit
    * record of this database is written here, by this one instance (level locks the directory).
    */
-  private async write(batch: Batch, gun: string, entry: AuditEntry | undefined): Promise<void> {
-    if (!entry) return batch.write();
+  private async write(batch: WriteOp[], gun: string, entry: AuditEntry | undefined): Promise<void> {
+    if (!entry) return this.durable.write(batch);
     let last = this.lastAuditSeq.get(gun);
     if (last === undefined) {
       last = 0;
@@ -370,8 +374,8 @@ export class LevelStore implements MetadataStore {
       }
     }
     const record: AuditRecord = { seq: last + 1, gun, ...entry };
-    batch.put(auditKey(gun, record.seq), JSON.stringify(record), { sublevel: this.audit });
-    await batch.write();
+    batch.push(put(this.audit, auditKey(gun, record.seq), JSON.stringify(record)));
+    await this.durable.write(batch);
     this.lastAuditSeq.set(gun, record.seq);
   }
 
@@ -380,3 +384,6 @@ export class LevelStore implements MetadataStore {
     return this.locks.run(scope, task);
   }
 }
+
+const put = (sublevel: Sublevel, key: string, value: string): WriteOp => ({ type: 'put', sublevel, key, value });
+const del = (sublevel: Sublevel, key: string): WriteOp => ({ type: 'del', sublevel, key });
