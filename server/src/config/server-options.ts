@@ -26,6 +26,7 @@ interface OptionSpec {
 export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { flag: 'listen', env: 'TAGTRUST_LISTEN', kind: 'listen', value: 'HOST:PORT', help: 'where to listen', shownDefault: defaultConfig.listen },
   { flag: 'data', env: 'TAGTRUST_DATA', kind: 'path', value: 'DIR', help: 'data directory: level database, master key, admin token', shownDefault: defaultConfig.dataDir },
+  { flag: 'database-url', env: 'TAGTRUST_DATABASE_URL', kind: 'text', value: 'URL', help: 'keep metadata in PostgreSQL (postgres://…) instead of DIR; replicas share one database' },
   { flag: 'body-limit', env: 'TAGTRUST_BODY_LIMIT', kind: 'bytes', value: 'BYTES', help: 'largest accepted publish body', shownDefault: String(defaultConfig.bodyLimit) },
   { flag: 'timestamp-lifetime', env: 'TAGTRUST_TIMESTAMP_LIFETIME', kind: 'duration', value: 'DUR', help: 'lifetime of signed timestamps', shownDefault: formatDuration(defaultConfig.timestampLifetime) },
   { flag: 'snapshot-lifetime', env: 'TAGTRUST_SNAPSHOT_LIFETIME', kind: 'duration', value: 'DUR', help: 'lifetime of signed snapshots', shownDefault: formatDuration(defaultConfig.snapshotLifetime) },
@@ -88,6 +89,7 @@ export async function resolveServerOptions(flags: Record<string, string | boolea
   };
   set('listen', 'listen');
   set('dataDir', 'data');
+  set('databaseUrl', 'database-url');
   set('bodyLimit', 'body-limit');
   set('timestampLifetime', 'timestamp-lifetime');
   set('snapshotLifetime', 'snapshot-lifetime');

@@ -5,6 +5,7 @@
 import type { Context, Next } from 'koa';
 import { HTTP_STATUS_BY_CODE, TagTrustError, TooLargeError, VersionConflictError } from '@tagtrust/shared';
 import type { ApiErrorBody } from '@tagtrust/shared';
+import { databaseUnavailable } from '../storage/unavailable.js';
 
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
   try {
@@ -20,6 +21,15 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.body = body;
       // The rest of an oversized or refused body is never read: close the connection once the answer is sent.
       if (err instanceof TooLargeError || !ctx.req.complete) ctx.set('Connection', 'close');
+      return;
+    }
+    const unavailable = databaseUnavailable(err);
+    if (unavailable) {
+      // Nothing was half-written: every write is one transaction. Clients retry.
+      ctx.status = 503;
+      ctx.set('Retry-After', '1');
+      ctx.body = { error: { code: 'SERVER', message: `the database is unavailable (${unavailable}): retry in a moment` } } satisfies ApiErrorBody;
+      ctx.app.emit('error', new Error(`the database is unavailable (${unavailable})`), ctx);
       return;
     }
     ctx.status = 500;
