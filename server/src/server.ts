@@ -174,7 +174,8 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
   if (masterKey.created) log(`tagtrust-server: generated a master key in ${masterKey.source} (mode 0600); back it up`);
   if (adminToken.created) log(`tagtrust-server: generated an admin token in ${adminToken.source} (mode 0600)`);
 
-  const { store, backupEntries, location: storeLocation } = await openStore(dataDir, config.databaseUrl);
+  const { store, backupEntries, location } = await openStore(dataDir, config.databaseUrl);
+  const storeLocation = config.databaseUrl === undefined ? config.dataDir : location;
   const now = config.now ?? (() => new Date());
   const expiries = new ExpiryIndex();
   const metrics = new ServerMetrics({ expiries, now });

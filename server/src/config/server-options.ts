@@ -26,7 +26,6 @@ interface OptionSpec {
 export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { flag: 'listen', env: 'TAGTRUST_LISTEN', kind: 'listen', value: 'HOST:PORT', help: 'where to listen', shownDefault: defaultConfig.listen },
   { flag: 'data', env: 'TAGTRUST_DATA', kind: 'path', value: 'DIR', help: 'data directory: level database, master key, admin token', shownDefault: defaultConfig.dataDir },
-  { flag: 'database-url', env: 'TAGTRUST_DATABASE_URL', kind: 'text', value: 'URL', help: 'keep metadata in PostgreSQL (postgres://…) instead of DIR; replicas share one database' },
   { flag: 'body-limit', env: 'TAGTRUST_BODY_LIMIT', kind: 'bytes', value: 'BYTES', help: 'largest accepted publish body', shownDefault: String(defaultConfig.bodyLimit) },
   { flag: 'timestamp-lifetime', env: 'TAGTRUST_TIMESTAMP_LIFETIME', kind: 'duration', value: 'DUR', help: 'lifetime of signed timestamps', shownDefault: formatDuration(defaultConfig.timestampLifetime) },
   { flag: 'snapshot-lifetime', env: 'TAGTRUST_SNAPSHOT_LIFETIME', kind: 'duration', value: 'DUR', help: 'lifetime of signed snapshots', shownDefault: formatDuration(defaultConfig.snapshotLifetime) },
@@ -36,6 +35,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { flag: 'tls-key', env: 'TAGTRUST_TLS_KEY', kind: 'path', value: 'FILE', help: 'PEM private key of the certificate' },
   { flag: 'access-log', env: 'TAGTRUST_ACCESS_LOG', kind: 'boolean', help: 'one line per request (method, path, status, ms, bytes) on stderr', shownDefault: 'false' },
   { flag: 'metrics-listen', env: 'TAGTRUST_METRICS_LISTEN', kind: 'listen', value: 'HOST:PORT', help: 'serve GET /metrics there without a token, not on listen (default: /metrics on listen; admin-only with require-pull-token)' },
+  { flag: 'database-url', env: 'TAGTRUST_DATABASE_URL', kind: 'text', value: 'URL', help: 'keep metadata in PostgreSQL (postgres://HOST/DB; the password from PGPASSWORD or ~/.pgpass) instead of DIR; replicas share one database' },
 ];
 
 /** Options for node:util parseArgs: every server option, plus --config, --version and --help. */
