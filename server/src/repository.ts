@@ -171,6 +171,11 @@ export class Repository {
     return stored && new PreparedFile(stored);
   }
 
+  /** True on a store shared with other replicas: the latest timestamp is served only after `catchUp`. */
+  get checksLatest(): boolean {
+    return this.freshVersions !== undefined;
+  }
+
   /** True when the cache knows, without any I/O, that collection `gun` does not exist. */
   knownAbsent(gun: string): boolean {
     return this.cache.isAbsent(gun);
@@ -181,10 +186,25 @@ export class Repository {
    * `readPrepared` would; undefined otherwise (a miss, or a latest timestamp that is due for renewal).
    */
   cachedFile(gun: string, role: string, version?: number): PreparedFile | undefined {
+    if (this.freshVersions && role === 'timestamp' && version === undefined) return undefined;
+    return this.cachedFileNow(gun, role, version);
+  }
+
+  /**
+   * The latest timestamp from the cache once it is known to be the database's latest (on a shared
+   * store: `catchUp` first; one query shared by the reads that arrive together); undefined on a miss
+   * or when it is due for renewal.
+   */
+  async cachedLatestTimestamp(gun: string): Promise<PreparedFile | undefined> {
+    await this.catchUp(gun);
+    return this.cachedFileNow(gun, 'timestamp');
+  }
+
+  private cachedFileNow(gun: string, role: string, version?: number): PreparedFile | undefined {
     const file = this.cache.get(gun, role);
     if (!file) return undefined;
     if (version !== undefined) return file.version === version ? file : undefined;
-    if (role === 'timestamp' && (this.freshVersions || this.timestampRenewalDue(gun))) return undefined;
+    if (role === 'timestamp' && this.timestampRenewalDue(gun)) return undefined;
     return file;
   }
 

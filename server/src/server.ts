@@ -214,7 +214,13 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
   let listener: RequestListener = config.requirePullScope
     ? appListener
     : (req, res) => {
-        if (!serveFromCache(repository, req, res)) void appListener(req, res);
+        const served = serveFromCache(repository, req, res);
+        if (served === false) void appListener(req, res);
+        else if (served !== true) {
+          void served.then((done) => {
+            if (!done) void appListener(req, res);
+          });
+        }
       };
   if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
   listener = metrics.instrument(listener);
