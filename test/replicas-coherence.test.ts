@@ -102,3 +102,26 @@ test('tagtrust-server migrate applies the schema once and says so', async (t) =>
   t.is(bad.code, 2);
   t.regex(bad.stderr, /must start with postgres:\/\//);
 });
+
+test('a timestamp committed elsewhere whose notice has not arrived is served at once, never the older one', async (t) => {
+  const { databaseUrl, servers } = await replicas(t, 1);
+  const [b] = servers as [RunningServer];
+  const gun = 'registry.example.com/coherence/no-notice';
+  const publisher = publisherFor(b.url, await tempHome());
+  await publisher.init(gun);
+  await publisher.sign(`${gun}:v1`, { digest: digestOf('a'), size: 1 });
+  const before = await timestampOf(b.url, gun);
+  t.is((await timestampOf(b.url, gun)).body, before.body, 'served from memory');
+  // Another writer's commit, without the notice (as if it were still on its way): only the check finds it.
+  const newer = JSON.parse(before.body) as { signed: { version: number } };
+  newer.signed.version += 1;
+  const text = JSON.stringify(newer);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  t.teardown(() => db.end());
+  await db.query('BEGIN');
+  await db.query("INSERT INTO files (gun, role, version, body) VALUES ($1, 'timestamp', $2, $3)", [gun, newer.signed.version, text]);
+  await db.query("UPDATE latest SET version = $2 WHERE gun = $1 AND role = 'timestamp'", [gun, newer.signed.version]);
+  await db.query('COMMIT');
+  t.is((await timestampOf(b.url, gun)).body, text);
+});
