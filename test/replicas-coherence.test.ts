@@ -4,6 +4,7 @@
  * winner whose timestamp both serve, absent collections are not remembered, backups are refused
  * with the pg_dump pointer; and `tagtrust-server migrate` on an empty database.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { SCHEMA_VERSION, startServer } from '@tagtrust/server';
 import type { RunningServer, ServerConfig } from '@tagtrust/server';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
 import { ADMIN_TOKEN, TestClock } from './helpers/server.js';
-import { api, runServerCli } from './helpers/admin.js';
+import { SERVER_CLI, api, runServerCli } from './helpers/admin.js';
 import { MASTER_KEY } from './helpers/replicas.js';
 import { postgres, stopStoreBackends } from './helpers/stores.js';
 
@@ -124,4 +125,36 @@ test('a timestamp committed elsewhere whose notice has not arrived is served at 
   await db.query("UPDATE latest SET version = $2 WHERE gun = $1 AND role = 'timestamp'", [gun, newer.signed.version]);
   await db.query('COMMIT');
   t.is((await timestampOf(b.url, gun)).body, text);
+});
+
+test('--database-url: the start-up line names the database without its password; a bad or unreachable URL is one line, exit 2', async (t) => {
+  const databaseUrl = await (await postgres()).database();
+  const withPassword = databaseUrl.replace('postgres@', 'postgres:not-for-logs@');
+  const dataDir = await mkdtemp(join(tmpdir(), 'tagtrust-replica-'));
+  const child = spawn(process.execPath, [SERVER_CLI, '--listen', '127.0.0.1:0', '--data', dataDir, '--database-url', withPassword], {
+    env: { ...process.env, TAGTRUST_MASTER_KEY: MASTER_KEY, TAGTRUST_ADMIN_TOKEN: ADMIN_TOKEN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.includes('\n')) resolve();
+    });
+  });
+  t.regex(stderr, /listening on http:\/\/127\.0\.0\.1:\d+, data in PostgreSQL postgres:\/\/127\.0\.0\.1:\d+\/\w+ \(admin token: TAGTRUST_ADMIN_TOKEN\)/);
+  t.false(stderr.includes('not-for-logs'));
+
+  const bad = await runServerCli(['--listen', '127.0.0.1:0', '--data', dataDir, '--database-url', 'mysql://db/tagtrust'], { TAGTRUST_MASTER_KEY: MASTER_KEY });
+  t.is(bad.code, 2);
+  t.is(bad.stderr, 'tagtrust-server: the database URL must start with postgres:// (not mysql://)\n');
+  const closedPort = databaseUrl.replace(/:\d+\//, ':1/');
+  const unreachable = await runServerCli(['--listen', '127.0.0.1:0', '--data', dataDir, '--database-url', closedPort.replace('postgres@', 'postgres:not-for-logs@')], { TAGTRUST_MASTER_KEY: MASTER_KEY, TAGTRUST_ADMIN_TOKEN: ADMIN_TOKEN });
+  t.is(unreachable.code, 2);
+  t.regex(unreachable.stderr, /^tagtrust-server: cannot open the PostgreSQL database postgres:\/\/127\.0\.0\.1:1\/\w+: .*ECONNREFUSED.*\n$/);
+  t.false(unreachable.stderr.includes('not-for-logs'));
 });

@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
 import { defaultConfig } from '../server.js';
 import type { ServerConfig } from '../server.js';
+import { databaseLocation } from '../storage/open-store.js';
 
 type Kind = 'text' | 'path' | 'listen' | 'duration' | 'bytes' | 'boolean';
 
@@ -90,6 +91,8 @@ export async function resolveServerOptions(flags: Record<string, string | boolea
   set('listen', 'listen');
   set('dataDir', 'data');
   set('databaseUrl', 'database-url');
+  // A malformed URL is refused before anything is created.
+  if (config.databaseUrl !== undefined) databaseLocation(config.databaseUrl);
   set('bodyLimit', 'body-limit');
   set('timestampLifetime', 'timestamp-lifetime');
   set('snapshotLifetime', 'snapshot-lifetime');
