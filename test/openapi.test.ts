@@ -74,7 +74,7 @@ test('server/openapi.json is served, describes every route of the server and not
   const proxy = await recordingProxy(server.url);
   t.teardown(() => proxy.close());
   const p = proxy.url;
-  for (const path of ['/healthz', '/openapi.json', '/metrics']) t.is((await fetch(`${p}${path}`)).status, 200);
+  for (const path of ['/healthz', '/readyz', '/openapi.json', '/metrics']) t.is((await fetch(`${p}${path}`)).status, 200);
   t.deepEqual(JSON.parse(await (await fetch(`${server.url}/openapi.json`)).text()), doc, 'the served document is the one in the repository');
 
   // Publishing, delegations and approvals, pulling: the clients' own traffic.
@@ -95,6 +95,9 @@ test('server/openapi.json is served, describes every route of the server and not
   t.is((await api(p, 'GET', `/v2/${GUN}/_trust/log/proof?index=0&size=2`, undefined)).status, 200);
   t.is((await api(p, 'GET', `/v2/${GUN}/_trust/log/consistency?from=1&to=2`, undefined)).status, 200);
   t.is((await api(p, 'GET', `/v2/${GUN}/_trust/log/entries?start=x`, undefined)).status, 400);
+  const lease = await api(p, 'POST', `/v2/${GUN}/_trust/lease`, ADMIN_TOKEN);
+  t.is(lease.status, 200);
+  t.is((await api(p, 'DELETE', `/v2/${GUN}/_trust/lease/${(lease.body as { lease: string }).lease}`, ADMIN_TOKEN)).status, 200);
 
   // The rest of the API, raw, with answers of each documented kind.
   const stale = await api(p, 'GET', `/v2/${GUN}/_trust/tuf/2.targets.json`, undefined);

@@ -6,10 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TagTrustError, UsageError } from '@tagtrust/shared';
-import { defaultConfig, startServer } from './server.js';
+import { startServer } from './server.js';
 import { ADMIN_HELP, runAdminCommand } from './admin-cli.js';
 import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup/backup-cli.js';
 import { EXPORT_HELP, runExportCommand } from './mirror/export-cli.js';
+import { DATABASE_COMMANDS, DATABASE_HELP, runDatabaseCommand } from './storage/database-cli.js';
 import { resolveServerOptions, serverOptionsHelp, serverParseOptions } from './config/server-options.js';
 
 /** Set by scripts/package.mjs when it bundles the server into one file, away from its package.json. */
@@ -28,6 +29,7 @@ const HELP = `Usage: tagtrust-server [options]
        tagtrust-server tls self-signed --out DIR [--host NAME]...
        tagtrust-server backup|restore|verify-backup ...
        tagtrust-server export --out DIR [--gun PATTERN] [--watch]
+       tagtrust-server migrate|migrate-data ...
 
 Serves TUF metadata for signed container tags. Each option is taken from the first of: its flag,
 its environment variable, its key in the --config file, the default.
@@ -47,7 +49,8 @@ Secrets (never logged):
 
 ${ADMIN_HELP}
 ${BACKUP_HELP}
-${EXPORT_HELP}`;
+${EXPORT_HELP}
+${DATABASE_HELP}`;
 
 async function readTls(certFile: string | undefined, keyFile: string | undefined) {
   if (certFile === undefined && keyFile === undefined) return undefined;
@@ -95,6 +98,10 @@ async function main(): Promise<void> {
     await runBackupCommand(argv, process.env, output);
     return;
   }
+  if (DATABASE_COMMANDS.has(argv[0] ?? '')) {
+    await runDatabaseCommand(argv, process.env, output);
+    return;
+  }
   if (argv[0] === 'export') {
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
@@ -123,9 +130,8 @@ async function main(): Promise<void> {
     adminToken: env.TAGTRUST_ADMIN_TOKEN,
     tls: await readTls(options.tlsCertFile, options.tlsKeyFile),
   });
-  const dataDir = options.config.dataDir ?? defaultConfig.dataDir;
   const metrics = server.metricsUrl ? `, metrics on ${server.metricsUrl}/metrics` : '';
-  process.stderr.write(`tagtrust-server ${await serverVersion()} listening on ${server.url}, data in ${dataDir}${metrics} (admin token: ${server.adminTokenSource})\n`);
+  process.stderr.write(`tagtrust-server ${await serverVersion()} listening on ${server.url}, data in ${server.storeLocation}${metrics} (admin token: ${server.adminTokenSource})\n`);
   const stop = () => {
     server.close().then(
       () => process.exit(0),

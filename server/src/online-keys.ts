@@ -55,6 +55,12 @@ export class OnlineKeys {
     for (const id of [...this.sealed.keys()]) if (id.startsWith(`${gun}\u0000`)) this.sealed.delete(id);
   }
 
+  /** Call when changes to any collection's stored keys may have been missed (another replica). */
+  changedAll(): void {
+    this.generation += 1;
+    this.sealed.clear();
+  }
+
   /** A new key for a rotation, sealed; the caller stores it as pending. */
   async createPending(gun: string, role: ServerKeyRole): Promise<SealedKey> {
     return sealKeyPair(await generateKeyPair('ed25519'), this.masterKey, sealContext(gun, role));

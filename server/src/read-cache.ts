@@ -155,6 +155,19 @@ export class ReadCache {
     this.drop(gun);
   }
 
+  /** Drops every collection and every absence (changes made elsewhere may have been missed). */
+  invalidateAll(): void {
+    this.commits += 1;
+    this.absent.clear();
+    this.collections.clear();
+    this.bytes = 0;
+  }
+
+  /** Role -> version of the cached latest files of `gun` (without marking it used). */
+  versions(gun: string): Map<string, number> {
+    return new Map([...(this.collections.get(gun)?.values() ?? [])].map((file) => [file.role, file.version]));
+  }
+
   /** Total body bytes held. */
   get size(): number {
     return this.bytes;

@@ -21,6 +21,10 @@
  *   committed in the same atomic write; a publish of an approved pending change deletes it there too.
  * - Reads go through an in-memory cache of the latest files (read-cache.ts), which every commit
  *   replaces synchronously right after the store has the change.
+ * - On a store shared with other replicas (replication/shared-store.ts), reads of the latest
+ *   timestamp and publishes first check the database's latest versions and drop what this process
+ *   remembers of the collection if it moved on (`catchUp`); versions newer than the cached latest
+ *   are looked up in the store, and no collection is remembered as absent.
  */
 import { InvalidInputError, NotFoundError, ServerError, TOP_LEVEL_ROLES, VersionConflictError, isExpired } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TufKey } from '@tagtrust/shared';
@@ -45,6 +49,8 @@ import { RenewalFailures } from './renewal-failures.js';
 import type { RenewalHealth } from './renewal-failures.js';
 import type { AuditEntry, AuditRecord, LogAppend, MetadataStore, ServerKeyRole, StoredFile } from './storage/store.js';
 import { StaleKeyError, StaleVersionError } from './storage/store.js';
+import { FreshVersions } from './replication/fresh-versions.js';
+import { isSharedStore } from './replication/shared-store.js';
 
 const SERVER_ROLES: ServerKeyRole[] = ['snapshot', 'timestamp'];
 const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
@@ -101,6 +107,8 @@ export class Repository {
   /** The collections' tag transparency logs (tag-log/). */
   readonly tagLog: TagLog;
   private readonly renewalFailures: RenewalFailures;
+  /** Set when other replicas write to the same store. */
+  private readonly freshVersions: FreshVersions | undefined;
 
   constructor(options: RepositoryOptions) {
     this.store = options.store;
@@ -113,6 +121,8 @@ export class Repository {
     this.onPublish = options.onPublish;
     this.expiries = options.expiries ?? new ExpiryIndex();
     this.renewalFailures = new RenewalFailures(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+    const store = options.store;
+    this.freshVersions = isSharedStore(store) ? new FreshVersions((gun) => store.latestVersions(gun)) : undefined;
   }
 
   /** Collections whose renewal keeps failing (for /healthz and /readyz). */
@@ -121,22 +131,63 @@ export class Repository {
   }
 
   /**
+   * Another writer changed `gun` (a notice from the shared store): forgets its keys, and the rest of
+   * what this process remembers of it when its versions moved (this process's own commits did not).
+   */
+  collectionChanged(gun: string): Promise<void> {
+    this.onlineKeys.changed(gun);
+    return this.catchUp(gun);
+  }
+
+  /** Drops everything remembered about `gun`; the store stays the truth. */
+  private forgetCollectionState(gun: string): void {
+    this.cache.invalidate(gun);
+    this.tagLog.forget(gun);
+    this.onlineKeys.changed(gun);
+    this.timestampExpiry.delete(gun);
+  }
+
+  /** Drops everything remembered about every collection (changes by other replicas may have been missed). */
+  forgetAllState(): void {
+    this.cache.invalidateAll();
+    this.tagLog.forgetAll();
+    this.onlineKeys.changedAll();
+    this.timestampExpiry.clear();
+  }
+
+  /** On a shared store: forgets `gun` if the database's latest versions are not the ones remembered. */
+  private async catchUp(gun: string): Promise<void> {
+    if (!this.freshVersions) return;
+    const stored = await this.freshVersions.get(gun);
+    const cached = this.cache.versions(gun);
+    const moved = [...stored].some(([role, version]) => cached.has(role) && cached.get(role) !== version) || [...cached.keys()].some((role) => !stored.has(role));
+    if (moved) this.forgetCollectionState(gun);
+  }
+
+  /**
    * A metadata file ready to send: the latest, or an exact version. Undefined when it does not exist.
    * The latest timestamp is renewed first when it is due (never serve an expired timestamp).
    */
   async readPrepared(gun: string, role: string, version?: number): Promise<PreparedFile | undefined> {
     if (this.cache.isAbsent(gun)) return undefined;
+    if (version === undefined && role === 'timestamp') await this.catchUp(gun);
     const ticket = this.cache.ticket();
     if (version === undefined && role === 'timestamp') await this.renewTimestampIfDue(gun);
     const latest = this.cache.get(gun, role) ?? (await this.loadLatestPrepared(gun, role));
     // Every collection has all four top-level roles from its first commit on.
-    if (!latest && (TOP_LEVEL_ROLES as readonly string[]).includes(role)) this.cache.markAbsent(gun, ticket);
+    if (!latest && !this.freshVersions && (TOP_LEVEL_ROLES as readonly string[]).includes(role)) this.cache.markAbsent(gun, ticket);
     if (version === undefined || latest?.version === version) return latest;
-    // No version newer than the latest exists (e.g. the client's probe for the next root).
-    if (!latest || version > latest.version) return undefined;
+    // No version newer than the latest exists (e.g. the client's probe for the next root); with
+    // replicas, another one may have committed it since this one cached its latest.
+    if (!this.freshVersions && (!latest || version > latest.version)) return undefined;
     // Older versions are immutable and rarely read: straight from the store, not cached.
     const stored = await this.store.getVersion(gun, role, version);
     return stored && new PreparedFile(stored);
+  }
+
+  /** True on a store shared with other replicas: the latest timestamp is served only after `catchUp`. */
+  get checksLatest(): boolean {
+    return this.freshVersions !== undefined;
   }
 
   /** True when the cache knows, without any I/O, that collection `gun` does not exist. */
@@ -149,6 +200,21 @@ export class Repository {
    * `readPrepared` would; undefined otherwise (a miss, or a latest timestamp that is due for renewal).
    */
   cachedFile(gun: string, role: string, version?: number): PreparedFile | undefined {
+    if (this.freshVersions && role === 'timestamp' && version === undefined) return undefined;
+    return this.cachedFileNow(gun, role, version);
+  }
+
+  /**
+   * The latest timestamp from the cache once it is known to be the database's latest (on a shared
+   * store: `catchUp` first; one query shared by the reads that arrive together); undefined on a miss
+   * or when it is due for renewal.
+   */
+  async cachedLatestTimestamp(gun: string): Promise<PreparedFile | undefined> {
+    await this.catchUp(gun);
+    return this.cachedFileNow(gun, 'timestamp');
+  }
+
+  private cachedFileNow(gun: string, role: string, version?: number): PreparedFile | undefined {
     const file = this.cache.get(gun, role);
     if (!file) return undefined;
     if (version !== undefined) return file.version === version ? file : undefined;
@@ -191,6 +257,11 @@ export class Repository {
 
   private publishLocked(gun: string, body: unknown, actor: string, options: { deletePending?: string[] }): Promise<PublishResponse> {
     return this.locks.run(gun, async () => {
+      if (this.freshVersions) {
+        // Another replica may have published, or started a key rotation, since this one last looked.
+        await this.catchUp(gun);
+        this.onlineKeys.changed(gun);
+      }
       const now = this.now();
       const [root, currentTargets, snapshot, timestamp] = await Promise.all([
         this.loadLatest<RootSigned>(gun, 'root'),
@@ -430,7 +501,14 @@ export class Repository {
       const listedSnapshot = snapshotDue ? signSnapshot(snapshot.signed, [], [snapshotKey], now, this.lifetimes.snapshot) : snapshotFile;
       if (snapshotDue) files.push(listedSnapshot);
       files.push(signTimestamp(timestamp.signed.version, listedSnapshot, [timestampKey], now, this.lifetimes.timestamp, timestamp.signed['x-tagtrust-log']));
-      await this.commit(gun, files, { snapshot: snapshot.signed.version, timestamp: timestamp.signed.version });
+      try {
+        await this.commit(gun, files, { snapshot: snapshot.signed.version, timestamp: timestamp.signed.version });
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err;
+        // Another replica renewed or published first: its files stand, and are served from the store.
+        this.timestampExpiry.delete(gun);
+        return false;
+      }
       this.timestampExpiry.set(gun, now.getTime() + this.lifetimes.timestamp);
       for (const file of files) this.expiries.setFromText(gun, file.role, file.text);
       return true;

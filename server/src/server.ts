@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -27,8 +27,9 @@ import { ServerMetrics } from './metrics/metrics.js';
 import { ExpiryIndex } from './metrics/expiry-index.js';
 import { startMetricsListener } from './metrics/metrics-listener.js';
 import { loadAdminToken, loadMasterKey, requireLongAdminToken } from './secrets.js';
-import { LevelStore } from './storage/level-store.js';
-import { isLocked } from './storage/durable-level.js';
+import { openStore } from './storage/open-store.js';
+import type { MetadataStore } from './storage/store.js';
+import { watchReplicaChanges } from './replication/watch.js';
 import { Tokens } from './tokens.js';
 
 export interface ServerConfig {
@@ -36,6 +37,8 @@ export interface ServerConfig {
   listen: string;
   /** Data directory: the level database plus the generated secrets. */
   dataDir: string;
+  /** postgres://… : keep the metadata there instead of the level database (replicas may share it). */
+  databaseUrl?: string;
   bodyLimit: number;
   snapshotLifetime: number;
   timestampLifetime: number;
@@ -94,6 +97,8 @@ export interface RunningServer {
   routes: RouteInfo[];
   /** Where the admin token came from (env var name or file path). */
   adminTokenSource: string;
+  /** Where the metadata is: the data directory, or the PostgreSQL database (without credentials). */
+  storeLocation: string;
   close(): Promise<void>;
 }
 
@@ -152,8 +157,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     repository,
     routes: services.routes,
     adminTokenSource: services.adminTokenSource,
+    storeLocation: services.storeLocation,
     async close() {
       clearInterval(renewal);
+      await services.stopWatching?.();
       await metricsListener?.close();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
@@ -165,7 +172,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
 interface Services {
   listener: RequestListener;
   repository: Repository;
-  store: LevelStore;
+  store: MetadataStore;
+  storeLocation: string;
+  /** Stops listening for other replicas' changes (shared store only). */
+  stopWatching?: () => Promise<void>;
   pending: PendingChanges;
   metrics: ServerMetrics;
   routes: RouteInfo[];
@@ -183,15 +193,8 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
   if (masterKey.created) log(`tagtrust-server: generated a master key in ${masterKey.source} (mode 0600); back it up`);
   if (adminToken.created) log(`tagtrust-server: generated an admin token in ${adminToken.source} (mode 0600)`);
 
-  let store: LevelStore;
-  try {
-    store = await LevelStore.open(join(dataDir, 'db'), { log });
-  } catch (err) {
-    if (isLocked(err)) {
-      throw new UsageError(`the database in ${dataDir} is in use by another tagtrust-server process: stop it, or use another --data directory`, { cause: err });
-    }
-    throw err;
-  }
+  const { store, backupEntries, location, health } = await openStore(dataDir, config.databaseUrl, log);
+  const storeLocation = config.databaseUrl === undefined ? config.dataDir : location;
   const now = config.now ?? (() => new Date());
   const expiries = new ExpiryIndex();
   const metrics = new ServerMetrics({ expiries, now });
@@ -221,9 +224,9 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
     tokens,
     bodyLimit: config.bodyLimit,
     pending,
-    backupEntries: () => store.entries(),
+    backupEntries,
     leases: new PublishLeases({ ttlMs: config.publishLeaseTtl }),
-    storageHealth: () => store.health(),
+    storageHealth: health,
     metrics: config.metricsListen ? undefined : { metrics, adminOnly: config.requirePullScope ?? false },
   });
   app.on('error', requestErrorLogger(log));
@@ -233,11 +236,18 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
   let listener: RequestListener = config.requirePullScope
     ? appListener
     : (req, res) => {
-        if (!serveFromCache(repository, req, res)) void appListener(req, res);
+        const served = serveFromCache(repository, req, res);
+        if (served === false) void appListener(req, res);
+        else if (served !== true) {
+          void served.then((done) => {
+            if (!done) void appListener(req, res);
+          });
+        }
       };
   if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
   listener = metrics.instrument(listener);
-  return { listener, repository, store, pending, metrics, routes: routesOf(app), adminTokenSource: adminToken.source };
+  const stopWatching = watchReplicaChanges(store, repository, log);
+  return { listener, repository, store, storeLocation, stopWatching, pending, metrics, routes: routesOf(app), adminTokenSource: adminToken.source };
 }
 
 /**

@@ -8,25 +8,14 @@
  * default) of taking it; an older backup reports expired timestamps (the server re-signs them once
  * the backup is restored).
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { backupEntries, checkBackupFile } from './backup-file.js';
+import { verifyCollections } from './verify-collections.js';
+import type { CollectionCheck } from './verify-collections.js';
+
+export type { CollectionCheck } from './verify-collections.js';
 
 const SEP = '\u0000';
 const pad = (n: number) => String(n).padStart(12, '0');
-/** `/v2/<gun>/_trust/tuf/[<N>.]<role>.json` */
-const METADATA_PATH = /^\/v2\/(.+)\/_trust\/tuf\/(?:([1-9]\d{0,11})\.)?(.+)\.json$/;
-
-export interface CollectionCheck {
-  gun: string;
-  /** Number of verified signed tags, when it passed. */
-  tags?: number;
-  /** One line: why it failed. */
-  error?: string;
-}
 
 export interface BackupCheck {
   created: string;
@@ -44,46 +33,9 @@ export async function verifyBackup(file: string): Promise<BackupCheck> {
     else if (key.startsWith('!latest!')) latest.set(key.slice('!latest!'.length), Number(value));
     else if (key.startsWith('!collections!')) guns.push(key.slice('!collections!'.length));
   }
-  const listener = createServer((req, res) => {
-    const match = req.method === 'GET' ? METADATA_PATH.exec(decodeURIComponent((req.url ?? '').split('?', 1)[0]!)) : null;
-    const [gun, role] = [match?.[1] ?? '', match?.[3] ?? ''];
-    const version = match?.[2] === undefined ? latest.get(`${gun}${SEP}${role}`) : Number(match[2]);
-    const text = version === undefined ? undefined : files.get(`${gun}${SEP}${role}${SEP}${pad(version)}`);
-    if (text === undefined) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_FOUND","message":"not in the backup"}}');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(text);
+  const collections = await verifyCollections(guns, async (gun, role, version) => {
+    const wanted = version ?? latest.get(`${gun}${SEP}${role}`);
+    return wanted === undefined ? undefined : files.get(`${gun}${SEP}${role}${SEP}${pad(wanted)}`);
   });
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const home = await mkdtemp(join(tmpdir(), 'tagtrust-verify-backup-'));
-  try {
-    const { Puller } = await import('@tagtrust/client');
-    const collections: CollectionCheck[] = [];
-    for (const gun of guns) {
-      // A delegated role that fails verification is only a warning to a puller (its tags are left
-      // out); here it fails the collection.
-      const problems: string[] = [];
-      const firstRoot = files.get(`${gun}${SEP}root${SEP}${pad(1)}`);
-      if (firstRoot === undefined) {
-        collections.push({ gun, error: 'the backup has no root v1 for it' });
-        continue;
-      }
-      const rootFile = join(home, `root-${collections.length}.json`);
-      await writeFile(rootFile, firstRoot);
-      const server = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
-      const puller = new Puller({ server, home, rootFile, warn: (message) => problems.push(message) });
-      try {
-        const tags = (await puller.list(gun)).length;
-        collections.push(problems.length === 0 ? { gun, tags } : { gun, error: problems.join('; ') });
-      } catch (err) {
-        collections.push({ gun, error: (err as Error).message });
-      }
-    }
-    return { created, collections };
-  } finally {
-    listener.closeAllConnections();
-    await new Promise<void>((done) => listener.close(() => done()));
-    await rm(home, { recursive: true, force: true });
-  }
+  return { created, collections };
 }

@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
 import { defaultConfig } from '../server.js';
 import type { ServerConfig } from '../server.js';
+import { databaseLocation } from '../storage/open-store.js';
 
 type Kind = 'text' | 'path' | 'listen' | 'duration' | 'bytes' | 'count' | 'boolean';
 
@@ -38,6 +39,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { flag: 'headers-timeout', env: 'TAGTRUST_HEADERS_TIMEOUT', kind: 'duration', value: 'DUR', help: 'time a client has to send its request headers', shownDefault: formatDuration(defaultConfig.headersTimeout) },
   { flag: 'request-timeout', env: 'TAGTRUST_REQUEST_TIMEOUT', kind: 'duration', value: 'DUR', help: 'time a client has to send its whole request, body included', shownDefault: formatDuration(defaultConfig.requestTimeout) },
   { flag: 'metrics-listen', env: 'TAGTRUST_METRICS_LISTEN', kind: 'listen', value: 'HOST:PORT', help: 'serve GET /metrics there without a token, not on listen (default: /metrics on listen; admin-only with require-pull-token)' },
+  { flag: 'database-url', env: 'TAGTRUST_DATABASE_URL', kind: 'text', value: 'URL', help: 'keep metadata in PostgreSQL (postgres://HOST/DB; the password from PGPASSWORD or ~/.pgpass) instead of DIR; replicas share one database' },
 ];
 
 /** Options for node:util parseArgs: every server option, plus --config, --version and --help. */
@@ -91,6 +93,9 @@ export async function resolveServerOptions(flags: Record<string, string | boolea
   };
   set('listen', 'listen');
   set('dataDir', 'data');
+  set('databaseUrl', 'database-url');
+  // A malformed URL is refused before anything is created.
+  if (config.databaseUrl !== undefined) databaseLocation(config.databaseUrl);
   set('bodyLimit', 'body-limit');
   set('timestampLifetime', 'timestamp-lifetime');
   set('snapshotLifetime', 'snapshot-lifetime');

@@ -8,6 +8,7 @@ import type { Context, Next } from 'koa';
 import { HTTP_STATUS_BY_CODE, TagTrustError, TooLargeError, VersionConflictError } from '@tagtrust/shared';
 import type { ApiErrorBody } from '@tagtrust/shared';
 import { isStorageClosed } from '../storage/storage-fault.js';
+import { databaseUnavailable } from '../storage/unavailable.js';
 
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
   try {
@@ -28,6 +29,15 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     if (isStorageClosed(err)) {
       ctx.status = 503;
       ctx.body = { error: { code: 'SERVER', message: 'the server is reopening its database after a write failure: retry in a few seconds' } } satisfies ApiErrorBody;
+      return;
+    }
+    const unavailable = databaseUnavailable(err);
+    if (unavailable) {
+      // Nothing was half-written: every write is one transaction. Clients retry.
+      ctx.status = 503;
+      ctx.set('Retry-After', '1');
+      ctx.body = { error: { code: 'SERVER', message: `the database is unavailable (${unavailable}): retry in a moment` } } satisfies ApiErrorBody;
+      ctx.app.emit('error', new Error(`the database is unavailable (${unavailable})`), ctx);
       return;
     }
     ctx.status = 500;

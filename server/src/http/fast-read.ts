@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Repository } from '../repository.js';
+import type { PreparedFile } from '../read-cache.js';
 import type { ApiErrorBody } from '@tagtrust/shared';
 import { cacheControl, missingMetadataMessage, notModified, responseHeaders } from './metadata-response.js';
 
@@ -19,11 +20,15 @@ const ACCEPTS_GZIP = /\bgzip\b/;
  * Answers `req` from the cache if it can. @returns false when the request must go to the app.
  * The gun needs no validation here: only normalised names are ever cached.
  */
-export function serveFromCache(repository: Repository, req: IncomingMessage, res: ServerResponse): boolean {
+export function serveFromCache(repository: Repository, req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> {
   if (req.method !== 'GET') return false;
   const match = FAST_PATH.exec(req.url ?? '');
   if (!match) return false;
   const version = match[2] === undefined ? undefined : Number(match[2]);
+  if (repository.checksLatest && version === undefined && match[3] === 'timestamp') {
+    // Replicas: the cached timestamp only once the database says it is the latest (a failed check goes the full way).
+    return repository.cachedLatestTimestamp(match[1]!).then((file) => (file ? send(file, version, req, res) : false), () => false);
+  }
   if (repository.knownAbsent(match[1]!)) {
     // The 404 the app's error middleware sends for the same request.
     const body = JSON.stringify({ error: { code: 'NOT_FOUND', message: missingMetadataMessage(match[1]!, match[3]!, version) } } satisfies ApiErrorBody);
@@ -32,7 +37,10 @@ export function serveFromCache(repository: Repository, req: IncomingMessage, res
     return true;
   }
   const file = repository.cachedFile(match[1]!, match[3]!, version);
-  if (!file) return false;
+  return file ? send(file, version, req, res) : false;
+}
+
+function send(file: PreparedFile, version: number | undefined, req: IncomingMessage, res: ServerResponse): boolean {
   const acceptEncoding = req.headers['accept-encoding'];
   let gzip = false;
   if (file.compressible && acceptEncoding !== undefined && ACCEPTS_GZIP.test(acceptEncoding)) {

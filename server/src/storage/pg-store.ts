@@ -11,6 +11,8 @@
  *   version is never overwritten (primary key): two different files of one version cannot exist.
  * - A failed transaction is rolled back and its connection released; a broken connection is dropped
  *   by the pool and the next call opens a new one.
+ * - Every write to a collection sends `NOTIFY tagtrust_changed, '<gun>'` in its transaction, so the
+ *   other replicas hear of it when (and only if) it commits (replication/pg-change-listener.ts).
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -18,6 +20,9 @@ import type { SealedKey } from '@tagtrust/keys';
 import type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
 import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { migrate, schemaVersion, SCHEMA_VERSION } from './pg-migrations.js';
+import { CHANGE_CHANNEL, listenForChanges } from '../replication/pg-change-listener.js';
+import type { ChangeHandlers } from '../replication/pg-change-listener.js';
+import type { SharedStore } from '../replication/shared-store.js';
 
 /** Advisory lock scope of the token table: no collection name contains a space (nor can text hold NUL). */
 const TOKENS = ' tokens';
@@ -29,8 +34,11 @@ export interface PgStoreOptions {
   maxConnections?: number;
 }
 
-export class PgStore implements MetadataStore {
-  private constructor(private readonly pool: pg.Pool) {}
+export class PgStore implements MetadataStore, SharedStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
 
   /**
    * Connects to `url` (postgres://…), migrating the schema unless told not to.
@@ -52,7 +60,7 @@ export class PgStore implements MetadataStore {
       await pool.end();
       throw err;
     }
-    return new PgStore(pool);
+    return new PgStore(pool, url);
   }
 
   async getLatest(gun: string, role: string): Promise<StoredFile | undefined> {
@@ -66,6 +74,17 @@ export class PgStore implements MetadataStore {
   async getVersion(gun: string, role: string, version: number): Promise<StoredFile | undefined> {
     const { rows } = await this.pool.query<{ body: string }>('SELECT body FROM files WHERE gun = $1 AND role = $2 AND version = $3', [gun, role, version]);
     return rows[0] ? { role, version, text: rows[0].body } : undefined;
+  }
+
+  /** Each role's latest version, straight from the database (one indexed read). */
+  async latestVersions(gun: string): Promise<Map<string, number>> {
+    const { rows } = await this.pool.query<{ role: string; version: number }>('SELECT role, version FROM latest WHERE gun = $1', [gun]);
+    return new Map(rows.map((r) => [r.role, r.version]));
+  }
+
+  /** Tells `handlers` of every collection another writer (on any replica) changes. @returns stop */
+  watchChanges(handlers: ChangeHandlers): () => Promise<void> {
+    return listenForChanges(this.url, handlers);
   }
 
   commit(change: Change): Promise<void> {
@@ -94,6 +113,7 @@ export class PgStore implements MetadataStore {
       if (change.expectedLatest.root === 0) await client.query('INSERT INTO collections (gun) VALUES ($1) ON CONFLICT DO NOTHING', [change.gun]);
       if (change.log) await this.appendLog(client, change.gun, change.log);
       await this.writeAudit(client, change.gun, change.audit);
+      await notifyChanged(client, change.gun);
     });
   }
 
@@ -106,6 +126,7 @@ export class PgStore implements MetadataStore {
       const existing = await this.serverKey(client, gun, role, 'active');
       if (existing) return existing;
       await client.query("INSERT INTO server_keys (gun, role, state, sealed) VALUES ($1, $2, 'active', $3)", [gun, role, JSON.stringify(key)]);
+      await notifyChanged(client, gun);
       return key;
     });
   }
@@ -121,6 +142,7 @@ export class PgStore implements MetadataStore {
         [gun, role, JSON.stringify(key)],
       );
       await this.writeAudit(client, gun, audit);
+      await notifyChanged(client, gun);
     });
   }
 
@@ -130,6 +152,7 @@ export class PgStore implements MetadataStore {
       if (!rowCount) return false;
       for (const table of ['files', 'latest', 'staged', 'server_keys']) await client.query(`DELETE FROM ${table} WHERE gun = $1`, [gun]);
       await this.writeAudit(client, gun, audit);
+      await notifyChanged(client, gun);
       return true;
     });
   }
@@ -294,4 +317,9 @@ export class PgStore implements MetadataStore {
       client.release(broken);
     }
   }
+}
+
+/** Queues the change notice of `gun`; PostgreSQL delivers it only if the transaction commits. */
+async function notifyChanged(client: PoolClient, gun: string): Promise<void> {
+  await client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, gun]);
 }

@@ -63,6 +63,11 @@ export class TagLog {
     this.edges.delete(gun);
   }
 
+  /** Forgets every log's edge (changes by other replicas may have been missed). */
+  forgetAll(): void {
+    this.edges.clear();
+  }
+
   /** The leaves that record `changes` at `time`, in order. */
   static leavesOf(changes: RoleTagChange[], time: string): LogLeaf[] {
     return changes.map(({ tag, to, role, version }) => ({ tag, digest: to ?? null, role, version, time }));
