@@ -7,12 +7,11 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, get } from 'node:https';
 import { issueSelfSignedCertificate } from '@tagtrust/server';
+import { freePort } from './ports.js';
 
 export const NOTARY_PASSPHRASES = {
   NOTARY_ROOT_PASSPHRASE: 'notary-root-passphrase',
@@ -31,14 +30,6 @@ export interface NotaryServer {
   /** A new ecdsa key for a delegation role in the CLI's key store; returns a PUBLIC KEY PEM file for `notary delegation add`. */
   delegationKey(role: string): Promise<string>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function healthy(url: string, ca: string): Promise<boolean> {
