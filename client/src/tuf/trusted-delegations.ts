@@ -38,7 +38,7 @@ import {
 import type { MetaFileInfo, Metadata, RoleDelegation, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
 
 export type RoleStatus =
-  | { state: 'trusted'; metadata: Metadata<TargetsSigned> }
+  | { state: 'trusted'; metadata: Metadata<TargetsSigned>; signedBy?: string[] }
   | { state: 'unpublished' }
   | { state: 'invalid'; error: RepositoryError };
 
@@ -105,12 +105,12 @@ export class TrustedDelegations {
       // One key counts once, for the roles this one delegates to (metadata-guard.ts).
       const keyProblem = signedKeyMapsProblem(metadata.signed);
       if (keyProblem !== undefined) throw new MalformedMetadataError(`${role} v${metadata.signed.version} ${keyProblem}`);
-      verifyRoleSignatures(metadata, role, info, this.trusted(delegatorOf(role))!.signed.delegations!.keys);
+      const signedBy = verifyRoleSignatures(metadata, role, info, this.trusted(delegatorOf(role))!.signed.delegations!.keys);
       if (metadata.signed.version !== entry.version) {
         throw new MismatchError(`${role} is v${metadata.signed.version}, the snapshot lists v${entry.version}`);
       }
       if (isExpired(metadata.signed, this.now)) throw new ExpiredMetadataError(`${role} expired at ${metadata.signed.expires}`);
-      this.roles.set(role, { state: 'trusted', metadata });
+      this.roles.set(role, { state: 'trusted', metadata, signedBy });
       return metadata;
     } catch (err) {
       if (err instanceof RepositoryError) this.roles.set(role, { state: 'invalid', error: err });
@@ -122,6 +122,12 @@ export class TrustedDelegations {
   trusted(role: string): Metadata<TargetsSigned> | undefined {
     const status = this.roles.get(role);
     return status?.state === 'trusted' ? status.metadata : undefined;
+  }
+
+  /** The key IDs whose signatures made a verified delegated role's threshold (undefined for targets, or a role not trusted). */
+  signedBy(role: string): string[] | undefined {
+    const status = this.roles.get(role);
+    return status?.state === 'trusted' ? status.signedBy : undefined;
   }
 
   status(role: string): RoleStatus | undefined {
