@@ -28,6 +28,8 @@ import { ensurePrivateDir, trustDir } from '../home.js';
 import { checkRootAgainstPin, findPin, parseRootDocument } from '../trust/pin-policy.js';
 import { loadPins } from '../trust/pin-store.js';
 import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-map.js';
+import { checkLooksLikeTagtrust, serverFailed } from './first-contact.js';
+import { explainOtherRootChain } from './recreated-collection.js';
 import { METADATA_LIMITS } from './download-limits.js';
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
@@ -165,7 +167,8 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       };
       result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations, delegationsFor, immutable });
     } catch (err) {
-      throw mapTufError(err, context.gun, context.deadline, failures);
+      const mapped = mapTufError(err, context.gun, context.deadline, failures);
+      throw await explainOtherRootChain(mapped, context.gun, trustedRoot, () => bootstrapFetcher.downloadBytes(`${context.server}${tufBasePath(context.gun)}/root.json`, METADATA_LIMITS.root));
     }
     await commit(work, dir);
     await immutable.save();
@@ -276,6 +279,7 @@ async function bootstrapRoot(context: UpdateContext, work: string, fetcher: Dead
     }
     source = `${context.server}${tufBasePath(context.gun)}/root.json`;
     text = await downloadRoot(source, context, fetcher);
+    checkLooksLikeTagtrust(text, context.server, context.gun);
   }
   const root = parseRootDocument(text, source, context.gun);
   if (pin) checkRootAgainstPin(root, pin, context.gun, source);
@@ -296,6 +300,7 @@ async function downloadRoot(url: string, context: UpdateContext, fetcher: Deadli
     if (status === 404) {
       throw new NotFoundError(`collection ${context.gun} does not exist on ${context.server}: check the name, or create it with \`tagtrust init ${context.gun}\``);
     }
+    if (status !== undefined && status >= 500 && !context.deadline.expired) throw serverFailed(status, context.server, context.gun, err);
     throw accessDenied(status, context.gun, 'root', err) ?? mapTufError(err, context.gun, context.deadline);
   }
 }
