@@ -168,6 +168,8 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       result = await use({ gun: context.gun, metadata, getTargetInfo: (name) => updater.getTargetInfo(name), delegations, delegationsFor, immutable });
     } catch (err) {
       const mapped = mapTufError(err, context.gun, context.deadline, failures);
+      // Only trust this home kept can be stale; a root just taken from a pin or root file is what the user chose.
+      if (!existing.includes('root.json')) throw mapped;
       throw await explainOtherRootChain(mapped, context.gun, trustedRoot, () => bootstrapFetcher.downloadBytes(`${context.server}${tufBasePath(context.gun)}/root.json`, METADATA_LIMITS.root));
     }
     await commit(work, dir);
