@@ -26,12 +26,23 @@ export function unlistedSigners(bytes: unknown, delegator: unknown, role: string
   }
 }
 
-/** The error for a delegated role signed only by keys its delegator no longer lists. */
-export function revokedKeyError(role: string, version: string, gun: string, delegator: string, unlisted: readonly string[], cause: unknown): SignatureError {
+/**
+ * The error for a delegated role signed by keys its delegator does not list.
+ * @param revoked true when the delegator's metadata this client trusted before listed the key for the
+ *   role (a revocation seen); false when that cannot be told (then a forged role looks the same)
+ */
+export function revokedKeyError(role: string, version: string, gun: string, delegator: string, unlisted: readonly string[], revoked: boolean, cause: unknown): SignatureError {
   const keys = unlisted.map((id) => id.slice(0, 8)).join(', ');
+  const resign = `the tags ${role} signed need re-signing with a current key (\`tagtrust sign <gun>:<tag> ... --role ${role}\`)`;
   return new SignatureError(
-    `${role}${version} of ${gun} is signed by key ${keys}, which ${delegator} no longer lists for it: the key was revoked (removed from the delegation), ` +
-      `so the tags ${role} signed need re-signing with a current key (\`tagtrust sign <gun>:<tag> ... --role ${role}\`); they are refused until then`,
+    revoked
+      ? `${role}${version} of ${gun} is signed by key ${keys}, which ${delegator} listed for it before and no longer does: the key was revoked (removed from the delegation), so ${resign}; they are refused until then`
+      : `${role}${version} of ${gun} is signed by key ${keys}, which ${delegator} does not list for it: if ${delegator} revoked that key (\`tagtrust delegation remove --key\`), ${resign}; if not, the role is forged. Refusing it`,
     { cause },
   );
+}
+
+/** Key IDs `delegations` lists for `role` (none when it does not delegate it). */
+export function listedFor(delegations: Delegations | undefined, role: string): string[] {
+  return findDelegation(delegations, role)?.keyids ?? [];
 }

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import type { TargetFile } from 'tuf-js';
 import { writeFileAtomic } from '@tagtrust/keys';
-import { NotFoundError, TagPolicy, UntrustedRootError, checkPolicyChange, logHeadOf, tufBasePath } from '@tagtrust/shared';
+import { NotFoundError, TagPolicy, UntrustedRootError, checkPolicyChange, delegatorOf, logHeadOf, tufBasePath } from '@tagtrust/shared';
 import type { Metadata, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
 import { ensurePrivateDir, trustDir } from '../home.js';
@@ -30,6 +30,7 @@ import { loadPins } from '../trust/pin-store.js';
 import { FailureLog, accessDenied, mapTufError, watchTrustedSet } from './error-map.js';
 import { checkLooksLikeTagtrust, serverFailed } from './first-contact.js';
 import { explainOtherRootChain } from './recreated-collection.js';
+import { listedFor } from './revoked-signers.js';
 import { METADATA_LIMITS } from './download-limits.js';
 import { DeadlineFetcher } from './fetcher.js';
 import { MetadataGuard } from './metadata-guard.js';
@@ -100,6 +101,8 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
     const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures, token: context.token, transport: context.transport });
     if (!existing.includes('root.json')) await bootstrapRoot(context, work, bootstrapFetcher);
     const previousTargets = await readFile(join(work, 'targets.json'), 'utf8').then((text) => (JSON.parse(text) as Metadata<TargetsSigned>).signed, () => undefined);
+    // A key the trusted targets listed for a role and the new ones do not was revoked (revoked-signers.ts).
+    failures.previouslyListed = (role) => (delegatorOf(role) === 'targets' ? listedFor(previousTargets?.delegations, role) : []);
     const previousTimestamp = await readFile(join(work, 'timestamp.json'), 'utf8').then((text) => (JSON.parse(text) as Metadata<TimestampSigned>).signed, () => undefined);
     const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
     const maxRootRotations = context.policy?.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
