@@ -3,7 +3,7 @@
  * named `Y:1.5` in X's metadata when asked for `X:1.5`; and the server refusing to store such targets.
  */
 import test from 'ava';
-import { SignatureError, SubstitutionError } from '@tagtrust/client';
+import { SubstitutionError, UntrustedRootError } from '@tagtrust/client';
 import { signMetadata } from '@tagtrust/keys';
 import { buildTargets, expiresAfter } from '@tagtrust/shared';
 import { digestOf, publisherFor, tempHome } from './helpers/client.js';
@@ -23,7 +23,12 @@ test('cross_repository_metadata_substitution: a client that trusts X gets Y\'s m
   // Y's files carry the same names and versions (root v1, timestamp v2...), bumped past X's.
   y.updateTimestamp();
   fx.evil.serve(fx.gun, (file) => y.fetch(file));
-  await assertRefusedEverywhere(t, fx, { errorClass: SignatureError, code: 'BAD_SIGNATURE', message: /^timestamp v3 of registry\.example\.com\/team\/app is not signed by enough/ });
+  // The served root chain is not the trusted one: refused as another root, with how a real re-creation is handled.
+  await assertRefusedEverywhere(t, fx, {
+    errorClass: UntrustedRootError,
+    code: 'UNTRUSTED_ROOT',
+    message: /^the server's root of registry\.example\.com\/team\/app \(v1, root keys [0-9a-f]{8}\) is not the root this home trusts \(v1, root keys [0-9a-f]{8}\): the collection was deleted and re-created, or the server impersonates it; refusing it/,
+  });
   fx.evil.serve(fx.gun, (file) => fx.sim.fetch(file));
   await assertRecovers(t, fx, digestOf('a'));
 });

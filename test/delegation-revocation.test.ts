@@ -4,7 +4,7 @@ import { NotSignedError, SignatureError } from '@tagtrust/client';
 import type { AuditRecord, DelegationEvent } from '@tagtrust/server';
 import { startTestServer } from './helpers/server.js';
 import { api } from './helpers/admin.js';
-import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
+import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 
 const GUN = 'registry.example.com/team/app';
 
@@ -56,7 +56,20 @@ test('revoking a delegate key makes the tags it signed unresolvable until a vali
   await owner.removeDelegationKey(GUN, 'targets/ci', ciKey.keyId.slice(0, 8));
   const revoked = await t.throwsAsync(puller.resolve(`${GUN}:dev-1`));
   t.true(revoked instanceof SignatureError, String(revoked));
-  t.regex(revoked!.message, /^targets\/ci v\d+ of .* is not signed by enough of the keys targets trusts for it \(0\/1\)/);
+  // Not called forgery: this puller trusted targets listing the key, so it saw the revocation.
+  const resign = 'the tags targets/ci signed need re-signing with a current key (`tagtrust sign <gun>:<tag> ... --role targets/ci`)';
+  const short = ciKey.keyId.slice(0, 8);
+  t.is(
+    revoked!.message,
+    `targets/ci v2 of ${GUN} is signed by key ${short}, which targets listed for it before and no longer does: the key was revoked (removed from the delegation), so ${resign}; they are refused until then`,
+  );
+  // A puller that never saw the key listed cannot tell a revocation from a forgery: it names both.
+  const cli = await runCli(['resolve', `${GUN}:dev-1`], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: await tempHome() });
+  t.is(cli.code, 22);
+  t.is(
+    cli.stderr.split('\n').filter((line) => !line.includes('trusting root v1')).join('\n'),
+    `tagtrust: targets/ci v2 of ${GUN} is signed by key ${short}, which targets does not list for it: if targets revoked that key (\`tagtrust delegation remove --key\`), ${resign}; if not, the role is forged. Refusing it\n`,
+  );
   await t.throwsAsync(pullerFor(server.url, await tempHome()).resolve(`${GUN}:dev-2`), { instanceOf: SignatureError });
   const warnings: string[] = [];
   t.deepEqual(await pullerFor(server.url, await tempHome(), { warn: (m) => void warnings.push(m) }).list(GUN), []);

@@ -15,7 +15,7 @@ test('a CI key signs app:dev-* through a delegation and is refused for app:v1.0.
   const ciKey = await ci.generateKey('ci');
 
   const added = await owner.addDelegation(GUN, 'targets/ci', { keys: [ciKey.publicKey], threshold: 1, paths: [`${GUN}:dev-*`] });
-  t.deepEqual(added, { role: 'targets', version: 2, attempts: 1 });
+  t.like(added, { role: 'targets', version: 2, attempts: 1, change: { role: 'targets/ci', before: undefined, after: { threshold: 1, keyIds: [ciKey.keyId] } } });
 
   const signed = await ci.sign(`${GUN}:dev-1`, { digest: digestOf('d'), size: 100 }, { role: 'targets/ci' });
   t.is(signed.role, 'targets/ci');
@@ -102,7 +102,8 @@ test('CLI: key generate, delegation add/list/remove, sign --role, list', async (
 
   const add = await runCli(['delegation', 'add', GUN, 'targets/ci', '--key', pub, '--threshold', '1', '--paths', `${GUN}:dev-*`, '--paths', 'latest'], ownerEnv);
   t.is(add.code, 0, add.stderr);
-  t.is(add.stdout, `Delegated targets/ci in ${GUN}: 1 of 1 key (targets v2)\n`);
+  t.regex(add.stdout, /^targets\/ci in registry\.example\.com\/team\/app: new role\n  keys: +\(none\) -> [0-9a-f]{8}\n/);
+  t.true(add.stdout.endsWith(`Delegated targets/ci in ${GUN}: 1 of 1 key (targets v2)\n`), add.stdout);
 
   const sign = await runCli(['sign', `${GUN}:dev-7`, '--digest', digestOf('c'), '--size', '42', '--role', 'targets/ci'], ciEnv);
   t.is(sign.code, 0, sign.stderr);
@@ -120,7 +121,8 @@ test('CLI: key generate, delegation add/list/remove, sign --role, list', async (
 
   const remove = await runCli(['delegation', 'remove', GUN, 'targets/ci'], ownerEnv);
   t.is(remove.code, 0, remove.stderr);
-  t.is(remove.stdout, `Removed targets/ci from ${GUN} (targets v3)\n`);
+  t.regex(remove.stdout, /^targets\/ci in registry\.example\.com\/team\/app: removed\n/);
+  t.true(remove.stdout.endsWith(`Removed targets/ci from ${GUN} (targets v3)\n`), remove.stdout);
   const gone = await runCli(['resolve', `${GUN}:dev-7`], ownerEnv);
   t.is(gone.code, 6, gone.stderr);
 });

@@ -32,10 +32,13 @@ test('every accepted change is recorded with its token, versions and tag changes
     [5, 'ci-team-a', 'publish'],
   ]);
   t.deepEqual(records[0].versions, { root: 1, targets: 1, snapshot: 1, timestamp: 1 });
-  t.deepEqual(records[1].tags, [{ tag: 'v1', change: 'added', to: digestOf('a') }]);
-  t.deepEqual(records[2].tags, [{ tag: 'v1', change: 'moved', from: digestOf('a'), to: digestOf('b') }]);
-  t.deepEqual(records[3].tags, [{ tag: 'v2', change: 'added', to: digestOf('c') }]);
-  t.deepEqual(records[4].tags, [{ tag: 'v1', change: 'removed', from: digestOf('b') }]);
+  // Each tag change names the role that signed it and the keys that made its threshold.
+  const root = await api(server.url, 'GET', `/v2/${GUN}/_trust/tuf/root.json`, undefined);
+  const by = { role: 'targets', keyIds: root.body.signed.roles.targets.keyids };
+  t.deepEqual(records[1].tags, [{ tag: 'v1', change: 'added', to: digestOf('a'), ...by }]);
+  t.deepEqual(records[2].tags, [{ tag: 'v1', change: 'moved', from: digestOf('a'), to: digestOf('b'), ...by }]);
+  t.deepEqual(records[3].tags, [{ tag: 'v2', change: 'added', to: digestOf('c'), ...by }]);
+  t.deepEqual(records[4].tags, [{ tag: 'v1', change: 'removed', from: digestOf('b'), ...by }]);
   t.deepEqual(records[4].versions, { targets: 5, snapshot: 5, timestamp: 5 });
   for (const r of records) t.regex(r.time, /^\d{4}-\d\d-\d\dT/);
   t.is(feed.body.next, undefined);
@@ -58,9 +61,10 @@ test('every accepted change is recorded with its token, versions and tag changes
   t.is(cli.code, 0, cli.stderr);
   const lines = cli.stdout.trim().split('\n');
   t.is(lines.length, 3);
-  t.regex(lines[0]!, /^ *2 {2}\S+Z {2}ci-team-a {2}publish targets v2, snapshot v2, timestamp v2; v1 added sha256:a{64}$/);
-  t.regex(lines[1]!, /v1 moved sha256:a{64} -> sha256:b{64}$/);
-  t.regex(lines[2]!, /v1 removed \(was sha256:b{64}\)$/);
+  const signer = `by targets \\(${by.keyIds[0].slice(0, 8)}\\)`;
+  t.regex(lines[0]!, new RegExp(`^ *2 {2}\\S+Z {2}ci-team-a {2}publish targets v2, snapshot v2, timestamp v2; v1 added sha256:a{64} ${signer}$`));
+  t.regex(lines[1]!, new RegExp(`v1 moved sha256:a{64} -> sha256:b{64} ${signer}$`));
+  t.regex(lines[2]!, new RegExp(`v1 removed \\(was sha256:b{64}\\) ${signer}$`));
   const all = await runCli(['history', GUN], { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: home });
   t.is(all.stdout.trim().split('\n').length, 5);
 });

@@ -59,8 +59,8 @@ test('init, sign several tags, move a tag, unsign, resolve and list', async (t) 
   t.is(unsigned.code, 'NOT_SIGNED');
 
   t.deepEqual(await puller.list(gun), [
-    { tag: 'latest', reference: `${gun}:latest`, digest: digestOf('c'), size: 300, signedBy: 'targets' },
-    { tag: 'v1', reference: `${gun}:v1`, digest: digestOf('a'), size: 100, signedBy: 'targets' },
+    { tag: 'latest', reference: `${gun}:latest`, digest: digestOf('c'), size: 300, signedBy: 'targets', keyIds: [init.targetsKeyId] },
+    { tag: 'v1', reference: `${gun}:v1`, digest: digestOf('a'), size: 100, signedBy: 'targets', keyIds: [init.targetsKeyId] },
   ]);
 
   // Unsigning a tag that is not signed is refused before anything is published.

@@ -5,18 +5,30 @@
  */
 import { readFile } from 'node:fs/promises';
 import { keyIdOf, keyIdentity, publicKeyObject } from '@tagtrust/keys';
+import { UsageError } from '@tagtrust/shared/errors';
 import { InvalidInputError, NotFoundError, canonicalJson, checkPathPatterns, delegatedRoleNameProblem, delegatorOf, isDelegatedRoleName } from '@tagtrust/shared';
 import type { DelegatedRoleInfo, Delegations, TargetsSigned, TufKey } from '@tagtrust/shared';
 
 export interface DelegationSpec {
   /** Public keys of the signers (TUF key JSON). */
   keys: TufKey[];
-  /** Signatures needed (default 1). */
+  /** Signatures needed (default: the role's current threshold, or 1 for a new role). */
   threshold?: number;
   /** Patterns over full references, or tag patterns (`dev-*`) that are expanded to `<gun>:dev-*`. */
   paths: string[];
-  /** A terminating delegation stops the lookup of matching names after this role (default false). */
+  /** A terminating delegation stops the lookup of matching names after this role (default: as it is, or false). */
   terminating?: boolean;
+}
+
+/**
+ * How a change treats a role that is already delegated. By default `delegation add` adds keys and
+ * paths (as Notary does) and no change lowers a threshold: both need saying so.
+ */
+export interface DelegationChangeOptions {
+  /** Replace the role's keys and paths with the given ones instead of adding them. */
+  replace?: boolean;
+  /** Accept a lower threshold than the role has now. */
+  lowerThreshold?: boolean;
 }
 
 export interface DelegationListing {
@@ -55,24 +67,41 @@ export function expandPatterns(gun: string, patterns: readonly string[]): string
   return expanded;
 }
 
-/** A copy of `signed` whose delegations list `role` as given (replacing an existing entry in place). */
-export function withDelegation(signed: TargetsSigned, delegator: string, role: string, spec: DelegationSpec, gun: string): TargetsSigned {
+/**
+ * A copy of `signed` whose delegations list `role` with the given keys and paths added (or, with
+ * `replace`, as given). @throws InvalidInputError, UsageError (a lower threshold without `lowerThreshold`)
+ */
+export function withDelegation(signed: TargetsSigned, delegator: string, role: string, spec: DelegationSpec, gun: string, options: DelegationChangeOptions = {}): TargetsSigned {
   const problem = delegatedRoleNameProblem(role, delegator);
   if (problem !== undefined) throw new InvalidInputError(problem);
-  if (spec.keys.length === 0) throw new InvalidInputError(`delegating ${role} needs at least one signer's public key (--key FILE)`);
-  const keys = delegationKeys(signed.delegations?.keys ?? {}, spec.keys, role);
-  const keyids = Object.keys(keys);
-  const threshold = spec.threshold ?? 1;
-  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > keyids.length) {
-    throw new InvalidInputError(`--threshold ${threshold} must be from 1 to the number of distinct keys (${keyids.length})`);
-  }
-  const info: DelegatedRoleInfo = { name: role, keyids, threshold, terminating: spec.terminating ?? false, paths: expandPatterns(gun, spec.paths) };
   if (signed.delegations?.succinct_roles) {
     throw new InvalidInputError(
       `${delegator} delegates hashed bins (succinct_roles), and TUF allows no explicit delegations beside them: delegate ${role} from a collection without bins`,
     );
   }
   const current = { keys: signed.delegations?.keys ?? {}, roles: signed.delegations?.roles ?? [] };
+  const existing = options.replace ? undefined : current.roles.find((r) => r.name === role);
+  const previous = current.roles.find((r) => r.name === role);
+  if (!existing && spec.keys.length === 0) throw new InvalidInputError(`delegating ${role} needs at least one signer's public key (--key FILE)`);
+  if (!existing && spec.paths.length === 0) throw new UsageError(`delegating ${role} ${previous ? 'with --replace' : 'for the first time'} needs at least one --paths PATTERN`);
+  const keys = delegationKeys(current.keys, spec.keys, role);
+  const keyids = [...new Set([...(existing?.keyids ?? []), ...Object.keys(keys)])];
+  const threshold = spec.threshold ?? Math.min(previous?.threshold ?? 1, keyids.length);
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > keyids.length) {
+    throw new InvalidInputError(`--threshold ${threshold} must be from 1 to the number of distinct keys (${keyids.length})`);
+  }
+  if (previous && threshold < previous.threshold && !options.lowerThreshold) {
+    throw new UsageError(`this lowers the threshold of ${role} from ${previous.threshold} to ${threshold}: add --lower-threshold if that is what you want`);
+  }
+  const paths = [...new Set([...(existing?.paths ?? []), ...(spec.paths.length === 0 ? [] : expandPatterns(gun, spec.paths))])];
+  const info: DelegatedRoleInfo = {
+    ...(existing ?? {}),
+    name: role,
+    keyids,
+    threshold,
+    terminating: spec.terminating ?? previous?.terminating ?? false,
+    ...(existing?.path_hash_prefixes && paths.length === 0 ? {} : { paths }),
+  };
   const index = current.roles.findIndex((r) => r.name === role);
   const roles = index < 0 ? [...current.roles, info] : current.roles.map((r, i) => (i === index ? info : r));
   return { ...signed, delegations: pruneKeys({ keys: { ...current.keys, ...keys }, roles }) };
@@ -122,8 +151,11 @@ export function withoutDelegation(signed: TargetsSigned, role: string): TargetsS
   return { ...signed, delegations: pruneKeys({ keys: current.keys, roles: current.roles.filter((r) => r.name !== role) }) };
 }
 
-/** A copy of `signed` where `role` no longer lists `keyId` (threshold lowered if it must be). */
-export function withoutDelegationKey(signed: TargetsSigned, role: string, keyId: string): TargetsSigned {
+/**
+ * A copy of `signed` where `role` no longer lists `keyId`. When the role would then have fewer keys
+ * than its threshold, the threshold is lowered only with `lowerThreshold`. @throws UsageError otherwise
+ */
+export function withoutDelegationKey(signed: TargetsSigned, role: string, keyId: string, options: DelegationChangeOptions = {}): TargetsSigned {
   const current = signed.delegations;
   const info = current?.roles?.find((r) => r.name === role);
   if (!current?.roles || !info) throw new NotFoundError(`${role} is not delegated by ${delegatorOf(role)}`);
@@ -131,6 +163,11 @@ export function withoutDelegationKey(signed: TargetsSigned, role: string, keyId:
   if (matches.length !== 1) throw new NotFoundError(`${role} has ${matches.length === 0 ? 'no' : 'more than one'} key ${keyId}: give more of the key ID`);
   const keyids = info.keyids.filter((id) => id !== matches[0]);
   if (keyids.length === 0) throw new InvalidInputError(`${matches[0]!.slice(0, 8)} is the last key of ${role}: remove the role instead (\`tagtrust delegation remove\`)`);
+  if (info.threshold > keyids.length && !options.lowerThreshold) {
+    throw new UsageError(
+      `removing ${matches[0]!.slice(0, 8)} leaves ${role} ${keyids.length} key${keyids.length === 1 ? '' : 's'}, below its threshold of ${info.threshold}: add --lower-threshold to lower it to ${keyids.length}, or add a key first (\`tagtrust delegation add\`)`,
+    );
+  }
   const roles = current.roles.map((r) => (r.name === role ? { ...r, keyids, threshold: Math.min(r.threshold, keyids.length) } : r));
   return { ...signed, delegations: pruneKeys({ keys: current.keys, roles }) };
 }

@@ -61,8 +61,9 @@ export {
 export type { ErrorCode } from '@tagtrust/shared';
 export { JSON_LIMITS } from '@tagtrust/shared';
 export { expandPatterns, readPublicKeyFile } from './delegations.js';
-export type { DelegationListing, DelegationSpec } from './delegations.js';
-export type { BinsOptions, BinsResult, RoleChangeResult, RoleOptions } from './publisher.js';
+export type { DelegationChangeOptions, DelegationListing, DelegationSpec } from './delegations.js';
+export type { DelegationChange, DelegatedRoleState } from './delegation-change.js';
+export type { BinsOptions, BinsResult, DelegationChangeResult, RoleChangeResult, RoleOptions, ShowChange } from './publisher.js';
 export { changePassphrase, exportKey, generateSignerKey, importKey, removeKey } from './key-admin.js';
 export type { GeneratedKey } from './key-admin.js';
 export { findKey, listKeys } from './key-files.js';

@@ -47,7 +47,9 @@ import {
 import type { Metadata, PendingStatus, RoleDelegation, RoleKeys, SuccinctRolesInfo, TargetFileInfo, TargetsSigned, TufKey, WithdrawResult } from '@tagtrust/shared';
 import type { PendingView } from './pending.js';
 import { describeChange } from './pending.js';
-import type { DelegationListing, DelegationSpec } from './delegations.js';
+import type { DelegationChangeOptions, DelegationListing, DelegationSpec } from './delegations.js';
+import type { DelegationChange } from './delegation-change.js';
+import { delegationChange } from './delegation-change.js';
 import { checkRoleName, withDelegation, withoutDelegation, withoutDelegationKey } from './delegations.js';
 import { Deadline } from './deadline.js';
 import { withPublishLease } from './publish-lease.js';
@@ -138,6 +140,15 @@ export interface PublishResult {
 export interface RoleOptions {
   /** Sign into this role instead of the top-level targets, e.g. `targets/ci`. */
   role?: string;
+}
+
+/** Called with a delegation change before it is signed and published. */
+export interface ShowChange {
+  show?: (change: DelegationChange) => void;
+}
+
+export interface DelegationChangeResult extends RoleChangeResult {
+  change: DelegationChange;
 }
 
 export interface RoleChangeResult {
@@ -403,26 +414,45 @@ export class Publisher {
 
   /**
    * Delegates `role` (`targets/<name>`, or nested `targets/<a>/<b>`) to the given signers' keys,
-   * threshold and path patterns, or replaces its existing delegation. Signed by the delegator.
+   * threshold and path patterns; on a delegated role, adds the keys and paths (or with `replace`,
+   * replaces them). Signed by the delegator. `show` sees the change before it is published.
    */
-  async addDelegation(gunInput: string, role: string, spec: DelegationSpec): Promise<RoleChangeResult> {
+  async addDelegation(gunInput: string, role: string, spec: DelegationSpec, options: DelegationChangeOptions & ShowChange = {}): Promise<DelegationChangeResult> {
     const gun = parseGun(gunInput);
     const delegator = checkRoleName(role);
-    return this.changeRole(gun, delegator, `delegating ${role} in ${gun}`, (signed) => withDelegation(signed, delegator, role, spec, gun));
+    return this.changeDelegation(gun, delegator, role, `delegating ${role} in ${gun}`, (signed) => withDelegation(signed, delegator, role, spec, gun, options), options);
   }
 
   /** Removes the delegation of `role`: tags it signed stop resolving at once. Signed by the delegator. */
-  async removeDelegation(gunInput: string, role: string): Promise<RoleChangeResult> {
+  async removeDelegation(gunInput: string, role: string, options: ShowChange = {}): Promise<DelegationChangeResult> {
     const gun = parseGun(gunInput);
     const delegator = checkRoleName(role);
-    return this.changeRole(gun, delegator, `removing ${role} from ${gun}`, (signed) => withoutDelegation(signed, role));
+    return this.changeDelegation(gun, delegator, role, `removing ${role} from ${gun}`, (signed) => withoutDelegation(signed, role), options);
   }
 
   /** Revokes one signer key of `role` (key ID or its prefix). Tags signed only with it stop resolving. */
-  async removeDelegationKey(gunInput: string, role: string, keyId: string): Promise<RoleChangeResult> {
+  async removeDelegationKey(gunInput: string, role: string, keyId: string, options: DelegationChangeOptions & ShowChange = {}): Promise<DelegationChangeResult> {
     const gun = parseGun(gunInput);
     const delegator = checkRoleName(role);
-    return this.changeRole(gun, delegator, `revoking key ${keyId} of ${role} in ${gun}`, (signed) => withoutDelegationKey(signed, role, keyId));
+    return this.changeDelegation(gun, delegator, role, `revoking key ${keyId} of ${role} in ${gun}`, (signed) => withoutDelegationKey(signed, role, keyId, options), options);
+  }
+
+  private async changeDelegation(
+    gun: string,
+    delegator: string,
+    role: string,
+    what: string,
+    change: (signed: TargetsSigned) => TargetsSigned,
+    { show }: ShowChange,
+  ): Promise<DelegationChangeResult> {
+    let described: DelegationChange = { role };
+    const result = await this.changeRole(gun, delegator, what, (signed) => {
+      const changed = change(signed);
+      described = delegationChange(signed, changed, role);
+      show?.(described);
+      return changed;
+    });
+    return { ...result, change: described };
   }
 
   /**

@@ -15,6 +15,7 @@ import {
   pinnedReference,
   targetName,
 } from '@tagtrust/shared';
+import { verifyRoleSignatures } from '@tagtrust/keys';
 import type { AnySigned, TargetFileInfo } from '@tagtrust/shared';
 import { Deadline } from './deadline.js';
 import type { ClientOptions, ResolvedOptions } from './options.js';
@@ -75,6 +76,8 @@ export interface SignedTag {
   mediaType?: string;
   /** The role whose signature a lookup of this tag finds: `targets` or a delegated role. */
   signedBy: string;
+  /** The key IDs whose signatures on that role made its threshold. */
+  keyIds: string[];
 }
 
 export class Puller {
@@ -160,7 +163,7 @@ export class Puller {
     const gun = parseGun(gunInput);
     return this.withCollection(gun, `listing ${gun}`, async (session) => {
       const tags: SignedTag[] = [];
-      const add = (name: string, info: { length: number; hashes: Record<string, string>; custom?: Record<string, unknown> }, signedBy: string) => {
+      const add = (name: string, info: { length: number; hashes: Record<string, string>; custom?: Record<string, unknown> }, signedBy: string, keyIds: string[]) => {
         if (!isTargetInCollection(name, gun) || !info.hashes.sha256) return;
         const mediaType = info.custom?.mediaType;
         tags.push({
@@ -170,10 +173,15 @@ export class Puller {
           size: info.length,
           ...(typeof mediaType === 'string' ? { mediaType } : {}),
           signedBy,
+          keyIds,
         });
       };
       const top = session.metadata.targets.signed.targets;
-      for (const [name, info] of Object.entries(top)) add(name, info, 'targets');
+      if (Object.keys(top).length > 0) {
+        const { root, targets } = session.metadata;
+        const targetsKeys = verifyRoleSignatures(targets, 'targets', root.signed.roles.targets, root.signed.keys);
+        for (const [name, info] of Object.entries(top)) add(name, info, 'targets', targetsKeys);
+      }
       const tree = await session.delegations();
       const delegatedNames = new Set<string>();
       for (const view of tree.views()) {
@@ -197,7 +205,7 @@ export class Puller {
         } catch {
           continue;
         }
-        if (info && signedBy) add(name, info, signedBy.role);
+        if (info && signedBy) add(name, info, signedBy.role, tree.signedBy(signedBy.role, signedBy.delegator) ?? []);
       }
       session.immutable.observeListing(tags, session.metadata.targets.signed.version);
       tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));

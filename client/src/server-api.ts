@@ -15,7 +15,8 @@ export interface ChangeRecord {
   actor: string;
   action: 'publish' | 'rotate-key' | 'delete' | 'refused';
   versions?: Record<string, number>;
-  tags?: { tag: string; change: 'added' | 'moved' | 'removed'; from?: string; to?: string }[];
+  /** `role`: the targets role that signed the change (targets, a delegated role or a bin); `keyIds`: its keys that made the threshold. */
+  tags?: { tag: string; change: 'added' | 'moved' | 'removed'; from?: string; to?: string; role?: string; keyIds?: string[] }[];
   keys?: { pending?: Record<string, string>; activated?: Record<string, string> };
   rootKeyChanges?: Record<string, string[]>;
   /** Delegation changes of the publish: roles added/removed, keys revoked, thresholds, paths. */

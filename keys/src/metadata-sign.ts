@@ -75,6 +75,7 @@ function describeKeyIds(keyIds: readonly string[]): string {
  * signature list.
  * @param signedBytes canonicalBytes(metadata.signed), when the caller has computed them already
  *   (byte for byte the same; the server builds them incrementally for large targets)
+ * @returns the key IDs whose signatures made the threshold (for the audit trail)
  */
 export function verifyRoleSignatures(
   metadata: Metadata,
@@ -82,7 +83,7 @@ export function verifyRoleSignatures(
   role: RoleKeys,
   keys: Record<string, TufKey>,
   signedBytes?: Buffer,
-): void {
+): string[] {
   if (role === null || typeof role !== 'object') {
     throw new MalformedMetadataError(`the ${roleName} role is missing or not an object`);
   }
@@ -109,6 +110,7 @@ export function verifyRoleSignatures(
 
   const listed = [...new Set(keyids)];
   const counted = new Set<string>();
+  const signedBy: string[] = [];
   let count = 0;
   let bytes = signedBytes;
   for (const keyId of listed) {
@@ -124,9 +126,10 @@ export function verifyRoleSignatures(
     const identity = keyIdentity(key);
     if (counted.has(identity)) continue;
     counted.add(identity);
+    signedBy.push(keyId);
     count += 1;
   }
-  if (count >= threshold) return;
+  if (count >= threshold) return signedBy;
 
   const listedSet = new Set(listed);
   const unlisted = [...byKeyId.keys()].filter((id) => !listedSet.has(id));

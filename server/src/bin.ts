@@ -11,6 +11,7 @@ import { ADMIN_HELP, runAdminCommand } from './admin-cli.js';
 import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup/backup-cli.js';
 import { EXPORT_HELP, runExportCommand } from './mirror/export-cli.js';
 import { DATABASE_COMMANDS, DATABASE_HELP, runDatabaseCommand } from './storage/database-cli.js';
+import { TLS_HELP, commandHelp } from './command-help.js';
 import { resolveServerOptions, serverOptionsHelp, serverParseOptions } from './config/server-options.js';
 
 /** Set by scripts/package.mjs when it bundles the server into one file, away from its package.json. */
@@ -37,11 +38,7 @@ its environment variable, its key in the --config file, the default.
 Options:
 ${serverOptionsHelp()}
   --version                   print the version
-  -h, --help                  show this help
-
-  tls self-signed --out DIR   write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed certificate
-                              for testing, valid 30 days for --host names (default 127.0.0.1, ::1, localhost);
-                              clients trust it with --ca DIR/cert.pem or NODE_EXTRA_CA_CERTS
+  -h, --help                  show this help (also after a command: tagtrust-server token --help)
 
 Secrets (never logged):
   TAGTRUST_MASTER_KEY         32-byte key (hex or base64) sealing the online keys; default: DIR/master.key
@@ -50,7 +47,9 @@ Secrets (never logged):
 ${ADMIN_HELP}
 ${BACKUP_HELP}
 ${EXPORT_HELP}
-${DATABASE_HELP}`;
+${DATABASE_HELP}
+
+${TLS_HELP}`;
 
 async function readTls(certFile: string | undefined, keyFile: string | undefined) {
   if (certFile === undefined && keyFile === undefined) return undefined;
@@ -84,6 +83,11 @@ async function selfSigned(args: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const help = commandHelp(process.argv.slice(2));
+  if (help !== undefined) {
+    process.stdout.write(help);
+    return;
+  }
   const first = process.argv[2];
   if (first === 'token' || first === 'collections') {
     await runAdminCommand(process.argv.slice(2), process.env, {

@@ -5,6 +5,7 @@
  */
 import { findDelegation } from '@tagtrust/shared';
 import type { Metadata, TargetsSigned } from '@tagtrust/shared';
+import type { SignedRoleChange } from './audit.js';
 import type { DelegationEvent } from './delegation-changes.js';
 import { delegationChanges } from './delegation-changes.js';
 import { delegatedRolesToLoad, verifyDelegatedRoles } from './delegations-verify.js';
@@ -23,7 +24,9 @@ export interface DelegatedPublish {
    * with path_hash_prefixes): their
    * targets before and after, so the audit can record tag changes in bins like those in targets.
    */
-  bins: { before: TargetsSigned | undefined; after: TargetsSigned }[];
+  bins: SignedRoleChange[];
+  /** Explicitly delegated roles (not bins) among the published roles, for the audit's tag changes. */
+  roles: SignedRoleChange[];
   /** The verified roles with the canonical form of their targets, to keep for the next publish once committed. */
   verified: { role: string; metadata: Metadata<TargetsSigned>; canonical: CanonicalTargets; before: TargetsSigned | undefined }[];
 }
@@ -61,14 +64,15 @@ export async function prepareDelegatedPublish(
     const info = findDelegation(targetsAfter.signed.delegations, role);
     return info !== undefined && ('bin' in info || info.path_hash_prefixes !== undefined);
   };
-  const bins: DelegatedPublish['bins'] = [];
-  for (const { role, metadata, previousVersion } of verified) {
-    if (isBin(role)) bins.push({ before: current.get(role)?.signed, after: metadata.signed });
+  const bins: SignedRoleChange[] = [];
+  const roles: SignedRoleChange[] = [];
+  for (const { role, metadata, previousVersion, signedBy } of verified) {
+    (isBin(role) ? bins : roles).push({ role, before: current.get(role)?.signed, after: metadata.signed, signedBy });
     files.push({ role, version: metadata.signed.version, text: serialise(metadata) });
     expectedLatest[role] = previousVersion;
     events.push(...delegationChanges(role, current.get(role)?.signed, metadata.signed));
   }
   // Delegators read from storage are part of what was verified: the commit fails if one moved.
   for (const [role, metadata] of current) expectedLatest[role] ??= metadata.signed.version;
-  return { files, expectedLatest, events, bins, verified: verified.map(({ role, metadata, canonical }) => ({ role, metadata, canonical, before: current.get(role)?.signed })) };
+  return { files, expectedLatest, events, bins, roles, verified: verified.map(({ role, metadata, canonical }) => ({ role, metadata, canonical, before: current.get(role)?.signed })) };
 }

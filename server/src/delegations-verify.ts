@@ -111,6 +111,8 @@ export interface VerifiedDelegatedRole {
   previousVersion: number;
   /** The canonical form of `metadata.signed.targets`, to keep for the next publish of this role. */
   canonical: CanonicalTargets;
+  /** The key IDs whose signatures made the role's threshold. */
+  signedBy: string[];
 }
 
 /**
@@ -162,13 +164,13 @@ export function verifyDelegatedRoles(delegated: Map<string, unknown>, state: Del
     } catch (err) {
       throw new MalformedMetadataError(`${role} metadata cannot be expressed as canonical JSON (floats and undefined are not allowed): ${(err as Error).message}`, { cause: err });
     }
-    verifyRoleSignatures(metadata, role, info, delegatorMeta.signed.delegations!.keys, canonical.bytes);
+    const signedBy = verifyRoleSignatures(metadata, role, info, delegatorMeta.signed.delegations!.keys, canonical.bytes);
     if (isExpired(signed, now)) {
       throw new ExpiredMetadataError(`${role} v${signed.version} expired at ${signed.expires}: sign it with a later expiry`);
     }
     verifyDelegatedTargets(role, signed, infos, state.gun, update);
     verifyDelegationsShape(signed, role);
-    verified.push({ role, metadata, previousVersion, canonical: canonical.canonical });
+    verified.push({ role, metadata, previousVersion, canonical: canonical.canonical, signedBy });
   }
   return verified;
 }

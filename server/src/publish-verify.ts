@@ -59,6 +59,8 @@ export interface VerifiedPublish {
   newTargets?: Metadata<TargetsSigned>;
   /** The canonical form of the new targets' entries, for the next publish's CollectionState. */
   newTargetsCanonical?: CanonicalTargets;
+  /** The key IDs whose signatures on the new targets made the threshold. */
+  newTargetsSignedBy?: string[];
 }
 
 const ACCEPTED_ROLES = new Set(['root', 'targets']);
@@ -93,6 +95,7 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
   if (newRoot) verifyRoot(newRoot, state, now);
   const root = newRoot ?? state.root!;
   let newTargetsCanonical: CanonicalTargets | undefined;
+  let newTargetsSignedBy: string[] | undefined;
   if (newTargets) {
     let canonical;
     try {
@@ -101,7 +104,7 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
       throw new MalformedMetadataError(`targets metadata cannot be expressed as canonical JSON (floats and undefined are not allowed): ${(err as Error).message}`, { cause: err });
     }
     verifyKeyMaps(newTargets.signed);
-    verifyRoleSignatures(newTargets, 'targets', root.signed.roles.targets, root.signed.keys, canonical.bytes);
+    newTargetsSignedBy = verifyRoleSignatures(newTargets, 'targets', root.signed.roles.targets, root.signed.keys, canonical.bytes);
     if (isExpired(newTargets.signed, now)) {
       throw new ExpiredMetadataError(`targets v${newTargets.signed.version} expired at ${newTargets.signed.expires}: sign it with a later expiry`);
     }
@@ -117,7 +120,7 @@ export function verifyPublish(body: unknown, state: CollectionState, now: Date):
       );
     }
   }
-  return { root, newRoot, newTargets, newTargetsCanonical };
+  return { root, newRoot, newTargets, newTargetsCanonical, ...(newTargetsSignedBy ? { newTargetsSignedBy } : {}) };
 }
 
 /**

@@ -29,7 +29,7 @@
 import { InvalidInputError, NotFoundError, ServerError, TOP_LEVEL_ROLES, VersionConflictError, isExpired } from '@tagtrust/shared';
 import type { Metadata, PublishResponse, RootSigned, SnapshotSigned, TargetsSigned, TimestampSigned, TufKey } from '@tagtrust/shared';
 import type { KeyPair } from '@tagtrust/keys';
-import { rootKeyChanges, tagChanges } from './audit.js';
+import { publishTagChanges, rootKeyChanges } from './audit.js';
 import { CollectionLocks } from './collection-lock.js';
 import { prepareDelegatedPublish } from './delegated-publish.js';
 import { splitPublishBody } from './delegations-verify.js';
@@ -333,18 +333,13 @@ export class Repository {
       files.push(...changedTargets, newSnapshot, newTimestamp);
       const versions = Object.fromEntries(files.map((f) => [f.role, f.version]));
       const audit: AuditEntry = { time: now.toISOString(), actor, action: 'publish', versions };
-      if (delegatedChange.bins.length > 0) {
-        // Hashed bins hold what the top-level targets held: tag changes are over targets and the
-        // published bins together, so moving tags into bins records no change and signing into a bin
-        // records the tag (the top-level targets wins where both sign a name, as in lookups).
-        const merge = (top: TargetsSigned | undefined, parts: (TargetsSigned | undefined)[]): TargetsSigned => ({
-          ...(top ?? verified.newTargets!.signed),
-          targets: Object.assign({}, ...parts.map((p) => p?.targets ?? {}), top?.targets ?? {}),
-        });
-        const topAfter = verified.newTargets?.signed ?? targets?.signed;
-        audit.tags = tagChanges(gun, merge(targets?.signed, delegatedChange.bins.map((b) => b.before)), merge(topAfter, delegatedChange.bins.map((b) => b.after)));
-        if (audit.tags.length === 0 && !verified.newTargets) delete audit.tags;
-      } else if (verified.newTargets) audit.tags = tagChanges(gun, targets?.signed, verified.newTargets.signed);
+      const tags = publishTagChanges(gun, {
+        targetsBefore: targets?.signed,
+        ...(verified.newTargets ? { targets: { role: 'targets', before: targets?.signed, after: verified.newTargets.signed, signedBy: verified.newTargetsSignedBy ?? [] } } : {}),
+        bins: delegatedChange.bins,
+        delegated: delegatedChange.roles,
+      });
+      if (tags && (tags.length > 0 || verified.newTargets)) audit.tags = tags;
       const keyChanges = verified.newRoot && rootKeyChanges(root?.signed, verified.newRoot.signed);
       if (keyChanges) audit.rootKeyChanges = keyChanges;
       if (Object.keys(activateKeys).length > 0) audit.keys = { activated: activateKeys };

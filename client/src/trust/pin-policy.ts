@@ -108,6 +108,6 @@ export function checkRootAgainstPin(root: Metadata<RootSigned>, pin: Pin, gun: s
   }
   throw new UntrustedRootError(
     `root v${signed.version} of ${gun} from ${source} is not signed by a root key pinned for ${pin.pattern} (${ids.map((id) => id.slice(0, 8)).join(', ')}): ` +
-      'refusing it; the server may be impersonating the collection. Check the pin with `tagtrust trust show`',
+      'refusing it; the server may be impersonating the collection. Check the pin with `tagtrust trust show`; if the owner re-created the collection with new root keys, pin its new root key (`tagtrust trust pin`)',
   );
 }

@@ -29,6 +29,7 @@ import {
   delegatorOf,
 } from '@tagtrust/shared';
 import type { Deadline } from '../deadline.js';
+import { revokedKeyError, unlistedSigners } from './revoked-signers.js';
 
 /** What the trusted set held when a step failed: version and expiry per role, and listed versions. */
 export interface TrustedVersions {
@@ -52,11 +53,17 @@ export interface Failure {
   /** Version and expiry read from the incoming file, when it parses. */
   incoming?: Partial<RoleVersion>;
   trusted?: TrustedVersions;
+  /** For a delegated role: key IDs that signed it but that its delegator does not list (revoked keys). */
+  unlistedSigners?: string[];
+  /** Whether the delegator's previously trusted metadata listed one of them: a revocation seen. */
+  revoked?: boolean;
 }
 
 /** The failures of one update; the latest one explains why it ended. */
 export class FailureLog {
   private last?: Failure;
+  /** The role -> key IDs the top-level targets this client trusted before the update listed (to tell a revoked key). */
+  previouslyListed: (role: string) => string[] = () => [];
 
   get latest(): Failure | undefined {
     return this.last;
@@ -108,7 +115,10 @@ export function watchTrustedSet(updater: object, log: FailureLog): void {
         log.clear();
         return result;
       } catch (error) {
-        log.record({ role: roleOf[method](args), error, incoming: incomingVersion(args[0]), trusted });
+        const role = roleOf[method](args);
+        const unlisted = method === 'updateDelegatedTargets' ? unlistedSigners(args[0], Reflect.get(Reflect.get(set, 'trustedSet') ?? {}, String(args[2])), role) : [];
+        const revoked = unlisted.some((id) => log.previouslyListed(role).includes(id));
+        log.record({ role, error, incoming: incomingVersion(args[0]), trusted, ...(unlisted.length > 0 ? { unlistedSigners: unlisted, revoked } : {}) });
         throw error;
       }
     };
@@ -250,6 +260,7 @@ export function mapFailure(failure: Failure, gun: string): TagTrustError {
         );
       }
       const keyHolder = TOP_LEVEL.has(role) ? `root${v(trusted?.root?.version)}` : delegatorOf(role);
+      if (!TOP_LEVEL.has(role) && failure.unlistedSigners) return revokedKeyError(role, v(incoming?.version), gun, keyHolder, failure.unlistedSigners, failure.revoked === true, error);
       return new SignatureError(
         `${role}${v(incoming?.version)} of ${gun} is not signed by enough of the keys ${keyHolder} trusts for it${counted ? ` (${counted})` : ''}: ` +
           'refusing it; the server or network is forging metadata (or serving another collection\'s). Do not pull; tell the operator',

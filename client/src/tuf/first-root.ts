@@ -6,6 +6,7 @@
  * parser (parseRootDocument) and the verified object is stored, never the raw text.
  */
 import { METADATA_LIMITS } from './download-limits.js';
+import { checkLooksLikeTagtrust, serverFailed } from './first-contact.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@tagtrust/keys';
@@ -44,6 +45,7 @@ export async function bootstrapRoot(context: UpdateContext, work: string, fetche
     }
     source = `${context.server}${tufBasePath(context.gun)}/root.json`;
     text = await downloadRoot(source, context, fetcher);
+    checkLooksLikeTagtrust(text, context.server, context.gun);
   }
   const root = parseRootDocument(text, source, context.gun);
   if (pin) checkRootAgainstPin(root, pin, context.gun, source);
@@ -64,6 +66,7 @@ async function downloadRoot(url: string, context: UpdateContext, fetcher: Deadli
     if (status === 404) {
       throw new NotFoundError(`collection ${context.gun} does not exist on ${context.server}: check the name, or create it with \`tagtrust init ${context.gun}\``);
     }
+    if (status !== undefined && status >= 500 && !context.deadline.expired) throw serverFailed(status, context.server, context.gun, err);
     throw accessDenied(status, context.gun, 'root', err) ?? mapTufError(err, context.gun, context.deadline);
   }
 }

@@ -16,8 +16,10 @@
  */
 import { chmod, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ImmutableTagError, LogInconsistentError, PolicyWeakenedError, TagPolicy, checkPolicyChange, logHeadOf, tufBasePath } from '@tagtrust/shared';
-import type { Metadata, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
+import { ImmutableTagError, LogInconsistentError, PolicyWeakenedError, TagPolicy, checkPolicyChange, delegatorOf, logHeadOf, tufBasePath } from '@tagtrust/shared';
+import type { Metadata, RootSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
+import { explainOtherRootChain } from './recreated-collection.js';
+import { listedFor } from './revoked-signers.js';
 import { SeenImmutableTags } from '../audit/seen-tags.js';
 import { checkHeadProgress } from '../audit/log-verify.js';
 import { trustDir } from '../home.js';
@@ -50,7 +52,7 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
       const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures: new FailureLog(), token: context.token, transport: context.transport });
       await bootstrapRoot(context, work, bootstrapFetcher);
     }
-    ({ result, immutable } = await update(context, dir, work, use));
+    ({ result, immutable } = await update(context, dir, work, firstContact, use));
   } catch (err) {
     // Client workflow: every role is persisted once verified, also when a later step failed. A
     // commit that fails here leaves its journal and work copy for the next update to finish; the
@@ -71,6 +73,7 @@ async function update<T>(
   context: UpdateContext,
   dir: string,
   work: string,
+  firstContact: boolean,
   use: (session: CollectionSession) => Promise<T>,
 ): Promise<{ result: T; immutable: SeenImmutableTags }> {
   const baseUrl = `${context.server}${tufBasePath(context.gun)}`;
@@ -79,6 +82,8 @@ async function update<T>(
     readFile(join(work, `${role}.json`), 'utf8').then((text) => (JSON.parse(text) as Metadata<S>).signed, () => undefined);
   const previousTargets = await previous<TargetsSigned>('targets');
   const previousTimestamp = await previous<TimestampSigned>('timestamp');
+  const trustedRoot = JSON.parse(await readFile(join(work, 'root.json'), 'utf8')) as Metadata<RootSigned>;
+  let rootUrlFetch: (() => Promise<Buffer>) | undefined;
   try {
     const verifier = await createVerifier({
       dir: work,
@@ -92,6 +97,9 @@ async function update<T>(
     });
     const { updater, guard, fetcher } = verifier;
     const log = (failures = verifier.failures);
+    // A key the trusted targets listed for a role and the new ones do not was revoked (revoked-signers.ts).
+    log.previouslyListed = (role) => (delegatorOf(role) === 'targets' ? listedFor(previousTargets?.delegations, role) : []);
+    rootUrlFetch = () => fetcher.downloadBytes(`${baseUrl}/root.json`, METADATA_LIMITS.root);
     await updater.refresh();
     const metadata = await readTrusted(work);
     guard.checkTrusted(metadata, new Date());
@@ -125,7 +133,10 @@ async function update<T>(
     });
     return { result, immutable };
   } catch (err) {
-    throw mapTufError(err, context.gun, context.deadline, failures);
+    const mapped = mapTufError(err, context.gun, context.deadline, failures);
+    // Only trust this home kept can be stale; a root just taken from a pin or root file is what the user chose.
+    if (firstContact || !rootUrlFetch) throw mapped;
+    throw await explainOtherRootChain(mapped, context.gun, trustedRoot, rootUrlFetch);
   }
 }
 

@@ -43,7 +43,7 @@ import {
 import type { MetaFileInfo, Metadata, RoleDelegation, SnapshotSigned, TargetsSigned } from '@tagtrust/shared';
 
 export type RoleStatus =
-  | { state: 'trusted'; metadata: Metadata<TargetsSigned> }
+  | { state: 'trusted'; metadata: Metadata<TargetsSigned>; signedBy?: string[] }
   | { state: 'unpublished' }
   | { state: 'invalid'; error: RepositoryError };
 
@@ -124,12 +124,12 @@ export class TrustedDelegations {
       // One key counts once, for the roles this one delegates to (metadata-guard.ts).
       const keyProblem = signedKeyMapsProblem(metadata.signed);
       if (keyProblem !== undefined) throw new MalformedMetadataError(`${role} v${metadata.signed.version} ${keyProblem}`);
-      verifyRoleSignatures(metadata, role, info, this.trustedAnyhow(delegator)!.signed.delegations!.keys);
+      const signedBy = verifyRoleSignatures(metadata, role, info, this.trustedAnyhow(delegator)!.signed.delegations!.keys);
       if (metadata.signed.version !== entry.version) {
         throw new MismatchError(`${role} is v${metadata.signed.version}, the snapshot lists v${entry.version}`);
       }
       if (isExpired(metadata.signed, this.now)) throw new ExpiredMetadataError(`${role} expired at ${metadata.signed.expires}`);
-      this.roles.set(key, { state: 'trusted', metadata });
+      this.roles.set(key, { state: 'trusted', metadata, signedBy });
       this.verified.set(role, metadata);
       return metadata;
     } catch (err) {
@@ -142,6 +142,12 @@ export class TrustedDelegations {
   trusted(role: string, delegator = role === 'targets' ? 'root' : delegatorOf(role)): Metadata<TargetsSigned> | undefined {
     const status = this.roles.get(verdictKey(role, delegator));
     return status?.state === 'trusted' ? status.metadata : undefined;
+  }
+
+  /** The key IDs whose signatures made a verified delegated role's threshold, reached through `delegator` (undefined for targets, or a role not trusted). */
+  signedBy(role: string, delegator = delegatorOf(role)): string[] | undefined {
+    const status = this.roles.get(verdictKey(role, delegator));
+    return status?.state === 'trusted' ? status.signedBy : undefined;
   }
 
   status(role: string, delegator = role === 'targets' ? 'root' : delegatorOf(role)): RoleStatus | undefined {

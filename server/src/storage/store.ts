@@ -73,6 +73,10 @@ export interface TagChange {
   change: 'added' | 'moved' | 'removed';
   from?: string;
   to?: string;
+  /** The targets role that signed the change: `targets`, a delegated role or a hashed bin. */
+  role?: string;
+  /** Key IDs whose signatures on that role made its threshold. */
+  keyIds?: string[];
 }
 
 /** One accepted change to a collection, as the caller describes it (the store adds `seq`). */

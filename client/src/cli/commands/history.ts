@@ -6,7 +6,7 @@ export const historyCommand: Command = {
   name: 'history',
   usage: 'tagtrust history <gun>[:<tag>] [--json] | tagtrust history <gun>:<tag> --verify',
   summary: "show a collection's audit trail: who published, moved or removed what, and key rotations",
-  details: 'One line per accepted change: sequence, time, token name, and what changed. With :<tag>, only that\ntag\'s changes. This is the server\'s record; `tagtrust resolve` verifies what is signed now.',
+  details: 'One line per accepted change: sequence, time, token name, and what changed; each tag change names the\nrole that signed it (targets, a delegated role or a hashed bin) and its keys. With :<tag>, only that\ntag\'s changes. This is the server\'s record; `tagtrust resolve` verifies what is signed now.',
   options: { json: { type: 'boolean' }, verify: { type: 'boolean' } },
   positionals: 1,
   async run([reference], values, out) {
@@ -29,7 +29,8 @@ export const historyCommand: Command = {
         .join(', ');
       const parts: string[] = [r.action + (versions ? ` ${versions}` : '')];
       for (const t of r.tags ?? []) {
-        parts.push(t.change === 'added' ? `${t.tag} added ${t.to}` : t.change === 'removed' ? `${t.tag} removed (was ${t.from})` : `${t.tag} moved ${t.from} -> ${t.to}`);
+        const by = t.role === undefined ? '' : ` by ${t.role}${t.keyIds?.length ? ` (${t.keyIds.map((id) => id.slice(0, 8)).join(',')})` : ''}`;
+        parts.push((t.change === 'added' ? `${t.tag} added ${t.to}` : t.change === 'removed' ? `${t.tag} removed (was ${t.from})` : `${t.tag} moved ${t.from} -> ${t.to}`) + by);
       }
       for (const [role, ids] of Object.entries(r.rootKeyChanges ?? {})) parts.push(`${role} keys now ${ids.map((id) => id.slice(0, 8)).join(',')}`);
       for (const [role, id] of Object.entries(r.keys?.pending ?? {})) parts.push(`new pending ${role} key ${id.slice(0, 8)}`);

@@ -1,0 +1,86 @@
+/**
+ * Errors that point at the fix (issue 15): each failure a new user meets early is one line that says
+ * what is wrong and what to do, with the exit code of its class, through the real CLI.
+ */
+import test from 'ava';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
+import { digestOf, publisherFor, runCli, tempHome } from './helpers/client.js';
+import { runServerCli } from './helpers/admin.js';
+
+const GUN = 'registry.example.com/team/app';
+
+/** A server that answers every request with `status`, `contentType` and `body`: not tagtrust. */
+async function foreignServer(t: import('ava').ExecutionContext, status: number, contentType: string, body: string): Promise<string> {
+  const server = createServer((_req, res) => {
+    res.writeHead(status, { 'content-type': contentType });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+for (const [what, contentType, body, answer] of [
+  ['an HTML page', 'text/html', '<!doctype html><html><body>Welcome to nginx!</body></html>', 'an HTML page'],
+  ['JSON of another service', 'application/json', '{"status":"ok","version":"2.1"}', 'JSON that is not TUF metadata'],
+  ['plain text', 'text/plain', 'hello', 'an answer that is not JSON'],
+] as const) {
+  test(`a --server that answers ${what} is not a tagtrust server (exit 9), not forged metadata`, async (t) => {
+    const url = await foreignServer(t, 200, contentType, body);
+    for (const command of [['resolve', `${GUN}:v1`], ['list', GUN]]) {
+      const result = await runCli([...command, '--server', url, '--home', await tempHome()]);
+      t.is(result.code, 9, result.stderr);
+      t.is(result.stderr, `tagtrust: the server at ${url} does not look like a tagtrust server: it answered ${answer} for the root of ${GUN}; check --server\n`);
+    }
+  });
+}
+
+test('a 500 on first contact is a server error (exit 9), not a missing file or bad metadata', async (t) => {
+  const url = await foreignServer(t, 500, 'text/plain', 'Internal Server Error');
+  const result = await runCli(['resolve', `${GUN}:v1`, '--server', url, '--home', await tempHome()]);
+  t.is(result.code, 9, result.stderr);
+  t.is(
+    result.stderr,
+    `tagtrust: the server at ${url} failed (HTTP 500) reading the root of ${GUN}: a server error, not a problem with the metadata; retry later, and tell the operator if it persists\n`,
+  );
+});
+
+test('a missing argument is a usage error (exit 2): sign without --digest, --manifest or --oci-layout', async (t) => {
+  const result = await runCli(['sign', `${GUN}:v1`, '--server', 'http://127.0.0.1:9', '--home', await tempHome()]);
+  t.is(result.code, 2);
+  t.is(result.stderr, 'tagtrust: give exactly one of --digest, --manifest or --oci-layout\n');
+  const noReference = await runCli(['sign', '--digest', digestOf('a'), '--server', 'http://127.0.0.1:9', '--home', await tempHome()]);
+  t.is(noReference.code, 2);
+  t.regex(noReference.stderr, /^tagtrust: wrong number of arguments; usage: tagtrust sign <gun>:<tag>/);
+});
+
+test('trust in a collection that was deleted and re-created with new keys suggests `trust forget` (exit 25), then works', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const first = publisherFor(server.url, await tempHome());
+  const firstInit = await first.init(GUN);
+  await first.sign(`${GUN}:v1`, { digest: digestOf('a'), size: 1 });
+  const pullerHome = await tempHome();
+  const env = { TAGTRUST_SERVER: server.url, TAGTRUST_HOME: pullerHome };
+  t.is((await runCli(['resolve', `${GUN}:v1`], env)).code, 0);
+
+  const deleted = await runServerCli(['collections', 'delete', GUN], { TAGTRUST_SERVER: server.url, TAGTRUST_ADMIN_TOKEN: ADMIN_TOKEN });
+  t.is(deleted.code, 0, deleted.stderr);
+  const second = publisherFor(server.url, await tempHome());
+  const init = await second.init(GUN);
+  await second.sign(`${GUN}:v1`, { digest: digestOf('b'), size: 1 });
+
+  const stale = await runCli(['resolve', `${GUN}:v1`], env);
+  t.is(stale.code, 25, stale.stderr);
+  t.is(
+    stale.stderr,
+    `tagtrust: the server's root of ${GUN} (v1, root keys ${init.rootKeyId.slice(0, 8)}) is not the root this home trusts (v1, root keys ${firstInit.rootKeyId.slice(0, 8)}): ` +
+      `the collection was deleted and re-created, or the server impersonates it; refusing it. If its owner confirms a re-creation, run \`tagtrust trust forget ${GUN}\` (and pin the new root)\n`,
+  );
+  t.is((await runCli(['trust', 'forget', GUN], env)).code, 0);
+  const fresh = await runCli(['resolve', `${GUN}:v1`], env);
+  t.is(fresh.code, 0, fresh.stderr);
+  t.is(fresh.stdout, `${GUN}@${digestOf('b')}\n`);
+});
