@@ -38,7 +38,7 @@ test('tagtrust-server: every command answers --help with its usage, exit 0 (toke
   const top = await runServerCli(['--help']);
   t.is(top.code, 0);
   const commands = new Set([...top.stdout.matchAll(/tagtrust-server ([a-z][a-z-]+)/g)].map((m) => m[1]!));
-  t.deepEqual([...commands].sort(), ['backup', 'collections', 'export', 'restore', 'tls', 'token', 'verify-backup']);
+  t.deepEqual([...commands].sort(), ['backup', 'collections', 'export', 'migrate', 'migrate-data', 'restore', 'tls', 'token', 'verify-backup']);
   for (const command of commands) {
     for (const args of [[command, '--help'], [command, '-h'], [command, 'list', '--help']]) {
       const result = await runServerCli(args);

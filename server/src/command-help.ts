@@ -5,6 +5,7 @@
 import { ADMIN_HELP } from './admin-cli.js';
 import { BACKUP_HELP } from './backup/backup-cli.js';
 import { EXPORT_HELP } from './mirror/export-cli.js';
+import { DATABASE_HELP } from './storage/database-cli.js';
 
 export const TLS_HELP = `TLS:
   tagtrust-server tls self-signed --out DIR [--host NAME]...
@@ -21,6 +22,8 @@ const HELP_OF: Record<string, string> = {
   'verify-backup': BACKUP_HELP,
   export: EXPORT_HELP,
   tls: TLS_HELP,
+  migrate: DATABASE_HELP,
+  'migrate-data': DATABASE_HELP,
 };
 
 /** The commands that have their own help. */
