@@ -81,7 +81,7 @@ export class PendingChanges {
    * @param actor the token name recorded in the audit trail if this publishes
    */
   propose(gun: string, body: unknown, actor: string): Promise<PendingResult> {
-    return this.locks.run(gun, async () => {
+    return this.exclusive(gun, async () => {
       const { role, metadata } = parseProposal(body);
       const now = this.now();
       await this.prune(gun, now);
@@ -136,7 +136,7 @@ export class PendingChanges {
    * @param actor the token name recorded in the audit trail when the approval publishes the change
    */
   approve(gun: string, id: string, body: unknown, actor: string): Promise<PendingResult> {
-    return this.locks.run(gun, async () => {
+    return this.exclusive(gun, async () => {
       const signatures = parseApproval(body);
       const text = await this.store.getPending(gun, id);
       if (text === undefined) throw new NotFoundError(`${gun} has no pending change ${id}: it was published, withdrawn, refused or never proposed; run \`tagtrust pending list ${gun}\``);
@@ -177,7 +177,7 @@ export class PendingChanges {
    * @throws NotFoundError (no such change), ForbiddenError (neither its proposer nor an admin)
    */
   withdraw(gun: string, id: string, caller: PendingCaller): Promise<WithdrawResult> {
-    return this.locks.run(gun, async () => {
+    return this.exclusive(gun, async () => {
       const text = await this.store.getPending(gun, id);
       if (text === undefined) throw new NotFoundError(`${gun} has no pending change ${id}: it was published, withdrawn, refused or never proposed; run \`tagtrust pending list ${gun}\``);
       const change = JSON.parse(text) as PendingChange;
@@ -192,10 +192,18 @@ export class PendingChanges {
     });
   }
 
+  /**
+   * One read-then-write of a collection's staging area at a time: in this process, and across the
+   * replicas sharing the store (two approvals of one change on two replicas must not lose one).
+   */
+  private exclusive<T>(gun: string, task: () => Promise<T>): Promise<T> {
+    return this.locks.run(gun, () => this.store.withCollectionLock(gun, task));
+  }
+
   /** Deletes the stale and expired changes of every collection (the background renewal loop). */
   async pruneAll(): Promise<number> {
     let pruned = 0;
-    for await (const gun of this.store.listCollections()) pruned += await this.locks.run(gun, () => this.prune(gun, this.now()));
+    for await (const gun of this.store.listCollections()) pruned += await this.exclusive(gun, () => this.prune(gun, this.now()));
     return pruned;
   }
 

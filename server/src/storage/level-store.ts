@@ -312,6 +312,11 @@ export class LevelStore implements MetadataStore {
     batch.push(put(this.logSize, gun, String(append.start + append.leaves.length)));
   }
 
+  /** One process holds a level database: the caller's in-process lock is all it takes. */
+  withCollectionLock<T>(_gun: string, task: () => Promise<T>): Promise<T> {
+    return task();
+  }
+
   async *listCollections(): AsyncIterable<string> {
     for await (const gun of this.collections.keys()) yield gun;
   }

@@ -35,10 +35,19 @@ export interface PgStoreOptions {
 }
 
 export class PgStore implements MetadataStore, SharedStore {
+  /**
+   * Connections that only hold collection locks (withCollectionLock), apart from `pool`: a task holding
+   * a lock takes connections from `pool`, so lock waiters must never be able to use them all up.
+   */
+  private readonly lockPool: pg.Pool;
+
   private constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
-  ) {}
+  ) {
+    this.lockPool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 });
+    this.lockPool.on('error', () => {});
+  }
 
   /**
    * Connects to `url` (postgres://…), migrating the schema unless told not to.
@@ -245,6 +254,27 @@ export class PgStore implements MetadataStore, SharedStore {
     return tags.map((tag) => found.get(tag));
   }
 
+  /**
+   * A session advisory lock on its own connection, keyed apart from the transaction locks of writes
+   * (seed 1, not 0), so a task holding it can still commit.
+   */
+  async withCollectionLock<T>(gun: string, task: () => Promise<T>): Promise<T> {
+    const client = await this.lockPool.connect();
+    let broken = false;
+    try {
+      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 1))', [gun]);
+      try {
+        return await task();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 1))', [gun]).catch(() => {
+          broken = true;
+        });
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async *listCollections(): AsyncIterable<string> {
     // Paged by name, so a 100,000-collection listing never holds every row at once.
     for (let after = ''; ; ) {
@@ -256,7 +286,7 @@ export class PgStore implements MetadataStore, SharedStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.lockPool.end()]);
   }
 
   private async serverKey(db: pg.Pool | PoolClient, gun: string, role: ServerKeyRole, state: 'active' | 'pending'): Promise<SealedKey | undefined> {

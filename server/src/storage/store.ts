@@ -224,6 +224,12 @@ export interface MetadataStore {
   getLogLeaves(gun: string, start: number, end: number): Promise<string[]>;
   /** The digest the log last recorded for each tag, undefined for never recorded or removed. */
   getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]>;
+  /**
+   * Runs `task` (reads, then writes, of one collection's staging area) while no other process sharing
+   * this store runs one for the same collection. Level is one process: callers' in-process locks
+   * already serialise it. On PostgreSQL several replicas share the store: a session advisory lock.
+   */
+  withCollectionLock<T>(gun: string, task: () => Promise<T>): Promise<T>;
   /** Names of collections with a published root, in lexical order. */
   listCollections(): AsyncIterable<string>;
   close(): Promise<void>;
