@@ -261,6 +261,12 @@ export class PgStore implements MetadataStore, SharedStore {
   async withCollectionLock<T>(gun: string, task: () => Promise<T>): Promise<T> {
     const client = await this.lockPool.connect();
     let broken = false;
+    // The connection sits idle while the task runs: if the database goes away meanwhile, pg reports it
+    // as an 'error' event, not through a query (the lock is then gone with the session).
+    const lost = () => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       await client.query('SELECT pg_advisory_lock(hashtextextended($1, 1))', [gun]);
       try {
@@ -271,6 +277,7 @@ export class PgStore implements MetadataStore, SharedStore {
         });
       }
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }
@@ -332,6 +339,11 @@ export class PgStore implements MetadataStore, SharedStore {
   private async transaction<T>(scope: string, task: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // Between two queries the connection is idle: losing it then is an 'error' event, not a rejection.
+    const lost = () => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [scope]);
@@ -344,6 +356,7 @@ export class PgStore implements MetadataStore, SharedStore {
       });
       throw err;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }
