@@ -88,7 +88,8 @@ export async function startNotaryServer(): Promise<NotaryServer> {
         .filter((line) => !/^[a-z_]+: /i.test(line))
         .join('\n');
       const publicKey = createPublicKey(createPrivateKey({ key: pem, format: 'pem', passphrase: NOTARY_PASSPHRASES.NOTARY_DELEGATION_PASSPHRASE }));
-      const file = join(dir, `${role.replace(/\W+/g, '-')}.pem`);
+      // One file per key: tests sharing this server generate keys for the same role at once.
+      const file = join(dir, `${role.replace(/\W+/g, '-')}-${keyId.slice(0, 16)}.pem`);
       await writeFile(file, publicKey.export({ type: 'spki', format: 'pem' }));
       return file;
     },
