@@ -83,6 +83,17 @@ test('skopeo pushes through the gate; the tag is served through it only after `t
   t.is(index.manifests[0]!.digest, image.digest);
 });
 
+test('strict mode: pushers are told an unreachable blob is unknown (HEAD), so they upload it; reads of it stay refused', async (t) => {
+  const running = await gate({ strict: true });
+  await publisherFor(server.url, await tempHome()).init(`${registry.host}/team/strict`);
+  const pushed = await skopeo(['copy', '--dest-tls-verify=false', image.source, `docker://${hostOf(running)}/team/strict:v1`]);
+  t.is(pushed.code, 0, pushed.stderr);
+  const layer = (JSON.parse(image.bytes.toString()) as { layers: { digest: string }[] }).layers[0]!.digest;
+  t.is((await fetch(`${running.url}/v2/team/strict/blobs/${layer}`, { method: 'HEAD' })).status, 404);
+  t.true(logs.some((line) => line.startsWith(`HEAD /v2/team/strict/blobs/${layer}: BLOB_UNKNOWN`)));
+  t.like(await ociError(await fetch(`${running.url}/v2/team/strict/blobs/${layer}`)), { status: 403, code: 'DENIED' });
+});
+
 test('raw OCI pushes: monolithic, chunked, upload status, cross-repository mount, manifest PUT; Locations point at the gate', async (t) => {
   const running = await gate();
   const base = `${running.url}/v2/team/raw`;
