@@ -83,6 +83,20 @@ test('skopeo pushes through the gate; the tag is served through it only after `t
   t.is(index.manifests[0]!.digest, image.digest);
 });
 
+test('`tagtrust push --registry <gate>` pushes through the gate and signs; the tag is served at once', async (t) => {
+  const running = await gate();
+  const gun = `${registry.host}/team/via`;
+  const home = await tempHome();
+  await publisherFor(server.url, home).init(gun);
+  const layout = image.source.slice('oci:'.length);
+  const pushed = await runCli(['push', layout, `${gun}:v1`, '--registry', running.url, '--server', server.url, '--home', home]);
+  t.is(pushed.code, 0, pushed.stderr);
+  t.is(await upstreamRaw('team/via:v1'), image.bytes.toString());
+  const served = await fetch(`${running.url}/v2/team/via/manifests/v1`, { headers: { accept: image.mediaType } });
+  t.is(served.status, 200);
+  t.is(served.headers.get('docker-content-digest'), image.digest);
+});
+
 test('strict mode: pushers are told an unreachable blob is unknown (HEAD), so they upload it; reads of it stay refused', async (t) => {
   const running = await gate({ strict: true });
   await publisherFor(server.url, await tempHome()).init(`${registry.host}/team/strict`);
