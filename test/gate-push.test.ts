@@ -5,6 +5,7 @@
  * push is refused with a message saying how to enable it.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegistryClient, TagVerifier, startGate } from '@tagtrust/client';
 import type { GateConfig, RunningGate } from '@tagtrust/client';
-import { publisherFor, runCli, tempHome } from './helpers/client.js';
+import { CLI, publisherFor, runCli, tempHome } from './helpers/client.js';
 import { buildImage } from './helpers/oci-image.js';
 import type { BuiltManifest } from './helpers/oci-image.js';
 import { skopeo, startRegistry } from './helpers/registry.js';
@@ -236,6 +237,30 @@ test('without --allow-push every push is refused, saying how to enable pushes; t
   const noPush = await runCli(['gate', '--upstream', registry.url, '--push-max-mb', '5', '--server', server.url]);
   t.is(noPush.code, 2);
   t.regex(noPush.stderr, /--push-max-mb applies to pushes: give --allow-push too/);
+});
+
+test('`tagtrust gate --allow-push` relays a skopeo push until stopped', async (t) => {
+  const child = spawn(process.execPath, [CLI, 'gate', '--upstream', registry.url, '--listen', '127.0.0.1:0', '--server', server.url, '--home', await tempHome(), '--allow-push', '--push-max-mb', '16'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = output.match(/listening on (http:\/\/[\d.:]+), .*pushes relayed/);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`tagtrust gate exited (${code}): ${output}`)));
+    });
+    const pushed = await skopeo(['copy', '--dest-tls-verify=false', image.source, `docker://${new URL(url).host}/team/cli:v1`]);
+    t.is(pushed.code, 0, pushed.stderr);
+    t.is(await upstreamRaw('team/cli:v1'), image.bytes.toString());
+  } finally {
+    child.kill('SIGTERM');
+  }
+  t.is(await exited, 0);
 });
 
 /** One request written by `write` (it may leave the body unfinished); status 0 when the gate cut the connection. */
