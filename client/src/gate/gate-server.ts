@@ -165,8 +165,7 @@ class Gate {
     if (method === 'DELETE' && !upload) {
       throw new GateRefusal('DENIED', `DELETE is refused: the gate never relays deletes (anyone who reaches it could delete upstream content with their credentials); delete at the upstream registry`);
     }
-    const allowed = upload ? (session === '' ? method === 'POST' : ['PATCH', 'PUT', 'GET', 'HEAD', 'DELETE'].includes(method) && UPLOAD_SESSION.test(session)) : reference !== undefined && method === 'PUT' && (TAG.test(reference) || isSha256Digest(reference));
-    if (!allowed) throw new GateRefusal('UNSUPPORTED', `${method} ${JSON.stringify(path.slice(0, 200))} is not a push request the gate relays`);
+    if (!isRelayedPush(method, session, reference)) throw new GateRefusal('UNSUPPORTED', `${method} ${JSON.stringify(path.slice(0, 200))} is not a push request the gate relays`);
     const query = new URL(req.url ?? '/', 'http://gate').search;
     return await relayPush({ upstream: this.config.upstream, timeoutMs: this.timeoutMs, maxUploadBytes: this.config.maxUploadBytes ?? 10 * 1024 ** 3, log: this.log }, { name, rest, query }, req, res, relay);
   }
@@ -227,6 +226,13 @@ class Gate {
     if (!isSha256Digest(text)) throw new GateRefusal(what === 'blob' ? 'BLOB_UNKNOWN' : 'MANIFEST_UNKNOWN', `${what} digest ${JSON.stringify(text.slice(0, 80))} is not sha256:<64 lowercase hex>; the gate serves sha256 content only`);
     return text;
   }
+}
+
+/** Starting an upload; continuing, querying or cancelling an upload session; storing a manifest. */
+function isRelayedPush(method: string, session: string | undefined, reference: string | undefined): boolean {
+  if (session === '') return method === 'POST';
+  if (session !== undefined) return ['PATCH', 'PUT', 'GET', 'HEAD', 'DELETE'].includes(method) && UPLOAD_SESSION.test(session);
+  return reference !== undefined && method === 'PUT' && (TAG.test(reference) || isSha256Digest(reference));
 }
 
 function sendManifest(res: ServerResponse, bytes: Buffer, digest: string, mediaType: string, head: boolean): void {
