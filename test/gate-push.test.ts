@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { RegistryClient, TagVerifier, startGate } from '@tagtrust/client';
 import type { GateConfig, RunningGate } from '@tagtrust/client';
 import { CLI, publisherFor, runCli, tempHome } from './helpers/client.js';
+import { HostileRegistry } from './helpers/hostile-registry.js';
 import { buildImage } from './helpers/oci-image.js';
 import type { BuiltManifest } from './helpers/oci-image.js';
 import { skopeo, startRegistry } from './helpers/registry.js';
@@ -215,6 +216,27 @@ test('bounded: an oversized manifest or upload is refused, a silent pusher is cu
     const error = await ociError(await fetch(`${running.url}${path}`, { method, body: '{}' }));
     t.like(error, { status: 405, code: 'UNSUPPORTED' }, `${method} ${path}`);
   }
+});
+
+test('a hostile upstream answering a push endlessly or going silent: 503 UNAVAILABLE, bounded in bytes and time', async (t) => {
+  const hostile = await HostileRegistry.start();
+  t.teardown(() => hostile.close());
+  const running = await gate({ upstream: new RegistryClient({ url: hostile.url }), upstreamTimeoutMs: 1_000 });
+  hostile.replies.set('/v2/team/app/blobs/uploads/', { endless: true });
+  hostile.replies.set('/v2/team/app/manifests/v1', { silent: true });
+
+  const endless = await ociError(await fetch(`${running.url}/v2/team/app/blobs/uploads/`, { method: 'POST' }));
+  t.like(endless, { status: 503, code: 'UNAVAILABLE' });
+  t.regex(endless.message, /the upstream answered with more than 65536 bytes; refusing to relay it/);
+  const record = hostile.requests.find((r) => r.path === '/v2/team/app/blobs/uploads/')!;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.true(record.closed && record.bytesSent < 4 * 1024 * 1024, `the gate stopped reading (${record.bytesSent} bytes sent)`);
+
+  const t0 = Date.now();
+  const silent = await ociError(await fetch(`${running.url}/v2/team/app/manifests/v1`, { method: 'PUT', body: image.bytes, headers: { 'content-type': image.mediaType } }));
+  t.like(silent, { status: 503, code: 'UNAVAILABLE' });
+  t.regex(silent.message, /the upstream did not finish its answer for 1000 ms; try again/);
+  t.true(Date.now() - t0 < 5_000);
 });
 
 test('without --allow-push every push is refused, saying how to enable pushes; the flag cannot go with gate credentials', async (t) => {

@@ -137,7 +137,7 @@ function sendAnswer(res: ServerResponse, answer: IncomingMessage, body: Buffer, 
 }
 
 /** An upstream URL as a path on the gate (the same path: the gate serves the upstream's names). */
-export function onGate(location: string, upstreamOrigin: string): string {
+function onGate(location: string, upstreamOrigin: string): string {
   let url: URL;
   try {
     url = new URL(location, `${upstreamOrigin}/`);
