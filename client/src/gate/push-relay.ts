@@ -53,7 +53,7 @@ export async function relayPush(options: PushRelayOptions, push: PushRequest, re
   const limit = manifest ? MAX_MANIFEST_BYTES : options.maxUploadBytes;
   const what = `${req.method} /v2/${push.name}/${push.rest}`;
   const announced = Number(req.headers['content-length'] ?? 0);
-  if (announced > limit) throw tooLarge(what, limit);
+  if (announced > limit) throw tooLarge(what, limit, manifest);
 
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -69,23 +69,35 @@ export async function relayPush(options: PushRelayOptions, push: PushRequest, re
   if (relay?.authorization) headers.authorization = relay.authorization;
   const target = new URL(`/v2/${push.name}/${push.rest}${push.query}`, options.upstream.url);
   const outgoing = send(target, { method: req.method!, headers, signal: controller.signal, ca: options.upstream.ca });
+  let hasAnswer = false;
   const answered = new Promise<IncomingMessage>((resolve, reject) => {
-    outgoing.once('response', resolve);
+    outgoing.once('response', (answer: IncomingMessage) => {
+      hasAnswer = true;
+      resolve(answer);
+    });
     outgoing.once('error', reject);
   });
   let received = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, next) {
       received += chunk.length;
-      if (received > limit) return next(tooLarge(what, limit));
+      if (received > limit) return next(tooLarge(what, limit, manifest));
       expire('the pusher sent nothing, or the upstream took nothing,');
       next(null, chunk);
     },
   });
   expire('the pusher sent nothing, or the upstream took nothing,');
-  void pipeline(req, counter, outgoing).then(
+  // Not pipeline(req, ...): it would destroy the pusher's connection when the upstream answers early
+  // (e.g. 401) and closes, before that answer is relayed.
+  req.once('close', () => {
+    if (!req.complete) counter.destroy(new GateRefusal('UNAVAILABLE', `${what}: the pusher went away before sending the whole body`));
+  });
+  req.pipe(counter);
+  void pipeline(counter, outgoing).then(
     () => expire('the upstream did not answer'),
-    (err: unknown) => controller.abort(err instanceof GateRefusal ? err : new GateRefusal('UNAVAILABLE', `${what}: the pusher went away, or the upstream closed the connection`)),
+    (err: unknown) => {
+      if (!hasAnswer) controller.abort(err instanceof GateRefusal ? err : new GateRefusal('UNAVAILABLE', `${what}: the upstream closed the connection while taking the body`));
+    },
   );
   try {
     const answer = await answered;
@@ -102,8 +114,8 @@ export async function relayPush(options: PushRelayOptions, push: PushRequest, re
   }
 }
 
-function tooLarge(what: string, limit: number): GateRefusal {
-  return new GateRefusal('SIZE_INVALID', `${what}: the body is larger than the ${limit} bytes the gate relays${limit === MAX_MANIFEST_BYTES ? ' for a manifest' : ' in one upload request (--push-max-mb); upload in chunks'}`);
+function tooLarge(what: string, limit: number, manifest: boolean): GateRefusal {
+  return new GateRefusal('SIZE_INVALID', `${what}: the body is larger than the ${limit} bytes the gate relays${manifest ? ' for a manifest' : ' in one upload request (--push-max-mb); upload in chunks'}`);
 }
 
 function send(target: URL, options: { method: string; headers: Record<string, string>; signal: AbortSignal; ca: string | Buffer | undefined }): ClientRequest {
