@@ -108,7 +108,12 @@ export async function relayPush(options: PushRelayOptions, push: PushRequest, re
   } catch (err) {
     const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
     if (reason instanceof GateRefusal) throw reason;
-    throw new GateRefusal('UNAVAILABLE', `${what}: cannot reach the upstream ${options.upstream.url} (${(reason as NodeJS.ErrnoException).code ?? (reason as Error).message})`);
+    const code = (reason as NodeJS.ErrnoException).code ?? (reason as Error).message;
+    if (code === 'EPIPE' || code === 'ECONNRESET') {
+      // node drops an answer the upstream sent before closing on a body it would not take (e.g. a 401).
+      throw new GateRefusal('UNAVAILABLE', `${what}: the upstream closed the connection before taking the whole body (${code}); it may have refused the request (e.g. expired credentials): retry`);
+    }
+    throw new GateRefusal('UNAVAILABLE', `${what}: cannot reach the upstream ${options.upstream.url} (${code})`);
   } finally {
     clearTimeout(timer);
   }
