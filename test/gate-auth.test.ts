@@ -101,3 +101,19 @@ test('gate credentials: the gate logs in itself and pullers need none', async (t
   t.regex(body.errors[0]!.message, /token service http:\/\/127\.0\.0\.1:\d+ refused the configured credentials \(HTTP 401\)/);
   t.false(JSON.stringify(body).includes('wrong'), 'no secret in the answer');
 });
+
+test('pushes (--allow-push) relay the challenge and the pusher\'s token the same way', async (t) => {
+  const running = await gate({ allowPush: true });
+  const host = new URL(running.url).host;
+  const refused = await fetch(`${running.url}/v2/team/pushed/blobs/uploads/`, { method: 'POST' });
+  t.is(refused.status, 401);
+  t.regex(refused.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/token",service="test-registry",scope="repository:team\/pushed:pull"$/);
+  const anonymous = await skopeo(['copy', '--dest-tls-verify=false', image.source, `docker://${host}/team/pushed:v1`]);
+  t.not(anonymous.code, 0);
+
+  const seen = proxy.seen.length;
+  const pushed = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', `${REGISTRY_USER}:${REGISTRY_PASSWORD}`, image.source, `docker://${host}/team/pushed:v1`]);
+  t.is(pushed.code, 0, pushed.stderr);
+  t.true(proxy.seen.slice(seen).some((authorization) => authorization.startsWith('Bearer ')), 'the pusher token was relayed');
+  t.is((await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/team/pushed:v1`])).stdout, image.bytes.toString());
+});

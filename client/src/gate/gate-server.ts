@@ -10,7 +10,10 @@
  * - `manifests/<digest>` and `blobs/<digest>` pass through (manifests hashed, blobs streamed); in
  *   strict mode only digests reachable from signed manifests of the collection.
  * - `tags/list` lists the signed tags only.
- * - Anything but GET and HEAD is refused (405 UNSUPPORTED): the gate is read-only.
+ * - Pushes are refused (405 UNSUPPORTED) unless `allowPush`: then the push endpoints are relayed to the
+ *   upstream (push-relay.ts), except deletes of manifests and blobs (403 DENIED: a gate relaying them
+ *   would let anyone who reaches it delete upstream content). Pushing never bypasses verification: a
+ *   pushed tag is served by tag only once it is signed.
  * - Without gate credentials, the puller's Authorization is relayed to the upstream and the upstream's
  *   401 challenge relayed back; with them, the gate authenticates itself.
  */
@@ -23,7 +26,9 @@ import type { TagVerifier } from '../verified/tag-verifier.js';
 import { isSha256Digest, mediaTypeFor } from '../registry/manifest-format.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { relayBlob } from './blob-relay.js';
+import { relayPush } from './push-relay.js';
 import { GateRefusal, ociErrorFor, sendOciError } from './oci-errors.js';
+import type { OciErrorCode } from './oci-errors.js';
 import { VerifiedManifests } from './verified-manifests.js';
 import type { Relay } from './verified-manifests.js';
 
@@ -47,6 +52,10 @@ export interface GateConfig {
   manifestCacheBytes?: number;
   /** Relay the puller's Authorization to the upstream (true unless the gate has its own credentials). */
   relayAuthorization?: boolean;
+  /** Relay pushes to the upstream with the pusher's credentials (needs relayed authorization). */
+  allowPush?: boolean;
+  /** Largest body of one blob upload request relayed (default 10 GiB). */
+  maxUploadBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -58,8 +67,13 @@ export interface RunningGate {
 const NAME = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*';
 const ROUTE = new RegExp(`^/v2/(${NAME})/(?:manifests/([^/]+)|blobs/([^/]+)|(tags/list))$`);
 const TAG = /^\w[\w.-]{0,127}$/;
+const PUSH_ROUTE = new RegExp(`^/v2/(${NAME})/(blobs/uploads/([^/]*)|manifests/([^/]+)|blobs/[^/]+)$`);
+const UPLOAD_SESSION = /^[A-Za-z0-9][\w.=-]{0,255}$/;
 
 export async function startGate(config: GateConfig): Promise<RunningGate> {
+  if (config.allowPush && config.relayAuthorization === false) {
+    throw new UsageError('pushes through the gate relay each pusher\'s own credentials: --allow-push cannot be combined with --upstream-credentials (anyone who reaches the gate could push with the gate\'s credentials)');
+  }
   const gate = new Gate(config);
   const handler = (req: IncomingMessage, res: ServerResponse) => void gate.handle(req, res);
   const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, handler) : createHttpServer(handler);
@@ -113,8 +127,8 @@ class Gate {
     const blobs = route?.[3] !== undefined;
     try {
       res.setHeader('docker-distribution-api-version', 'registry/2.0');
-      if (req.method !== 'GET' && !head) throw new GateRefusal('UNSUPPORTED', `${req.method} is refused: the gate is read-only; push to the upstream registry and sign with \`tagtrust sign\``);
       const relay: Relay = this.config.relayAuthorization === false ? undefined : { ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+      if ((req.method !== 'GET' && !head) || (this.config.allowPush && path.includes('/blobs/uploads/'))) return await this.push(req, res, path, relay);
       if (path === '/v2/' || path === '/v2') return await this.base(res, head, relay);
       if (!route) throw new GateRefusal('NAME_UNKNOWN', `no such API path ${JSON.stringify(path.slice(0, 200))}`);
       const name = route[1]!;
@@ -122,7 +136,8 @@ class Gate {
       if (route[4]) return await this.tags(res, req, gun, name, head);
       if (blobs) {
         const digest = this.digestOf(route[3]!, 'blob');
-        const size = await this.requireReachable(gun, name, digest, relay);
+        // A pusher asks whether the upstream has a blob before uploading it: "unknown", not "denied".
+        const size = await this.requireReachable(gun, name, digest, relay, head && this.config.allowPush ? 'BLOB_UNKNOWN' : 'DENIED');
         return await relayBlob({ upstream: this.config.upstream, timeoutMs: this.timeoutMs, warn: this.log }, { name, digest, size }, req, res, relay);
       }
       const reference = route[2]!;
@@ -136,6 +151,23 @@ class Gate {
       if (res.headersSent) res.destroy();
       else sendOciError(res, error, head);
     }
+  }
+
+  private async push(req: IncomingMessage, res: ServerResponse, path: string, relay: Relay): Promise<void> {
+    const method = req.method ?? '';
+    if (!this.config.allowPush) {
+      throw new GateRefusal('UNSUPPORTED', `${method} is refused: the gate is read-only; start it with --allow-push to relay pushes to the upstream, or push to the upstream directly (then sign with \`tagtrust sign\`)`);
+    }
+    const route = path.match(PUSH_ROUTE);
+    const [, name, rest, session, reference] = route ?? [];
+    const upload = session !== undefined;
+    if (!route || !name || !rest) throw new GateRefusal('UNSUPPORTED', `${method} ${JSON.stringify(path.slice(0, 200))} is not a push endpoint the gate relays`);
+    if (method === 'DELETE' && !upload) {
+      throw new GateRefusal('DENIED', `DELETE is refused: the gate never relays deletes (anyone who reaches it could delete upstream content with their credentials); delete at the upstream registry`);
+    }
+    if (!isRelayedPush(method, session, reference)) throw new GateRefusal('UNSUPPORTED', `${method} ${JSON.stringify(path.slice(0, 200))} is not a push request the gate relays`);
+    const query = new URL(req.url ?? '/', 'http://gate').search;
+    return await relayPush({ upstream: this.config.upstream, timeoutMs: this.timeoutMs, maxUploadBytes: this.config.maxUploadBytes ?? 10 * 1024 ** 3, log: this.log }, { name, rest, query }, req, res, relay);
   }
 
   private async base(res: ServerResponse, head: boolean, relay: Relay): Promise<void> {
@@ -179,10 +211,10 @@ class Gate {
   }
 
   /** In strict mode: the size the signed manifests give `digest`, or a refusal. */
-  private async requireReachable(gun: string, name: string, digest: string, relay: Relay): Promise<number | undefined> {
+  private async requireReachable(gun: string, name: string, digest: string, relay: Relay, refusal: OciErrorCode = 'DENIED'): Promise<number | undefined> {
     if (!this.config.strict) return undefined;
     const size = await this.manifests.reachableSize(gun, name, digest, relay);
-    if (size === undefined) throw new GateRefusal('DENIED', `${gun}@${digest} is not reachable from any signed tag of ${gun}: refusing it (strict mode)`);
+    if (size === undefined) throw new GateRefusal(refusal, `${gun}@${digest} is not reachable from any signed tag of ${gun}: refusing it (strict mode)`);
     return size;
   }
 
@@ -194,6 +226,13 @@ class Gate {
     if (!isSha256Digest(text)) throw new GateRefusal(what === 'blob' ? 'BLOB_UNKNOWN' : 'MANIFEST_UNKNOWN', `${what} digest ${JSON.stringify(text.slice(0, 80))} is not sha256:<64 lowercase hex>; the gate serves sha256 content only`);
     return text;
   }
+}
+
+/** Starting an upload; continuing, querying or cancelling an upload session; storing a manifest. */
+function isRelayedPush(method: string, session: string | undefined, reference: string | undefined): boolean {
+  if (session === '') return method === 'POST';
+  if (session !== undefined) return ['PATCH', 'PUT', 'GET', 'HEAD', 'DELETE'].includes(method) && UPLOAD_SESSION.test(session);
+  return reference !== undefined && method === 'PUT' && (TAG.test(reference) || isSha256Digest(reference));
 }
 
 function sendManifest(res: ServerResponse, bytes: Buffer, digest: string, mediaType: string, head: boolean): void {

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { InvalidReferenceError, NotFoundError, NotSignedError, RepositoryError, TagTrustError, UnauthorizedError } from '@tagtrust/shared';
 import { RegistryUnauthorizedError } from '../registry/registry-client.js';
 
-export type OciErrorCode = 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_INVALID' | 'TAG_INVALID' | 'NAME_UNKNOWN' | 'DENIED' | 'UNAUTHORIZED' | 'UNSUPPORTED' | 'TOOMANYREQUESTS' | 'UNKNOWN';
+export type OciErrorCode = 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_INVALID' | 'TAG_INVALID' | 'NAME_UNKNOWN' | 'DENIED' | 'UNAUTHORIZED' | 'UNSUPPORTED' | 'TOOMANYREQUESTS' | 'SIZE_INVALID' | 'UNAVAILABLE' | 'UNKNOWN';
 
 const STATUS: Record<OciErrorCode, number> = {
   MANIFEST_UNKNOWN: 404,
@@ -19,6 +19,8 @@ const STATUS: Record<OciErrorCode, number> = {
   UNAUTHORIZED: 401,
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
+  SIZE_INVALID: 413,
+  UNAVAILABLE: 503,
   UNKNOWN: 500,
 };
 

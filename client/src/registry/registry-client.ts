@@ -63,6 +63,8 @@ const MAX_REMEMBERED = 1_024;
 
 export class RegistryClient {
   readonly url: string;
+  /** The CA given for an https registry (the gate's push relay opens its own connections with it). */
+  readonly ca: string | Buffer | undefined;
   private readonly transport: TransportOptions;
   private readonly tokens: TokenCache;
   /** The Authorization that last worked per repository, so the next request skips the 401. */
@@ -77,6 +79,7 @@ export class RegistryClient {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`registry URL "${options.url}" must start with http:// or https://`);
     this.url = url.origin;
+    this.ca = options.ca;
     this.transport = options.ca === undefined ? {} : { ca: options.ca };
     this.tokens = new TokenCache(options.credentials, this.transport);
   }

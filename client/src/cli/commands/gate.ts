@@ -6,8 +6,8 @@ import { PULL_HELP, PULL_OPTIONS, integerOption, pullerOptions } from '../comman
 export const gateCommand: Command = {
   name: 'gate',
   usage:
-    'tagtrust gate --upstream URL [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--collection-prefix PREFIX] [--strict] [--on-moved serve-signed|refuse] [--upstream-credentials FILE] [--refresh DURATION]',
-  summary: 'serve a registry read-only, each tag only as the digest its publishers signed',
+    'tagtrust gate --upstream URL [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--collection-prefix PREFIX] [--strict] [--on-moved serve-signed|refuse] [--upstream-credentials FILE] [--allow-push [--push-max-mb N]] [--refresh DURATION]',
+  summary: 'serve a registry, each tag only as the digest its publishers signed (read-only unless --allow-push)',
   details: `Pullers (docker, containerd, podman, skopeo) pull from the gate as from a registry. A pull by tag
 gets the manifest of the signed digest, fetched from the upstream by digest and hashed, or an OCI error
 saying why not (unsigned tag, failed verification). See docs/gate.md.
@@ -20,6 +20,9 @@ saying why not (unsigned tag, failed verification). See docs/gate.md.
                             moved; refuse: refuse the tag while the upstream tag points elsewhere
   --upstream-credentials F  file with one line user:password: the gate logs in to the upstream itself
                             (default: each puller's credentials are relayed)
+  --allow-push              relay pushes (blob uploads, manifest PUT) to the upstream with each pusher's
+                            credentials; deletes stay refused; a pushed tag is served once signed
+  --push-max-mb N           largest body of one blob upload request relayed (default 10240)
   --upstream-ca FILE        PEM CA certificate to trust for an https upstream
   --upstream-timeout SEC    upstream deadline per manifest, longest silence in a blob (default 30)
   --refresh DURATION        how long a verified answer is reused (default 5s)
@@ -35,6 +38,8 @@ ${PULL_HELP}`,
     'on-moved': { type: 'string' },
     'upstream-credentials': { type: 'string' },
     'upstream-ca': { type: 'string' },
+    'allow-push': { type: 'boolean' },
+    'push-max-mb': { type: 'string' },
     'upstream-timeout': { type: 'string' },
     refresh: { type: 'string' },
     'cache-mb': { type: 'string' },
@@ -69,6 +74,8 @@ ${PULL_HELP}`,
     });
     const timeoutS = integerOption(values['upstream-timeout'], '--upstream-timeout');
     const cacheMb = integerOption(values['cache-mb'], '--cache-mb');
+    const pushMaxMb = integerOption(values['push-max-mb'], '--push-max-mb');
+    if (pushMaxMb !== undefined && values['allow-push'] !== true) throw new UsageError('--push-max-mb applies to pushes: give --allow-push too');
     const gate = await startGate({
       upstream,
       verifier: new TagVerifier({ ...(await pullerOptions(values)), ...(refreshMs === undefined ? {} : { refreshIntervalMs: refreshMs }) }),
@@ -78,11 +85,13 @@ ${PULL_HELP}`,
       strict: values.strict === true,
       onMoved,
       relayAuthorization: credentials === undefined,
+      allowPush: values['allow-push'] === true,
+      ...(pushMaxMb === undefined ? {} : { maxUploadBytes: pushMaxMb * 1024 * 1024 }),
       ...(timeoutS === undefined ? {} : { upstreamTimeoutMs: timeoutS * 1000 }),
       ...(cacheMb === undefined ? {} : { manifestCacheBytes: cacheMb * 1024 * 1024 }),
     });
     const prefix = (values['collection-prefix'] as string | undefined) ?? upstream.host;
-    out.print(`tagtrust gate: listening on ${gate.url}, serving ${upstream.url} (collections ${prefix}/<name>${values.strict ? ', strict' : ''}, on-moved ${onMoved})`);
+    out.print(`tagtrust gate: listening on ${gate.url}, serving ${upstream.url} (collections ${prefix}/<name>${values.strict ? ', strict' : ''}${values['allow-push'] ? ', pushes relayed' : ', read-only'}, on-moved ${onMoved})`);
     await new Promise<void>((resolve) => {
       const stop = () => void gate.close().then(resolve);
       process.once('SIGINT', stop);
