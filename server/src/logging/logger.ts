@@ -42,6 +42,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       formatters: { level: (label) => ({ level: label }) },
       messageKey: 'msg',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: maskedError },
       mixin: () => {
         const requestId = currentRequestId();
         return requestId === undefined ? {} : { requestId };
@@ -61,6 +62,14 @@ function destination(sink: LoggerOptions['sink']): DestinationStream {
   if (sink) return { write: (line: string) => sink(line.endsWith('\n') ? line.slice(0, -1) : line) };
   // Synchronous: the last lines before an exit are never lost.
   return process.stderr.isTTY ? prettyDestination(process.stderr) : pino.destination({ dest: 2, sync: true });
+}
+
+/** pino's error serializer (message, stack, code, cause), with URL passwords masked. */
+function maskedError(err: Error): ReturnType<typeof pino.stdSerializers.err> {
+  const serialized = pino.stdSerializers.err(err);
+  serialized.message = maskUrlPasswords(serialized.message);
+  if (serialized.stack) serialized.stack = maskUrlPasswords(serialized.stack);
+  return serialized;
 }
 
 export function maskUrlPasswords(text: string): string {

@@ -1,6 +1,6 @@
 /**
  * Request IDs. Every request gets one: the caller's `X-Request-Id` when it is sane (1 to 64 of
- * `A-Z a-z 0-9 . _ -`), else a new random one. It is returned in the `X-Request-Id` header and in
+ * `A-Z a-z 0-9 . _ -`, and not a tagtrust token `tt_…`), else a new random one (a UUID). It is returned in the `X-Request-Id` header and in
  * JSON error bodies, and every log entry made while the request is handled carries it: the request
  * runs inside an AsyncLocalStorage context, so a line logged deep in the repository (a renewal that
  * failed, a storage fault) names the request too.
@@ -20,7 +20,8 @@ export function requestIdOf(req: IncomingMessage): string {
   let id = ids.get(req);
   if (id === undefined) {
     const offered = req.headers[REQUEST_ID_HEADER];
-    id = typeof offered === 'string' && SANE_REQUEST_ID.test(offered) ? offered : randomUUID();
+    // A tagtrust token (tt_…) sent there by mistake is not echoed into the log.
+    id = typeof offered === 'string' && SANE_REQUEST_ID.test(offered) && !offered.startsWith('tt_') ? offered : randomUUID();
     ids.set(req, id);
   }
   return id;

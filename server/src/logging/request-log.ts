@@ -32,14 +32,17 @@ export function logRequests(listener: RequestListener, options: RequestLogOption
     const start = process.hrtime.bigint();
     let failure: string | undefined;
     req.once('error', (err: NodeJS.ErrnoException) => (failure = err.code ?? err.message));
+    let finished = false;
     res.once('finish', () => {
+      finished = true;
       const level = levelOf(req.method, res.statusCode, accessLog);
       if (!logger.isLevelEnabled(level)) return;
       const fields = requestFields(req, res, start, requestId);
       logger[level]({ ...fields, status: res.statusCode }, `${fields.method} ${fields.path} ${res.statusCode} ${fields.durationMs}ms`);
     });
     res.once('close', () => {
-      if (res.writableFinished) return;
+      // Not `writableFinished`: an answer ended into a socket the client already closed never finishes.
+      if (finished) return;
       // The body stream reports why (timeout, reset) right after the response closes.
       setImmediate(() => {
         const fields = requestFields(req, res, start, requestId);
