@@ -125,7 +125,6 @@ export interface RunningServer {
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config: ServerConfig = { ...defaultConfig, ...overrides };
   const logger = createLogger({ level: config.logLevel, sink: config.log });
-  const log = lineLogger(logger);
   // Listen before anything is created: a taken port leaves no data directory or secrets behind.
   // Until the services are open, requests get a 503.
   let listener: RequestListener | undefined;

@@ -1,6 +1,6 @@
 /**
- * Graceful shutdown (SIGTERM, SIGINT): `drain` stops the listener taking new connections, closes
- * idle keep-alive connections, answers a request that still arrives on a kept-alive connection with
+ * Graceful shutdown (SIGTERM, SIGINT). Once the caller has stopped the listener taking new
+ * connections (`server.close()`), `drain` closes idle keep-alive connections, answers a request that still arrives on a kept-alive connection with
  * 503 and `Connection: close`, and lets every request in flight finish: a publish in progress is
  * committed (synced) and acknowledged. It resolves once none is left, or when the timeout passes,
  * with the requests still in flight then.
@@ -44,12 +44,11 @@ export class RequestDrain {
   }
 
   /**
-   * Stops taking requests and waits for the ones in flight.
+   * Stops taking requests and waits for the ones in flight. Call after `server.close()`.
    * @returns the requests still in flight when `timeoutMs` passed (empty: all finished)
    */
   async drain(server: Server, timeoutMs: number): Promise<InFlightRequest[]> {
     this.draining = true;
-    server.close();
     server.closeIdleConnections();
     // Their connections close once they are answered.
     for (const res of this.inFlight.keys()) if (!res.headersSent) res.setHeader('connection', 'close');
