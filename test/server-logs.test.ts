@@ -5,10 +5,14 @@
  * on close: log-secrets.ts; here it is also attacked directly).
  */
 import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger, maskUrlPasswords, prettyLine } from '@tagtrust/server';
 import { tufBasePath } from '@tagtrust/shared';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
-import { createToken } from './helpers/admin.js';
+import { createToken, runServerCli } from './helpers/admin.js';
+import { startServerProcess } from './helpers/server-process.js';
 import { digestOf, publisherFor, tempHome } from './helpers/client.js';
 import { secretsIn } from './helpers/log-secrets.js';
 
@@ -92,6 +96,26 @@ test('reads are logged at debug, at info with --access-log, and not at all at th
   const requests = (lines: string[]) => entries(lines).filter((e) => e.path !== undefined).map((e) => [e.level, e.path, e.status]);
   t.deepEqual(requests(quiet.logLines), [['info', '/_admin/tokens', 401]]);
   t.deepEqual(requests(loud.logLines), [['info', '/healthz', 200], ['info', '/_admin/tokens', 401]]);
+});
+
+test('tagtrust-server --log-level or TAGTRUST_LOG_LEVEL: an unknown level is one line, exit 2; debug logs every read as JSON', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tagtrust-log-level-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  for (const [args, env, where] of [
+    [['--log-level', 'loud'], {}, '--log-level "loud"'],
+    [[], { TAGTRUST_LOG_LEVEL: 'verbose' }, 'TAGTRUST_LOG_LEVEL "verbose"'],
+  ] as const) {
+    const run = await runServerCli([...args, '--listen', '127.0.0.1:0', '--data', dataDir], env);
+    t.is(run.code, 2, run.stderr);
+    t.is(run.stderr, `tagtrust-server: ${where} must be one of fatal, error, warn, info, debug, trace, silent\n`);
+  }
+  const server = await startServerProcess(dataDir, ['--log-level', 'debug']);
+  t.teardown(() => server.stop('SIGKILL'));
+  await (await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'probe-1' } })).arrayBuffer();
+  await settle();
+  const lines = server.stderr().trim().split('\n');
+  t.true(lines.every((line) => line.startsWith('{') && line.endsWith('}')), 'JSON lines (stderr is not a terminal)');
+  t.like(entries(lines).find((e) => e.requestId === 'probe-1'), { level: 'debug', path: '/healthz', status: 200 });
 });
 
 test('the logger never writes a secret a caller passes by mistake: fields are redacted, URL passwords masked', (t) => {
