@@ -31,7 +31,7 @@ export function logRequests(listener: RequestListener, options: RequestLogOption
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const start = process.hrtime.bigint();
     let failure: string | undefined;
-    req.once('error', (err: NodeJS.ErrnoException) => (failure = err.code ?? err.message));
+    req.on('error', (err: NodeJS.ErrnoException) => (failure ??= err.code ?? err.message));
     let finished = false;
     res.once('finish', () => {
       finished = true;
