@@ -8,7 +8,7 @@
 // A real tagtrust-server process (--access-log) on 127.0.0.1 with a fresh level database, and the real
 // library Publisher from the built client. For each case it does BENCH_WARMUP unmeasured publishes
 // (V8 compiles the publish path), then BENCH_N measured ones, and prints medians of:
-// - the POST's server-side wall time, from the access log (body read, verification, signing, commit);
+// - the POST's server-side wall time, from the server's log entry for it (body read, verification, signing, commit);
 // - the server process's CPU time (all threads, /proc/<pid>/task/*/schedstat) from the moment the client
 //   sends the POST to the end of its response: the POST's CPU cost, which depends much less on other
 //   load on the machine than wall time (the server is otherwise idle);
@@ -113,9 +113,12 @@ for (const lib of [http, https]) {
 syncBuiltinESMExports();
 
 /** Server-side wall times (ms) of the POSTs logged after byte `offset` of the log. */
+/** Server-side times of the publish POSTs since `offset`, from the server's JSON log entries (one per request). */
 async function postTimes(offset) {
   const text = (await readFile(logFile)).subarray(offset).toString('utf8');
-  return [...text.matchAll(/^POST (\S+) 200 ([\d.]+)ms/gm)].filter((m) => !isLeasePath(m[1])).map((m) => Number(m[2]));
+  // Whole lines only: the last one may still be being written.
+  const entries = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+  return entries.filter((e) => e.method === 'POST' && e.status === 200 && !isLeasePath(e.path)).map((e) => e.durationMs);
 }
 
 try {

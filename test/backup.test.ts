@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '@tagtrust/server';
-import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, secretCheckedLog, startTestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
 import { createToken, runServerCli } from './helpers/admin.js';
 
@@ -64,7 +64,7 @@ test('a backup taken under concurrent publishes restores every tag signed before
   t.is(restore.code, 0, restore.stderr);
   t.regex(restore.stderr, /does not hold the master key: copy the old master\.key/);
   await copyFile(join(server.dataDir, 'master.key'), join(restored, 'master.key'));
-  const again = await startServer({ listen: '127.0.0.1:0', dataDir: restored, adminToken: ADMIN_TOKEN, log: () => {} });
+  const again = await startServer({ listen: '127.0.0.1:0', dataDir: restored, adminToken: ADMIN_TOKEN, log: secretCheckedLog(t) });
   t.teardown(() => again.close());
   const puller = pullerFor(again.url, await tempHome());
   const answers = await puller.resolveEach(GUN, signedBeforeBackup);

@@ -71,7 +71,7 @@ test.serial('600 slow-header connections: at most the cap stay open and timestam
     for (let j = 0; j < 30; j += 1) await slowConnection(port, 'GET / HTTP/1.1\r\n', sockets);
   }
   t.true(lines.some((line) => line.includes(`connection limit of ${MAX_CONNECTIONS} reached`)));
-  t.false(lines.some((line) => /\n\s+at /.test(line)), 'no stack traces');
+  t.false(lines.some((line) => line.includes('"stack"')), 'no stack traces');
 });
 
 test.serial('slow headers are cut off after --headers-timeout; a slow body with a valid token after --request-timeout', async (t) => {
@@ -91,7 +91,9 @@ test.serial('slow headers are cut off after --headers-timeout; a slow body with 
   t.true(headersClosed >= 1_500 && headersClosed <= 20_000, `slow headers closed after ${headersClosed} ms (headers timeout 2 s)`);
   t.true(bodyClosed >= 2_500 && bodyClosed <= 20_000, `slow body closed after ${bodyClosed} ms (request timeout 3 s)`);
   t.log(`closed after ${headersClosed} ms (slow headers) and ${bodyClosed} ms (slow body)`);
-  t.true(lines.some((line) => line.endsWith('aborted: the client closed the connection, sent an incomplete request or was too slow (ERR_HTTP_REQUEST_TIMEOUT)')), lines.join('\n'));
+  // The server logs the aborted request once its side of the connection is closed too.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.true(messages(lines).some((msg) => msg.endsWith('aborted: the client closed the connection, sent an incomplete request or was too slow (ERR_HTTP_REQUEST_TIMEOUT)')), lines.join('\n'));
 });
 
 test.serial('20 aborted publishes log one line each, without a stack trace', async (t) => {
@@ -109,8 +111,15 @@ test.serial('20 aborted publishes log one line each, without a stack trace', asy
     await closedWithin(socket, 1_000);
   }
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const aborted = lines.filter((line) => line.includes('aborted'));
+  const aborted = lines.map((line) => JSON.parse(line) as { level: string; msg: string; requestId?: string; aborted?: boolean }).filter((entry) => entry.aborted);
   t.is(aborted.length, 20, lines.join('\n'));
-  for (const line of lines) t.false(line.includes('\n'), `one line: ${line}`);
-  t.regex(aborted[0]!, /^tagtrust-server: POST \/v2\/registry\.example\.com\/limits\/app\/_trust\/tuf\/ aborted: the client closed the connection, sent an incomplete request or was too slow/);
+  for (const line of lines) t.false(line.includes('\n') || line.includes('"stack"'), `one line, no stack: ${line}`);
+  t.is(new Set(aborted.map((entry) => entry.requestId)).size, 20, 'each with its own request ID');
+  t.true(aborted.every((entry) => entry.level === 'warn'));
+  t.regex(aborted[0]!.msg, /^POST \/v2\/registry\.example\.com\/limits\/app\/_trust\/tuf\/ aborted: the client closed the connection, sent an incomplete request or was too slow/);
 });
+
+/** The messages of JSON log entries. */
+function messages(lines: string[]): string[] {
+  return lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+}

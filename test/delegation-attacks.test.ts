@@ -14,7 +14,7 @@ import { generateKeyPair, parseMasterKey, signMetadata } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
 import { buildTargets, expiresAfter, tufBasePath } from '@tagtrust/shared';
 import type { AnySigned, Metadata, SnapshotSigned, TargetsSigned, TimestampSigned } from '@tagtrust/shared';
-import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, secretCheckedLog, startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { publisherFor, pullerFor, tempHome } from './helpers/client.js';
 import { TrustedDelegations } from '../client/src/tuf/trusted-delegations.js';
@@ -221,7 +221,7 @@ test('client_ignores_out_of_path_tags_served_by_a_compromised_server', async (t)
     files: [evil, newSnapshot, newTimestamp],
   });
   await store.close();
-  server.server = await startServer({ listen: '127.0.0.1:0', dataDir: server.dataDir, adminToken: ADMIN_TOKEN, masterKey, log: () => {} });
+  server.server = await startServer({ listen: '127.0.0.1:0', dataDir: server.dataDir, adminToken: ADMIN_TOKEN, masterKey, log: secretCheckedLog(t) });
   server.url = server.server.url;
 
   for (const puller of [pullerFor(server.url, await tempHome()), pullerFor(server.url, syncedHome)]) {

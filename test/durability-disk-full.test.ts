@@ -142,7 +142,7 @@ volumeTest('renewal on a full disk: the stored timestamp is served while valid, 
   t.timeout(120_000);
   const dataDir = join(volume!, 'renewal');
   const filler = join(volume!, 'filler');
-  const server = await startServerProcess(dataDir, ['--timestamp-lifetime', '30s']);
+  const server = await startServerProcess(dataDir, ['--timestamp-lifetime', '30s', '--access-log']);
   t.teardown(async () => {
     await server.stop('SIGKILL');
     await rm(filler, { force: true });
@@ -171,6 +171,11 @@ volumeTest('renewal on a full disk: the stored timestamp is served while valid, 
   t.is(ready.status, 503);
   t.like(ready.body, { status: 'degraded', renewal: { failing: 1 } });
   t.regex(server.stderr(), new RegExp(`renewing snapshot/timestamp of ${gun.replaceAll('.', '\\.')} failed .*no space left on device in`));
+  // The failure was met serving a read: its log entry names that request (logging/request-context.ts),
+  // whose own entry --access-log puts in the log.
+  const entries = server.stderr().trim().split('\n').map((line) => JSON.parse(line) as { msg: string; requestId?: string; path?: string });
+  const failure = entries.find((entry) => entry.msg.startsWith(`renewing snapshot/timestamp of ${gun} failed`));
+  t.like(entries.find((entry) => entry.path !== undefined && entry.requestId === failure?.requestId), { path: `/v2/${gun}/_trust/tuf/timestamp.json` });
 
   // Expired and still not renewable: never served; the client calls it a server error.
   await new Promise((resolve) => setTimeout(resolve, Date.parse(before.body.signed!.expires) + 1_000 - Date.now()));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { startServer } from '@tagtrust/server';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
-import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, secretCheckedLog, startTestServer } from './helpers/server.js';
 import { api, createToken, runServerCli } from './helpers/admin.js';
 import { postgres, stopStoreBackends } from './helpers/stores.js';
 
@@ -46,7 +46,7 @@ test('migrate-data copies a level server to PostgreSQL, verifies it, and a Postg
   t.regex(again.stderr, /already holds tagtrust data: migrate-data copies into an empty database only/);
 
   // The same data directory (its master.key unseals the copied online keys), now on PostgreSQL.
-  const onPg = await startServer({ listen: '127.0.0.1:0', dataDir: level.dataDir, databaseUrl, adminToken: ADMIN_TOKEN, log: () => {} });
+  const onPg = await startServer({ listen: '127.0.0.1:0', dataDir: level.dataDir, databaseUrl, adminToken: ADMIN_TOKEN, log: secretCheckedLog(t) });
   t.teardown(async () => {
     await onPg.close();
     await level.close();

@@ -236,7 +236,7 @@ test('concurrent publishes of the same next version: exactly one lands, the othe
   for (const result of results) {
     if (result.status === 200) continue;
     t.is(result.status, 409);
-    t.deepEqual({ ...apiError(result), message: '' }, { code: 'VERSION_CONFLICT', message: '', role: 'targets', currentVersion: 3 });
+    t.deepEqual({ ...apiError(result), message: '', requestId: '' }, { code: 'VERSION_CONFLICT', message: '', role: 'targets', currentVersion: 3, requestId: '' });
   }
   const state = await servedState(server.url, gun);
   t.is(state.targets?.text, JSON.stringify(bodies[winners[0]!]!.targets));

@@ -212,7 +212,10 @@ test('a collection that does not exist: the same 404 both ways, remembered, and 
       const answer = await get(server, `${path}/timestamp.json${query}`);
       t.is(answer.status, 404, `${round}, ${way}`);
       t.is(answer.headers['content-type'], 'application/json; charset=utf-8', `${round}, ${way}`);
-      t.deepEqual(JSON.parse(answer.body.toString('utf8')), expected, `${round}, ${way}`);
+      const { error } = JSON.parse(answer.body.toString('utf8')) as { error: { requestId: string } };
+      const { requestId, ...rest } = error;
+      t.is(requestId, String(answer.headers['x-request-id']), `${round}, ${way}: the request's ID`);
+      t.deepEqual({ error: rest }, expected, `${round}, ${way}`);
     }
   }
   t.deepEqual(JSON.parse((await get(server, `${path}/2.root.json`)).body.toString('utf8')).error.message, `${missing} has no version 2 of root metadata`);

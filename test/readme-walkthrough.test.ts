@@ -40,6 +40,7 @@ function stepsOf(markdown: string, heading: string): Step[] {
 const normalise = (text: string) =>
   text
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'TIME')
     .replace(/[0-9a-f]{8,}/g, 'HEX')
     .replace(/\/[^\s)]+/g, 'PATH')
     .trimEnd();

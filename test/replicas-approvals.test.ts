@@ -12,7 +12,7 @@ import test from 'ava';
 import { startServer } from '@tagtrust/server';
 import type { RunningServer } from '@tagtrust/server';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
-import { ADMIN_TOKEN } from './helpers/server.js';
+import { ADMIN_TOKEN, secretCheckedLog } from './helpers/server.js';
 import { MASTER_KEY } from './helpers/replicas.js';
 import { postgres, stopStoreBackends } from './helpers/stores.js';
 
@@ -25,7 +25,7 @@ test('approvals of one change on two replicas at once: both count, the change pu
   const servers: RunningServer[] = [];
   for (let i = 0; i < 2; i += 1) {
     const dataDir = await mkdtemp(join(tmpdir(), 'tagtrust-replica-'));
-    servers.push(await startServer({ listen: '127.0.0.1:0', dataDir, databaseUrl, masterKey: MASTER_KEY, adminToken: ADMIN_TOKEN, log: () => {} }));
+    servers.push(await startServer({ listen: '127.0.0.1:0', dataDir, databaseUrl, masterKey: MASTER_KEY, adminToken: ADMIN_TOKEN, log: secretCheckedLog(t) }));
   }
   t.teardown(() => Promise.all(servers.map((s) => s.close())));
   const [a, b] = servers as [RunningServer, RunningServer];

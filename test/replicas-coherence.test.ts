@@ -13,7 +13,7 @@ import pg from 'pg';
 import { SCHEMA_VERSION, startServer } from '@tagtrust/server';
 import type { RunningServer, ServerConfig } from '@tagtrust/server';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
-import { ADMIN_TOKEN, TestClock } from './helpers/server.js';
+import { ADMIN_TOKEN, secretCheckedLog, TestClock } from './helpers/server.js';
 import { SERVER_CLI, api, runServerCli } from './helpers/admin.js';
 import { MASTER_KEY } from './helpers/replicas.js';
 import { postgres, stopStoreBackends } from './helpers/stores.js';
@@ -25,7 +25,7 @@ async function replicas(t: { teardown(fn: () => Promise<void>): void }, count: n
   const servers: RunningServer[] = [];
   for (let i = 0; i < count; i += 1) {
     const dataDir = await mkdtemp(join(tmpdir(), 'tagtrust-replica-'));
-    servers.push(await startServer({ listen: '127.0.0.1:0', dataDir, databaseUrl, masterKey: MASTER_KEY, adminToken: ADMIN_TOKEN, log: () => {}, ...config }));
+    servers.push(await startServer({ listen: '127.0.0.1:0', dataDir, databaseUrl, masterKey: MASTER_KEY, adminToken: ADMIN_TOKEN, log: secretCheckedLog(t), ...config }));
   }
   t.teardown(async () => {
     await Promise.all(servers.map((s) => s.close()));

@@ -12,7 +12,7 @@ import { RepositoryError } from '@tagtrust/shared';
 import { startServer } from '@tagtrust/server';
 import type { RunningServer } from '@tagtrust/server';
 import { digestOf, publisherFor, pullerFor, tempHome } from './helpers/client.js';
-import { ADMIN_TOKEN } from './helpers/server.js';
+import { ADMIN_TOKEN, secretCheckedLog } from './helpers/server.js';
 import { MASTER_KEY } from './helpers/replicas.js';
 import { postgres, stopStoreBackends } from './helpers/stores.js';
 
@@ -26,7 +26,7 @@ test('PostgreSQL restarted mid-run: clean 503s, recovery without a restart of th
   const databaseUrl = await cluster.database();
   const servers: RunningServer[] = [];
   for (const _ of [1, 2]) {
-    servers.push(await startServer({ listen: '127.0.0.1:0', dataDir: await mkdtemp(join(tmpdir(), 'tagtrust-replica-')), databaseUrl, masterKey: MASTER_KEY, adminToken: ADMIN_TOKEN, log: () => {} }));
+    servers.push(await startServer({ listen: '127.0.0.1:0', dataDir: await mkdtemp(join(tmpdir(), 'tagtrust-replica-')), databaseUrl, masterKey: MASTER_KEY, adminToken: ADMIN_TOKEN, log: secretCheckedLog(t) }));
   }
   t.teardown(() => Promise.all(servers.map((s) => s.close())).then(() => {}));
   const [a, b] = servers as [RunningServer, RunningServer];

@@ -134,16 +134,29 @@ async function main(): Promise<void> {
     adminToken: env.TAGTRUST_ADMIN_TOKEN,
     tls: await readTls(options.tlsCertFile, options.tlsKeyFile),
   });
+  const version = await serverVersion();
   const metrics = server.metricsUrl ? `, metrics on ${server.metricsUrl}/metrics` : '';
-  process.stderr.write(`tagtrust-server ${await serverVersion()} listening on ${server.url}, data in ${server.storeLocation}${metrics} (admin token: ${server.adminTokenSource})\n`);
-  const stop = () => {
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+  server.logger.info(
+    { version, url: server.url, store: server.storeLocation, metricsUrl: server.metricsUrl, adminTokenSource: server.adminTokenSource },
+    `tagtrust-server ${version} listening on ${server.url}, data in ${server.storeLocation}${metrics} (admin token: ${server.adminTokenSource})`,
+  );
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      server.logger.warn(`${signal} again while draining: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    server.shutdown(signal).then(
+      (drained) => process.exit(drained ? 0 : 1),
+      (err: Error) => {
+        server.logger.error({ err }, `shutting down failed: ${err.message}`);
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

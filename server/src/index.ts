@@ -1,4 +1,7 @@
 export { startServer, defaultConfig } from './server.js';
+export { LOG_LEVELS, createLogger, maskUrlPasswords } from './logging/logger.js';
+export type { LogLevel, Logger, LoggerOptions } from './logging/logger.js';
+export { prettyLine } from './logging/pretty.js';
 export type { RunningServer, ServerConfig } from './server.js';
 export type { RouteInfo } from './http/api-description.js';
 export { Repository } from './repository.js';

@@ -2,14 +2,15 @@
  * Starts tagtrust-server: listens first (so a taken port ends the start before any data directory or
  * secret is created), then opens the store, loads secrets (refusing a lost master key or a short admin
  * token, secrets.ts), serves HTTP (or HTTPS when given a certificate and key) and renews online-signed
- * metadata in the background. `close()` stops all of it. Requests the read cache can answer alone
- * skip Koa (http/fast-read.ts). The access log never holds query strings.
+ * metadata in the background. `close()` stops all of it at once; `shutdown()` drains first (SIGTERM:
+ * http/drain.ts). Requests the read cache can answer alone skip Koa (http/fast-read.ts). Every
+ * request gets an ID and a log entry (logging/request-log.ts); everything goes through one logger.
  */
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { DEFAULT_LIFETIMES, UsageError } from '@tagtrust/shared';
 import { TokenAuthorizer } from './auth.js';
@@ -19,6 +20,11 @@ import type { RouteInfo } from './http/api-description.js';
 import { serveFromCache } from './http/fast-read.js';
 import { requestErrorLogger } from './http/request-errors.js';
 import { limitConnections } from './http/connection-limit.js';
+import { RequestDrain } from './http/drain.js';
+import { listen, notReady, parseListen } from './http/listen.js';
+import { createLogger, lineLogger } from './logging/logger.js';
+import type { LogLevel, Logger } from './logging/logger.js';
+import { logRequests } from './logging/request-log.js';
 import { OnlineKeys } from './online-keys.js';
 import { PendingChanges } from './pending/pending-changes.js';
 import { PublishLeases } from './publish-leases.js';
@@ -52,8 +58,12 @@ export interface ServerConfig {
   requirePullScope?: boolean;
   /** Serve HTTPS with this PEM certificate (chain) and private key. */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Called with one line per finished request: method, path (never the query string), status, milliseconds, body bytes (when set by Koa). */
-  accessLog?: (line: string) => void;
+  /** Log every request at info; without it, successful reads are logged at debug (logging/request-log.ts). */
+  accessLog?: boolean;
+  /** The least level logged (default info). */
+  logLevel?: LogLevel;
+  /** On shutdown(), how long requests in flight may take to finish, in ms. */
+  drainTimeout: number;
   /** Largest total of latest metadata kept in memory, in bytes (default 256 MiB). */
   readCacheBytes?: number;
   /** Most connections open at once; past it the oldest idle or still-sending-headers one is closed. */
@@ -71,6 +81,7 @@ export interface ServerConfig {
   metricsListen?: string;
   /** Clock; tests pass a controllable one. */
   now?: () => Date;
+  /** Where log entries go, one JSON line per call (default: stderr; readable lines on a terminal). */
   log?: (line: string) => void;
 }
 
@@ -86,6 +97,7 @@ export const defaultConfig: ServerConfig = {
   headersTimeout: 10_000,
   requestTimeout: 30_000,
   publishLeaseTtl: 10_000,
+  drainTimeout: 25_000,
 };
 
 export interface RunningServer {
@@ -99,24 +111,36 @@ export interface RunningServer {
   adminTokenSource: string;
   /** Where the metadata is: the data directory, or the PostgreSQL database (without credentials). */
   storeLocation: string;
+  /** The server's logger (startup and shutdown lines of the command go through it too). */
+  logger: Logger;
+  /** Stops everything at once: requests in flight are cut off. */
   close(): Promise<void>;
+  /**
+   * Drains (http/drain.ts), then stops renewal and closes the store.
+   * @returns false when requests were still in flight after `drainTimeout` (logged, store left open)
+   */
+  shutdown(why: string): Promise<boolean>;
 }
 
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config: ServerConfig = { ...defaultConfig, ...overrides };
-  const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const logger = createLogger({ level: config.logLevel, sink: config.log });
   // Listen before anything is created: a taken port leaves no data directory or secrets behind.
   // Until the services are open, requests get a 503.
   let listener: RequestListener | undefined;
-  const dispatch: RequestListener = (req, res) => (listener ? listener(req, res) : notReady(res));
+  const drain = new RequestDrain();
+  const dispatch = logRequests(
+    drain.track((req, res) => (listener ? listener(req, res) : notReady(req, res))),
+    { logger, accessLog: config.accessLog ?? false },
+  );
   // Node checks both timeouts every connectionsCheckingInterval (default 30 s): check every second.
   const limits = { headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout, connectionsCheckingInterval: 1000 };
   const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key, ...limits }, dispatch) : createHttpServer(limits, dispatch);
-  limitConnections(server, { max: config.maxConnections, headersTimeoutMs: config.headersTimeout, requestTimeoutMs: config.requestTimeout, log });
+  limitConnections(server, { max: config.maxConnections, headersTimeoutMs: config.headersTimeout, requestTimeoutMs: config.requestTimeout, log: (line) => logger.warn(line) });
   await listen(server, config.listen);
   let services: Services;
   try {
-    services = await openServices(config, log);
+    services = await openServices(config, logger);
   } catch (err) {
     server.close();
     throw err;
@@ -135,18 +159,21 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       (renewed) => (repository.renewalHealth().failing ? run.failed() : run.finished(renewed, now())),
       (err: Error) => {
         run.failed();
-        log(`tagtrust-server: renewal failed: cannot list the collections (${err.message})`);
+        logger.error(`renewal failed: cannot list the collections (${err.message})`);
       },
     );
-    pending.pruneAll().catch((err: Error) => log(`tagtrust-server: pruning pending changes failed: ${err.message}`));
+    pending.pruneAll().catch((err: Error) => logger.error(`pruning pending changes failed: ${err.message}`));
   }, config.renewInterval);
   renewal.unref();
+  // Once: a second server.close() on a closed server would wait for a 'close' event that never comes.
+  let listenerClosed: Promise<void> | undefined;
+  const closeListener = () => (listenerClosed ??= new Promise<void>((done) => server.close(() => done())));
   let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
   try {
     metricsListener = config.metricsListen ? await startMetricsListener(metrics, parseListen(config.metricsListen)) : undefined;
   } catch (err) {
     clearInterval(renewal);
-    await new Promise<void>((done) => server.close(() => done()));
+    await closeListener();
     await store.close();
     throw new UsageError(`--metrics-listen ${config.metricsListen}: cannot listen there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
@@ -158,15 +185,31 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     routes: services.routes,
     adminTokenSource: services.adminTokenSource,
     storeLocation: services.storeLocation,
-    async close() {
-      clearInterval(renewal);
-      await services.stopWatching?.();
-      await metricsListener?.close();
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-      await store.close();
+    logger,
+    close: stop,
+    async shutdown(why) {
+      logger.info({ inFlight: drain.inFlightCount, drainTimeoutMs: config.drainTimeout }, `${why}: draining: refusing new connections, waiting for ${drain.inFlightCount} request(s) in flight`);
+      void closeListener();
+      const left = await drain.drain(server, config.drainTimeout);
+      if (left.length > 0) {
+        const named = left.map((r) => `${r.method} ${r.path} (requestId ${r.requestId}, for ${((Date.now() - r.since) / 1000).toFixed(1)} s)`).join(', ');
+        logger.error({ inFlight: left }, `drain timeout of ${config.drainTimeout / 1000} s passed with ${left.length} request(s) still in flight: ${named}; exiting without waiting for them`);
+        return false;
+      }
+      await stop();
+      logger.info('drained: every request answered, renewal stopped, store closed');
+      return true;
     },
   };
+
+  async function stop(): Promise<void> {
+    clearInterval(renewal);
+    await services.stopWatching?.();
+    await metricsListener?.close();
+    server.closeAllConnections();
+    await closeListener();
+    await store.close();
+  }
 }
 
 interface Services {
@@ -183,15 +226,16 @@ interface Services {
 }
 
 /** Creates the data directory and secrets as needed, opens the store and builds the request listener. */
-async function openServices(config: ServerConfig, log: (line: string) => void): Promise<Services> {
+async function openServices(config: ServerConfig, logger: Logger): Promise<Services> {
+  const log = lineLogger(logger);
   const dataDir = resolve(config.dataDir);
   // A short admin token is refused before anything is created.
   if (config.adminToken) requireLongAdminToken(config.adminToken.trim(), 'TAGTRUST_ADMIN_TOKEN');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const adminToken = await loadAdminToken(dataDir, config.adminToken);
   const masterKey = await loadMasterKey(dataDir, config.masterKey);
-  if (masterKey.created) log(`tagtrust-server: generated a master key in ${masterKey.source} (mode 0600); back it up`);
-  if (adminToken.created) log(`tagtrust-server: generated an admin token in ${adminToken.source} (mode 0600)`);
+  if (masterKey.created) logger.warn(`generated a master key in ${masterKey.source} (mode 0600); back it up`);
+  if (adminToken.created) logger.info(`generated an admin token in ${adminToken.source} (mode 0600)`);
 
   const { store, backupEntries, location, health } = await openStore(dataDir, config.databaseUrl, log);
   const storeLocation = config.databaseUrl === undefined ? config.dataDir : location;
@@ -200,7 +244,10 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
   const metrics = new ServerMetrics({ expiries, now });
   const repository = new Repository({
     expiries,
-    onPublish: (outcome, seconds) => metrics.publishObserved(outcome, seconds),
+    onPublish: (outcome, seconds) => {
+      metrics.publishObserved(outcome, seconds);
+      logger[outcome === 'error' ? 'error' : 'info']({ outcome, durationMs: Math.round(seconds * 1e6) / 1e3 }, `publish ${outcome}`);
+    },
     store,
     onlineKeys: new OnlineKeys(store, masterKey.value),
     lifetimes: { snapshot: config.snapshotLifetime, timestamp: config.timestampLifetime },
@@ -213,11 +260,11 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
     adminToken: adminToken.value,
     requirePullScope: config.requirePullScope,
     now,
-    onUseRecordFailed: (err) => log(`tagtrust-server: recording a token's last use failed: ${err.message}`),
+    onUseRecordFailed: (err) => logger.error(`recording a token's last use failed: ${err.message}`),
   });
   const tokens = new Tokens(store, config.now ?? (() => new Date()));
   const pending = new PendingChanges({ store, repository, lifetimeMs: config.pendingLifetime, now: config.now });
-  repository.indexExpiries().catch((err: Error) => log(`tagtrust-server: reading the expiries for the metrics failed: ${err.message}`));
+  repository.indexExpiries().catch((err: Error) => logger.error(`reading the expiries for the metrics failed: ${err.message}`));
   const app = createApp({
     repository,
     authorizer,
@@ -229,7 +276,7 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
     storageHealth: health,
     metrics: config.metricsListen ? undefined : { metrics, adminOnly: config.requirePullScope ?? false },
   });
-  app.on('error', requestErrorLogger(log));
+  app.on('error', requestErrorLogger(logger));
 
   const appListener = app.callback();
   // The cache fast path skips Koa, and so authorisation: only when reads are public.
@@ -244,56 +291,7 @@ async function openServices(config: ServerConfig, log: (line: string) => void): 
           });
         }
       };
-  if (config.accessLog) listener = withAccessLog(listener, config.accessLog);
   listener = metrics.instrument(listener);
   const stopWatching = watchReplicaChanges(store, repository, log);
   return { listener, repository, store, storeLocation, stopWatching, pending, metrics, routes: routesOf(app), adminTokenSource: adminToken.source };
-}
-
-/**
- * Listens on `address` (host:port).
- * @throws UsageError in one line when the address is taken or not allowed
- */
-async function listen(server: Server, address: string): Promise<void> {
-  const { host, port } = parseListen(address);
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolveListen();
-    });
-  }).catch((err: NodeJS.ErrnoException) => {
-    const why = err.code === 'EADDRINUSE' ? 'the address is already in use (another tagtrust-server?)' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
-    throw new UsageError(`cannot listen on ${address}: ${why}; stop the other process or choose another --listen`, { cause: err });
-  });
-}
-
-function notReady(res: ServerResponse): void {
-  res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
-  res.end(JSON.stringify({ error: { code: 'SERVER', message: 'the server is starting; retry in a moment' } }));
-}
-
-function withAccessLog(listener: RequestListener, log: (line: string) => void): RequestListener {
-  return (req: IncomingMessage, res: ServerResponse) => {
-    const start = process.hrtime.bigint();
-    res.once('finish', () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      const bytes = res.getHeader('content-length');
-      log(`${req.method} ${pathOf(req.url)} ${res.statusCode} ${ms.toFixed(3)}ms${bytes === undefined ? '' : ` ${bytes}B`}`);
-    });
-    listener(req, res);
-  };
-}
-
-/** The path of a request URL: query strings may carry secrets (`?token=`) and are never logged. */
-function pathOf(url: string | undefined): string {
-  const path = url ?? '';
-  const query = path.indexOf('?');
-  return query < 0 ? path : path.slice(0, query);
-}
-
-function parseListen(listen: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
-  if (!match) throw new UsageError(`--listen "${listen}" is not host:port (e.g. 127.0.0.1:4443)`);
-  return { host: match[1] ?? match[2]!, port: Number(match[3]) };
 }

@@ -47,6 +47,8 @@ export interface ApiErrorBody {
     /** With VERSION_CONFLICT: the role and its current version on the server. */
     role?: string;
     currentVersion?: number;
+    /** The request's ID (also in the X-Request-Id header and on the server's log lines about it). */
+    requestId?: string;
   };
 }
 

@@ -13,8 +13,10 @@ import type { PublisherOptions, PullerOptions } from '@tagtrust/client';
 import { decryptKeyFile, parseKeyFile } from '@tagtrust/keys';
 import type { KeyPair } from '@tagtrust/keys';
 import { ADMIN_TOKEN } from './server.js';
+import { registerSecrets } from './log-secrets.js';
 
 export const PASSPHRASES = { root: 'root-passphrase-for-tests', targets: 'targets-passphrase-for-tests' };
+registerSecrets({ 'the root passphrase': PASSPHRASES.root, 'the targets passphrase': PASSPHRASES.targets });
 /** The installed `tagtrust` binary: the bin shim, which runs the bundle client/dist/tagtrust.cjs. */
 export const CLI = fileURLToPath(new URL('../../client/bin/tagtrust.js', import.meta.url));
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Agent, get } from 'node:https';
 import { issueSelfSignedCertificate } from '@tagtrust/server';
 import { freePort } from './ports.js';
+import { registerSecrets } from './log-secrets.js';
 
 export const NOTARY_PASSPHRASES = {
   NOTARY_ROOT_PASSPHRASE: 'notary-root-passphrase',
@@ -19,6 +20,7 @@ export const NOTARY_PASSPHRASES = {
   NOTARY_SNAPSHOT_PASSPHRASE: 'notary-snapshot-passphrase',
   NOTARY_DELEGATION_PASSPHRASE: 'notary-delegation-passphrase',
 };
+registerSecrets(Object.fromEntries(Object.entries(NOTARY_PASSPHRASES).map(([name, value]) => [`the passphrase in ${name}`, value])));
 
 export interface NotaryServer {
   url: string;

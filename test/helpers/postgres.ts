@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
+import { registerSecrets } from './log-secrets.js';
 
 const run = promisify(execFile);
 
@@ -31,6 +32,13 @@ async function binDir(): Promise<string> {
 }
 
 let databases = 0;
+
+/**
+ * The password in every database URL handed out: the cluster trusts local connections, so it is never
+ * checked, but tagtrust-server gets it in TAGTRUST_DATABASE_URL and must never log it.
+ */
+export const DATABASE_PASSWORD = 'db-password-in-the-url-0123';
+registerSecrets({ 'the database password': DATABASE_PASSWORD });
 
 export async function startPostgres(): Promise<PostgresCluster> {
   const bin = await binDir();
@@ -57,7 +65,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
       } finally {
         await client.end();
       }
-      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+      return `postgres://postgres:${DATABASE_PASSWORD}@127.0.0.1:${port}/${name}`;
     },
     async restart() {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVER_CLI } from './admin.js';
 import { ADMIN_TOKEN } from './server.js';
+import { assertNoSecretsInLog } from './log-secrets.js';
 
 export const MASTER_KEY = '7a'.repeat(32);
 
@@ -28,6 +29,8 @@ export interface ReplicaProcess {
 export async function startReplica(databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<ReplicaProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tagtrust-replica-'));
   let child: ChildProcess | undefined;
+  /** Its log over every start. */
+  let log = '';
   const handle: ReplicaProcess = {
     url: '',
     async start() {
@@ -41,6 +44,7 @@ export async function startReplica(databaseUrl: string, extraEnv: Record<string,
         started.stderr!.setEncoding('utf8');
         started.stderr!.on('data', (chunk: string) => {
           err += chunk;
+          log += chunk;
           const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
           if (match) resolve(match[1]!);
         });
@@ -59,6 +63,7 @@ export async function startReplica(databaseUrl: string, extraEnv: Record<string,
     async stop() {
       await handle.kill();
       await rm(dataDir, { recursive: true, force: true });
+      assertNoSecretsInLog(log, `the replica on ${dataDir}`);
     },
   };
   await handle.start();

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN } from './server.js';
+import { assertNoSecretsInLog } from './log-secrets.js';
 
 export const SERVER_BIN = fileURLToPath(new URL('../../server/dist/bin.js', import.meta.url));
 
@@ -17,7 +18,9 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Everything the server printed on stderr so far. */
   stderr(): string;
-  /** Sends `signal` and waits for the process to exit. */
+  /** Its exit code once it exited (null after a signal it did not handle). */
+  exited: Promise<number | null>;
+  /** Sends `signal` and waits for the process to exit; throws if its log holds a secret (log-secrets.ts). */
   stop(signal: NodeJS.Signals): Promise<void>;
 }
 
@@ -38,9 +41,11 @@ export function startServerProcess(dataDir: string, args: string[] = []): Promis
           url,
           child,
           stderr: () => stderr,
+          exited,
           async stop(signal) {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             await exited;
+            assertNoSecretsInLog(stderr, `tagtrust-server ${url}`);
           },
         });
       }

@@ -11,8 +11,10 @@ import { UsageError, formatDuration, parseDuration } from '@tagtrust/shared';
 import { defaultConfig } from '../server.js';
 import type { ServerConfig } from '../server.js';
 import { databaseLocation } from '../storage/open-store.js';
+import { LOG_LEVELS } from '../logging/logger.js';
+import type { LogLevel } from '../logging/logger.js';
 
-type Kind = 'text' | 'path' | 'listen' | 'duration' | 'bytes' | 'count' | 'boolean';
+type Kind = 'text' | 'path' | 'listen' | 'duration' | 'bytes' | 'count' | 'boolean' | 'log-level';
 
 interface OptionSpec {
   flag: string;
@@ -34,7 +36,9 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { flag: 'require-pull-token', env: 'TAGTRUST_REQUIRE_PULL_TOKEN', kind: 'boolean', help: 'reads need a token with a pull:, push: or admin scope', shownDefault: 'false' },
   { flag: 'tls-cert', env: 'TAGTRUST_TLS_CERT', kind: 'path', value: 'FILE', help: 'serve HTTPS with this PEM certificate (chain); needs tls-key' },
   { flag: 'tls-key', env: 'TAGTRUST_TLS_KEY', kind: 'path', value: 'FILE', help: 'PEM private key of the certificate' },
-  { flag: 'access-log', env: 'TAGTRUST_ACCESS_LOG', kind: 'boolean', help: 'one line per request (method, path, status, ms, bytes) on stderr', shownDefault: 'false' },
+  { flag: 'log-level', env: 'TAGTRUST_LOG_LEVEL', kind: 'log-level', value: 'LEVEL', help: `least level logged on stderr (JSON lines; readable on a terminal): ${LOG_LEVELS.join(', ')}`, shownDefault: 'info' },
+  { flag: 'access-log', env: 'TAGTRUST_ACCESS_LOG', kind: 'boolean', help: 'log every request at info (without it, successful reads are logged at debug)', shownDefault: 'false' },
+  { flag: 'drain-timeout', env: 'TAGTRUST_DRAIN_TIMEOUT', kind: 'duration', value: 'DUR', help: 'on SIGTERM/SIGINT, how long requests in flight may take to finish before the server exits anyway (exit 1)', shownDefault: formatDuration(defaultConfig.drainTimeout) },
   { flag: 'max-connections', env: 'TAGTRUST_MAX_CONNECTIONS', kind: 'count', value: 'N', help: 'most open connections; past it the oldest idle or still-sending-headers one is closed', shownDefault: String(defaultConfig.maxConnections) },
   { flag: 'headers-timeout', env: 'TAGTRUST_HEADERS_TIMEOUT', kind: 'duration', value: 'DUR', help: 'time a client has to send its request headers', shownDefault: formatDuration(defaultConfig.headersTimeout) },
   { flag: 'request-timeout', env: 'TAGTRUST_REQUEST_TIMEOUT', kind: 'duration', value: 'DUR', help: 'time a client has to send its whole request, body included', shownDefault: formatDuration(defaultConfig.requestTimeout) },
@@ -105,13 +109,15 @@ export async function resolveServerOptions(flags: Record<string, string | boolea
   set('maxConnections', 'max-connections');
   set('headersTimeout', 'headers-timeout');
   set('requestTimeout', 'request-timeout');
+  set('drainTimeout', 'drain-timeout');
+  set('logLevel', 'log-level');
+  set('accessLog', 'access-log');
   // Node requires the headers to be due no later than the whole request.
   const headersTimeout = config.headersTimeout ?? defaultConfig.headersTimeout;
   const requestTimeout = config.requestTimeout ?? defaultConfig.requestTimeout;
   if (headersTimeout > requestTimeout) {
     throw new UsageError(`headers-timeout (${formatDuration(headersTimeout)}) must not be longer than request-timeout (${formatDuration(requestTimeout)})`);
   }
-  if (values['access-log'] === true) config.accessLog = (line) => process.stderr.write(`${line}\n`);
   return { config, tlsCertFile: values['tls-cert'] as string | undefined, tlsKeyFile: values['tls-key'] as string | undefined };
 }
 
@@ -162,6 +168,9 @@ function parseValue(spec: OptionSpec, raw: unknown, where: string, relativeTo?: 
     case 'listen':
       if (!/^(?:\[[^\]]+\]|[^:]+):\d{1,5}$/.test(raw)) throw bad('host:port (e.g. 127.0.0.1:4443)');
       return raw;
+    case 'log-level':
+      if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw bad(`one of ${LOG_LEVELS.join(', ')}`);
+      return raw as LogLevel;
     case 'path':
       return relativeTo === undefined ? raw : resolve(relativeTo, raw);
     default:

@@ -42,7 +42,7 @@ export function limitConnections(server: Server, options: ConnectionLimitOptions
     const now = Date.now();
     if (now - lastLog < (options.logIntervalMs ?? 10_000)) return;
     lastLog = now;
-    options.log(`tagtrust-server: connection limit of ${options.max} reached: closed ${closed} idle or slow connections and refused ${refused} so far`);
+    options.log(`connection limit of ${options.max} reached: closed ${closed} idle or slow connections and refused ${refused} so far`);
   };
 
   server.on('connection', (socket: Socket) => {

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Repository } from '../repository.js';
 import type { PreparedFile } from '../read-cache.js';
 import type { ApiErrorBody } from '@tagtrust/shared';
+import { requestIdOf } from '../logging/request-context.js';
 import { cacheControl, missingMetadataMessage, notModified, responseHeaders } from './metadata-response.js';
 
 /** `/v2/<gun>/_trust/tuf/[<N>.]<top-level role>.json`; `_trust` cannot be a gun path component. */
@@ -31,7 +32,7 @@ export function serveFromCache(repository: Repository, req: IncomingMessage, res
   }
   if (repository.knownAbsent(match[1]!)) {
     // The 404 the app's error middleware sends for the same request.
-    const body = JSON.stringify({ error: { code: 'NOT_FOUND', message: missingMetadataMessage(match[1]!, match[3]!, version) } } satisfies ApiErrorBody);
+    const body = JSON.stringify({ error: { code: 'NOT_FOUND', message: missingMetadataMessage(match[1]!, match[3]!, version), requestId: requestIdOf(req) } } satisfies ApiErrorBody);
     res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
     res.end(body);
     return true;

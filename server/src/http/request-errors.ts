@@ -1,8 +1,9 @@
 /**
- * What the server log says about a request that failed with an unexpected error: one line for a
+ * What the server log says about a request that failed with an unexpected error: nothing more for a
  * request the client abandoned (closed connection, request timeout), the stack for a real bug.
  */
 import type { Context } from 'koa';
+import type { Logger } from '../logging/logger.js';
 
 /** Errors a request body stream raises when the client went away or the server timed it out. */
 const ABORTED = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_HTTP_REQUEST_TIMEOUT']);
@@ -14,25 +15,13 @@ export function isAbortedRequest(err: unknown, ctx?: Pick<Context, 'req'>): bool
 }
 
 /**
- * The handler for Koa's app 'error': one line per request. A request the client abandoned can fail
- * twice (reading its body, then writing the answer to the closed socket): only the first is logged.
+ * The handler for Koa's app 'error': an internal error is logged with its stack (in the entry, one
+ * line). A request the client abandoned is not logged here: its request entry says so, once
+ * (logging/request-log.ts).
  */
-export function requestErrorLogger(log: (line: string) => void): (err: Error, ctx?: Context) => void {
-  const reported = new WeakSet<object>();
+export function requestErrorLogger(logger: Logger): (err: Error, ctx?: Context) => void {
   return (err, ctx) => {
-    if (ctx && isAbortedRequest(err, ctx)) {
-      if (reported.has(ctx.req)) return;
-      reported.add(ctx.req);
-    }
-    log(requestErrorLine(err, ctx));
+    if (isAbortedRequest(err, ctx)) return;
+    logger.error({ err }, `internal error in ${ctx ? `${ctx.method} ${ctx.path}` : 'a request'}: ${err.message}`);
   };
-}
-
-/** The log line for an error Koa reports through app 'error'. */
-export function requestErrorLine(err: Error, ctx?: Pick<Context, 'req' | 'method' | 'path'>): string {
-  const where = ctx ? `${ctx.method} ${ctx.path}` : 'a request';
-  if (isAbortedRequest(err, ctx)) {
-    return `tagtrust-server: ${where} aborted: the client closed the connection, sent an incomplete request or was too slow (${(err as { code?: string }).code ?? err.message})`;
-  }
-  return `tagtrust-server: internal error in ${where}: ${err.stack ?? err.message}`;
 }
