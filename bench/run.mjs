@@ -142,7 +142,9 @@ class TagTrust {
   }
   async posts(offset) {
     const text = (await readFile(this.logFile)).subarray(offset).toString('utf8');
-    return [...text.matchAll(/^POST \S+ \d+ ([\d.]+)ms/gm)].map((m) => Number(m[1]));
+    // The server's JSON log entries, one per request; whole lines only (the last may be being written).
+    const entries = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+    return entries.filter((e) => e.method === 'POST' && e.status === 200 && !e.path.includes('/_trust/lease')).map((e) => e.durationMs);
   }
 }
 
