@@ -99,6 +99,7 @@ export async function publishToCollection(state: CollectionState, gun: string, b
       ...(verified.newTargets ? [{ role: 'targets', before: targets?.signed, after: verified.newTargets.signed }] : []),
       ...delegatedChange.verified.map(({ role, metadata, before }) => ({ role, before, after: metadata.signed })),
     ],
+    loadStored: async (role) => (await state.loadLatestDelegated(gun, role))?.metadata,
   });
   const newSnapshot = signSnapshot(snapshot?.signed, changedTargets, signers.snapshot, now, state.lifetimes.snapshot);
   const newTimestamp = signTimestamp(timestamp?.signed.version ?? 0, newSnapshot, signers.timestamp, now, state.lifetimes.timestamp, log.head);

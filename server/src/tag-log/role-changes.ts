@@ -23,8 +23,11 @@ export interface RoleTagChange extends TagChange {
   version: number;
 }
 
-/** Every tag change of the published roles, relocations left out, in role then tag order. */
-export function roleTagChanges(gun: string, roles: PublishedRole[]): RoleTagChange[] {
+/**
+ * Every tag change of the published roles, relocations left out, in role then tag order; and the
+ * relocations (both halves), which change no digest but may change how the tag resolves.
+ */
+export function roleTagChanges(gun: string, roles: PublishedRole[]): { changes: RoleTagChange[]; relocated: RoleTagChange[] } {
   const all: RoleTagChange[] = roles.flatMap(({ role, before, after }) =>
     tagChanges(gun, before, after).map((change) => ({ ...change, role, version: after.version })),
   );
@@ -40,5 +43,5 @@ export function roleTagChanges(gun: string, roles: PublishedRole[]): RoleTagChan
     relocated.add(removal).add(candidates[index]!);
     candidates.splice(index, 1);
   }
-  return all.filter((c) => !relocated.has(c));
+  return { changes: all.filter((c) => !relocated.has(c)), relocated: [...relocated] };
 }
