@@ -9,7 +9,7 @@
  * - the token table: `tokens`, `tokenHashes`, `tokenUse` (level-tokens.ts; token changes go to the
  *   audit trail under the empty GUN: `\0<seq>`)
  * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
- * - the tag transparency logs: `logLeaves`, `logNodes`, `logSize`, `logTags` (level-tag-log.ts)
+ * - the tag transparency logs: `logLeaves`, `logNodes`, `logTags` (level-tag-log.ts)
  * Writes of one change go into a single batch across sublevels, which level applies atomically, and
  * every write is synced to the disk before it returns; after a failed write the database is reopened
  * before anything else is written (durable-level.ts).
@@ -139,6 +139,7 @@ export class LevelStore implements MetadataStore {
       if (change.expectedLatest.root === 0) batch.push(put(this.collections, change.gun, new Date().toISOString()));
       await this.write(batch, change.gun, change.audit);
       for (const file of change.files) this.rememberLatest(roleKey(change.gun, file.role), file.version);
+      if (change.log) this.tagLog.committed(change.gun, change.log);
     });
   }
 
@@ -278,6 +279,7 @@ export class LevelStore implements MetadataStore {
     this.latestVersions.clear();
     this.lastAuditSeq.clear();
     this.tokens.forgetAll();
+    this.tagLog.forgetAll();
   }
 
   private async latestVersion(gun: string, role: string): Promise<number> {

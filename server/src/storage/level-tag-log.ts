@@ -2,16 +2,22 @@
  * The tag transparency logs' part of the level store (tag-log/tag-log.ts), one sublevel each:
  * - `logLeaves`: `<gun>\0<index, 12 digits>` -> leaf JSON (append-only)
  * - `logNodes`: `<gun>\0<level, 2 digits>\0<index, 12 digits>` -> complete subtree hash (hex)
- * - `logSize`: `<gun>` -> number of leaves
  * - `logTags`: `<gun>\0<tag>` -> last recorded digest
  * Kept when a collection is deleted, like the audit trail. Appends are added to the batch of the
  * commit that makes them (LevelStore.commit), under that collection's lock.
+ *
+ * A log's size is the index of its last leaf plus one, read once per collection and then kept in
+ * memory (this instance makes every append: level locks the directory), so an append reads
+ * nothing. Databases written before kept it in a `logSize` sublevel, which is no longer read or
+ * written (the leaves hold the same number).
  */
 import type { LogAppend } from './store.js';
 import { StaleVersionError } from './store.js';
 import type { DurableLevel, Sublevel, WriteOp } from './durable-level.js';
+import { setBounded } from '../bounded-map.js';
 
 const SEP = '\u0000';
+const MAX_REMEMBERED_SIZES = 200_000;
 const pad = (n: number) => String(n).padStart(12, '0');
 const leafKey = (gun: string, index: number) => `${gun}${SEP}${pad(index)}`;
 const nodeKey = (gun: string, level: number, index: number) => `${gun}${SEP}${String(level).padStart(2, '0')}${SEP}${pad(index)}`;
@@ -20,18 +26,35 @@ const tagKey = (gun: string, tag: string) => `${gun}${SEP}${tag}`;
 export class LevelTagLog {
   private readonly leaves: Sublevel;
   private readonly nodes: Sublevel;
-  private readonly sizes: Sublevel;
   private readonly tags: Sublevel;
+  /** gun -> number of leaves, as read or committed through this instance (see `committed`). */
+  private readonly sizes = new Map<string, number>();
 
   constructor(durable: DurableLevel) {
     this.leaves = durable.sublevel('logLeaves');
     this.nodes = durable.sublevel('logNodes');
-    this.sizes = durable.sublevel('logSize');
     this.tags = durable.sublevel('logTags');
   }
 
   async size(gun: string): Promise<number> {
-    return Number((await this.sizes.get(gun)) ?? 0);
+    const known = this.sizes.get(gun);
+    if (known !== undefined) return known;
+    let size = 0;
+    for await (const key of this.leaves.keys({ gt: `${gun}${SEP}`, lt: `${gun}${SEP}\uffff`, reverse: true, limit: 1 })) {
+      size = Number(key.slice(gun.length + 1)) + 1;
+    }
+    setBounded(this.sizes, gun, size, MAX_REMEMBERED_SIZES);
+    return size;
+  }
+
+  /** Records that the write holding `append` succeeded. Call under the collection's lock, right after it. */
+  committed(gun: string, append: LogAppend): void {
+    setBounded(this.sizes, gun, append.start + append.leaves.length, MAX_REMEMBERED_SIZES);
+  }
+
+  /** Forgets every remembered size (after a reopen: the failed write may or may not be in the database). */
+  forgetAll(): void {
+    this.sizes.clear();
   }
 
   getNodes(gun: string, ids: { level: number; index: number }[]): Promise<(string | undefined)[]> {
@@ -60,6 +83,5 @@ export class LevelTagLog {
     for (const [tag, digest] of Object.entries(append.tags)) {
       batch.push(digest === null ? { type: 'del', sublevel: this.tags, key: tagKey(gun, tag) } : { type: 'put', sublevel: this.tags, key: tagKey(gun, tag), value: digest });
     }
-    batch.push({ type: 'put', sublevel: this.sizes, key: gun, value: String(append.start + append.leaves.length) });
   }
 }
