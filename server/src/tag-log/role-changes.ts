@@ -31,6 +31,7 @@ export function roleTagChanges(gun: string, roles: PublishedRole[]): { changes: 
   const all: RoleTagChange[] = roles.flatMap(({ role, before, after }) =>
     tagChanges(gun, before, after).map((change) => ({ ...change, role, version: after.version })),
   );
+  if (roles.length < 2) return { changes: all, relocated: [] }; // a relocation takes two roles
   // Additions by tag and digest, so pairing each removal with an addition stays linear.
   const arrivals = new Map<string, RoleTagChange[]>();
   for (const c of all) if (c.change === 'added') arrivals.set(`${c.tag}\u0000${c.to}`, [...(arrivals.get(`${c.tag}\u0000${c.to}`) ?? []), c]);
