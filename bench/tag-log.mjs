@@ -79,7 +79,7 @@ async function main() {
         if (prepared?.append) {
           const a = prepared.append;
           const keyBytes = gun.length + 14;
-          logBytes += a.leaves.reduce((s, l) => s + l.length + keyBytes, 0) + a.nodes.reduce((s, n) => s + 64 + keyBytes + 3, 0) + (gun.length + 6) + Object.keys(a.tags).reduce((s, t) => s + t.length + gun.length + 1 + 71, 0) + JSON.stringify({ 'x-tagtrust-log': prepared.head }).length;
+          logBytes += a.leaves.reduce((s, l) => s + l.length + keyBytes, 0) + a.nodes.reduce((s, n) => s + 64 + keyBytes + 3, 0) + Object.keys(a.tags).reduce((s, t) => s + t.length + gun.length + 1 + 71, 0) + JSON.stringify({ 'x-tagtrust-log': prepared.head }).length;
         }
       }
       const head = (await log.prepare(gun, [])).head;
