@@ -2,9 +2,9 @@
  * The tag-log part of a publish, called by Repository.publish under the collection lock: derives
  * the publish's tag changes, enforces signed immutability (immutability-guard.ts: no covered tag
  * moved or removed in a role; resolution-guard.ts: every covered tag still resolves to its digest
- * through the delegations) and prepares the
- * log append and the head the new timestamp signs. A refused publish is recorded in the audit
- * trail (action `refused`) before the error goes back to the publisher.
+ * through the delegations), and prepares the log append and the head the new timestamp signs. A
+ * refused publish is recorded in the audit trail (action `refused`) before the error goes back to
+ * the publisher.
  */
 import { ImmutableTagError, PolicyWeakenedError, TagPolicy, immutablePolicy } from '@tagtrust/shared';
 import type { Metadata, RootSigned, TargetsSigned } from '@tagtrust/shared';
