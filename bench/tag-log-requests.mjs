@@ -89,8 +89,11 @@ export async function measurePublishRequests({ n, warmup }) {
     }
     const { with: w, without: wo } = servers;
     if (w.cpu.length !== n || wo.cpu.length !== n) throw new Error(`expected ${n} measured POSTs per server, got ${w.cpu.length} and ${wo.cpu.length}`);
+    // Publish i on one server and publish i on the other ran back to back: the median of their
+    // differences is less sensitive to the machine's load drifting than the difference of medians.
+    const pairedCpu = w.cpu.map((cpu, i) => cpu - wo.cpu[i]);
     return {
-      postCpuMs: { without: median(wo.cpu), with: median(w.cpu) },
+      postCpuMs: { without: median(wo.cpu), with: median(w.cpu), pairedDifference: median(pairedCpu) },
       postWallMs: { without: median(wo.wall), with: median(w.wall) },
       logEntries: n + warmup,
     };

@@ -117,7 +117,12 @@ async function main() {
   }
   const loadAfter = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
   const added = requests.postCpuMs.with - requests.postCpuMs.without;
-  const summary = { logAddsCpuMs: Number(added.toFixed(3)), ofPublishPercent: Number(((100 * added) / requests.postCpuMs.without).toFixed(1)) };
+  const paired = requests.postCpuMs.pairedDifference;
+  const summary = {
+    logAddsCpuMs: Number(added.toFixed(3)),
+    ofPublishPercent: Number(((100 * added) / requests.postCpuMs.without).toFixed(1)),
+    pairedOfPublishPercent: Number(((100 * paired) / requests.postCpuMs.without).toFixed(1)),
+  };
   console.log(JSON.stringify({ n: N, node: process.version, load: { before: loadBefore, after: loadAfter }, requests: { ...requests, ...summary }, results }, null, 2));
 }
 
