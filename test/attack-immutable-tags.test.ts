@@ -100,3 +100,19 @@ test('immutable_tag_moved_by_delegate: a stolen delegate key moves a release tag
   sim.publishTargets('targets/release');
   await assertRefusedEverywhere(t, { ...fx, ref }, { errorClass: ImmutableTagError, code: 'IMMUTABLE_TAG', message: /v2\.0\.0 is immutable/ });
 });
+
+test('immutable_tag_role_removed: validly signed targets drop the delegation that signs a seen release tag', async (t) => {
+  const fx = await attackFixture(t);
+  const { sim } = fx;
+  await sim.addDelegation('targets/release', { paths: [`${sim.gun}:v2*`] });
+  sim.addTarget('v2.0.0', digestOf('b'), 100, 'targets/release');
+  sim.publishTargets('targets/release');
+  sim.targets[IMMUTABLE_FIELD] = ['v*'];
+  sim.publishTargets();
+  const ref = `${sim.gun}:v2.0.0`;
+  t.is((await fx.puller().resolve(ref)).digest, digestOf('b'));
+  // The thief with the targets key removes the role (the server refuses this; a malicious one serves it).
+  sim.targets.delegations!.roles = sim.targets.delegations!.roles!.filter((role) => role.name !== 'targets/release');
+  sim.publishTargets();
+  await assertRefusedEverywhere(t, { ...fx, ref }, { errorClass: ImmutableTagError, code: 'IMMUTABLE_TAG', message: /v2\.0\.0 is immutable/ });
+});

@@ -1,22 +1,25 @@
 /**
  * The RFC 6962 Merkle code of the tag transparency log (shared/src/tag-log/merkle.ts), pure
  * computation: tree heads from stored complete subtrees equal the RFC definition, every inclusion
- * and consistency proof verifies, tampered ones do not, and proofs stay logarithmic to 100,000 leaves.
+ * and consistency proof verifies, tampered ones do not, proofs stay logarithmic to 100,000 leaves,
+ * and a leaf's bytes are its canonical JSON.
  */
 import test from 'ava';
 import {
   EMPTY_ROOT,
   appendNodes,
+  canonicalBytes,
   consistencyRanges,
   foldNodes,
   inclusionRanges,
+  leafBytes,
   leafHash,
   nodeHash,
   rangeNodes,
   verifyConsistency,
   verifyInclusion,
 } from '@tagtrust/shared';
-import type { LeafRange, NodeId } from '@tagtrust/shared';
+import type { LeafRange, LogLeaf, NodeId } from '@tagtrust/shared';
 
 /** An in-memory log: every complete subtree's hash, as the server stores them. */
 class MemoryTree {
@@ -133,4 +136,18 @@ test('proof sizes grow logarithmically to 100,000 leaves', (t) => {
   t.log(`100,000 appends in ${appendMs.toFixed(0)} ms; nodes stored ${tree.nodes.size}`);
   for (const s of samples) t.log(`size ${s.size}: inclusion ${s.inclusion} hashes (${s.inclusion * 32} B), consistency ${s.consistency} hashes, both verified in ${s.verifyUs.toFixed(0)} µs`);
   t.true(tree.nodes.size < 2 * 100_000);
+});
+
+test('leafBytes is the canonical JSON of the leaf, on its fast path and off it', (t) => {
+  const leaves: LogLeaf[] = [
+    { tag: 'v1.2.3', digest: `sha256:${'a'.repeat(64)}`, role: 'targets', version: 7, time: '2026-12-06T11:00:00.000Z' },
+    { tag: 'latest', digest: null, role: 'bins-0f', version: 1, time: '2026-12-06T11:00:00Z' },
+    { tag: 'a"quote\\back', digest: null, role: 'targets/ci', version: 2, time: 'x' },
+    { tag: 'tab\there\u0001', digest: 'é', role: '\ud83d\ude00', version: 3, time: '\u007f' },
+    { tag: 'lone\ud800', digest: null, role: 'targets', version: 2 ** 53 + 2, time: '' },
+  ];
+  for (const leaf of leaves) {
+    const { tag, digest, role, version, time } = leaf;
+    t.deepEqual(Buffer.from(leafBytes(leaf)), canonicalBytes({ tag, digest, role, version, time }), JSON.stringify(leaf));
+  }
 });

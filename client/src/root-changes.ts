@@ -198,7 +198,7 @@ export class RootChanges {
     if (held.length < role.threshold || held.length < threshold) {
       throw new UsageError(
         `${gun} needs ${Math.max(role.threshold, threshold)} root keys to sign a new root and this home holds ${held.length}: ` +
-          `run \`tagtrust key rotate ${gun} ${options.rotate ?? ''} --out FILE\`, have other root key holders run \`tagtrust root sign FILE\`, then \`tagtrust root publish FILE\``.replace('  ', ' '),
+          `run \`${prepareCommand(gun, options)}\`, have other root key holders run \`tagtrust root sign FILE\`, then \`tagtrust root publish FILE\``,
       );
     }
   }
@@ -264,7 +264,7 @@ export class RootChanges {
     for (const keyId of Object.keys(signed.keys)) if (!used.has(keyId)) delete signed.keys[keyId];
 
     const signers: KeyPair[] = await this.keys.unlockAll([...current.signed.roles.root.keyids, ...signed.roles.root.keyids], 'root', gun);
-    const description = options.rotate ? `rotate the ${options.rotate} key` : 'new root';
+    const description = options.rotate ? `rotate the ${options.rotate} key` : options.immutable ? `approve the immutability policy ${options.immutable.join(' ') || '(none)'}` : 'new root';
     const proposal: RootProposal = {
       format: ROOT_PROPOSAL_FORMAT,
       gun,
@@ -292,4 +292,14 @@ export class RootChanges {
 
 async function writeProposal(path: string, proposal: RootProposal): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(proposal, null, 2)}\n`, 0o644);
+}
+
+/** The command that writes the same root change as a proposal for other root key holders. */
+function prepareCommand(gun: string, options: RootChangeOptions): string {
+  if (options.rotate) return `tagtrust key rotate ${gun} ${options.rotate} --out FILE`;
+  if (options.immutable) {
+    const policy = options.immutable.length === 0 ? '--no-immutable' : options.immutable.map((p) => `--immutable '${p}'`).join(' ');
+    return `tagtrust root prepare ${gun} --out FILE ${policy}`;
+  }
+  return `tagtrust root prepare ${gun} --out FILE`;
 }

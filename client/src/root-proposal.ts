@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { keyIdentity, verifySignature } from '@tagtrust/keys';
-import { InvalidInputError, UntrustedRootError, canonicalBytes, validateMetadata } from '@tagtrust/shared';
+import { InvalidInputError, UntrustedRootError, canonicalBytes, rootPolicyChange, validateMetadata } from '@tagtrust/shared';
 import type { Metadata, RoleKeys, RootSigned, TargetsSigned, TufKey } from '@tagtrust/shared';
 
 export const ROOT_PROPOSAL_FORMAT = 'tagtrust-root-proposal-v1';
@@ -115,6 +115,8 @@ export function describeRootChanges(current: RootSigned, proposed: RootSigned): 
     if (a.threshold === b.threshold && a.keyids.length === b.keyids.length && a.keyids.every((id) => b.keyids.includes(id))) continue;
     lines.push(`${role}: keys ${short(a.keyids)} (threshold ${a.threshold}) -> ${short(b.keyids)} (threshold ${b.threshold})`);
   }
+  const approval = rootPolicyChange(proposed);
+  if (approval) lines.push(`immutability policy: approves ${approval.immutable.join(' ') || '(none)'} for targets v${approval.targets}`);
   return lines;
 }
 

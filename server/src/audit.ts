@@ -9,8 +9,26 @@ import type { TagChange } from './storage/store.js';
 
 const digestOf = (info: TargetsSigned['targets'][string] | undefined) => (info?.hashes.sha256 ? `sha256:${info.hashes.sha256}` : undefined);
 
-/** Tag changes from `before` to `after`, sorted by tag. Only names whose digest changed are parsed. */
-export function tagChanges(gun: string, before: TargetsSigned | undefined, after: TargetsSigned): TagChange[] {
+/**
+ * The last result of `tagChanges` per `after` object: a publish derives the changes of a role for
+ * its log (tag-log/role-changes.ts) and for its audit record from the same two objects, and walks
+ * every entry of the role only once.
+ */
+const lastChanges = new WeakMap<TargetsSigned, { gun: string; before: TargetsSigned | undefined; changes: readonly TagChange[] }>();
+
+/**
+ * Tag changes from `before` to `after`, sorted by tag (shared: do not modify). Only names whose
+ * digest changed are parsed.
+ */
+export function tagChanges(gun: string, before: TargetsSigned | undefined, after: TargetsSigned): readonly TagChange[] {
+  const last = lastChanges.get(after);
+  if (last && last.gun === gun && last.before === before) return last.changes;
+  const changes = computeTagChanges(gun, before, after);
+  lastChanges.set(after, { gun, before, changes });
+  return changes;
+}
+
+function computeTagChanges(gun: string, before: TargetsSigned | undefined, after: TargetsSigned): TagChange[] {
   const changes: TagChange[] = [];
   const old = before?.targets ?? {};
   const record = (name: string, from: string | undefined, to: string | undefined) => {

@@ -6,14 +6,10 @@
  * - `pending`: `<gun>\0<role>` -> sealed server key JSON (pending rotation)
  * - `collections`: `<gun>` -> ISO time of the first publish
  * - `audit`:   `<gun>\0<seq, 12 digits>` -> audit record JSON (append-only)
- * - `tokens`:  `<name>` -> token record JSON; `tokenHashes`: `<sha256 hex>` -> name
- *   (token changes go to the audit trail under the empty GUN: `\0<seq>`)
+ * - the token table: `tokens`, `tokenHashes`, `tokenUse` (level-tokens.ts; token changes go to the
+ *   audit trail under the empty GUN: `\0<seq>`)
  * - `staged`:  `<gun>\0<id>` -> pending change JSON (staging area for threshold signing)
- * - `logLeaves`: `<gun>\0<index, 12 digits>` -> leaf JSON of the tag transparency log (append-only);
- *   `logNodes`: `<gun>\0<level, 2 digits>\0<index, 12 digits>` -> complete subtree hash (hex);
- *   `logSize`: `<gun>` -> number of leaves; `logTags`: `<gun>\0<tag>` -> last recorded digest.
- *   Kept when a collection is deleted, like the audit trail.
- * - `tokenUse`: `<name>` -> ISO time of the last recorded use
+ * - the tag transparency logs: `logLeaves`, `logNodes`, `logTags` (level-tag-log.ts)
  * Writes of one change go into a single batch across sublevels, which level applies atomically, and
  * every write is synced to the disk before it returns; after a failed write the database is reopened
  * before anything else is written (durable-level.ts).
@@ -26,21 +22,21 @@
  * ms behind leveldb's lock on a loaded machine; measured with bench/publish-server.mjs).
  */
 import type { SealedKey } from '@tagtrust/keys';
-import type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
-import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
+import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
+import { SERVER_AUDIT, StaleKeyError, StaleVersionError } from './store.js';
 import { CollectionLocks } from '../collection-lock.js';
 import { setBounded } from '../bounded-map.js';
 import { DurableLevel } from './durable-level.js';
+import { LevelTagLog } from './level-tag-log.js';
+import { LevelTokens } from './level-tokens.js';
 import type { DurableLevelOptions, StorageHealth, Sublevel, WriteOp } from './durable-level.js';
 
 const SEP = '\u0000';
 const MAX_REMEMBERED_LATEST = 200_000;
-const MAX_REMEMBERED_TOKENS = 1_000;
 const pad = (n: number) => String(n).padStart(12, '0');
 const fileKey = (gun: string, role: string, version: number) => `${gun}${SEP}${role}${SEP}${pad(version)}`;
 const roleKey = (gun: string, role: string) => `${gun}${SEP}${role}`;
 const auditKey = (gun: string, seq: number) => `${gun}${SEP}${pad(seq)}`;
-const logNodeKey = (gun: string, level: number, index: number) => `${gun}${SEP}${String(level).padStart(2, '0')}${SEP}${pad(index)}`;
 /** Range options covering every key of one collection in a sublevel. */
 const collectionRange = (gun: string) => ({ gt: `${gun}${SEP}`, lt: `${gun}${SEP}\uffff` });
 /** Lock scope of the token table (no GUN contains NUL). */
@@ -57,22 +53,13 @@ export class LevelStore implements MetadataStore {
   private readonly collections;
   private readonly staged;
   private readonly audit;
-  private readonly tokens;
-  private readonly tokenHashes;
-  private readonly tokenUse;
-  private readonly logLeaves;
-  private readonly logNodes;
-  private readonly logSize;
-  private readonly logTags;
+  private readonly tokens: LevelTokens;
+  private readonly tagLog: LevelTagLog;
   private readonly locks = new CollectionLocks();
   /** `<gun>\0<role>` -> latest version (0: none), as committed through this instance (see `rememberLatest`). */
   private readonly latestVersions = new Map<string, number>();
   /** Last audit sequence number per collection written by this instance (see `write`). */
   private readonly lastAuditSeq = new Map<string, number>();
-  /** Tokens found by their sha256, so an authorised request reads no level (see `getTokenBySha256`). */
-  private readonly knownTokens = new Map<string, TokenRecord>();
-  /** Counts token deletions, before and after each write: a lookup that raced one remembers nothing. */
-  private tokenDeletions = 0;
 
   private constructor(durable: DurableLevel) {
     this.durable = durable;
@@ -84,13 +71,12 @@ export class LevelStore implements MetadataStore {
     this.collections = sub('collections');
     this.staged = sub('staged');
     this.audit = sub('audit');
-    this.tokens = sub('tokens');
-    this.tokenHashes = sub('tokenHashes');
-    this.tokenUse = sub('tokenUse');
-    this.logLeaves = sub('logLeaves');
-    this.logNodes = sub('logNodes');
-    this.logSize = sub('logSize');
-    this.logTags = sub('logTags');
+    this.tokens = new LevelTokens({
+      durable,
+      exclusive: (task) => this.exclusive(TOKENS, task),
+      writeAudited: (batch, audit) => this.write(batch, SERVER_AUDIT, audit),
+    });
+    this.tagLog = new LevelTagLog(durable);
   }
 
   /**
@@ -149,10 +135,11 @@ export class LevelStore implements MetadataStore {
         batch.push(put(this.files, fileKey(change.gun, file.role, file.version), file.text), put(this.latest, roleKey(change.gun, file.role), String(file.version)));
       }
       for (const id of change.deletePending ?? []) batch.push(del(this.staged, roleKey(change.gun, id)));
-      if (change.log) await this.appendLog(batch, change.gun, change.log);
+      if (change.log) await this.tagLog.addAppend(batch, change.gun, change.log);
       if (change.expectedLatest.root === 0) batch.push(put(this.collections, change.gun, new Date().toISOString()));
       await this.write(batch, change.gun, change.audit);
       for (const file of change.files) this.rememberLatest(roleKey(change.gun, file.role), file.version);
+      if (change.log) this.tagLog.committed(change.gun, change.log);
     });
   }
 
@@ -206,61 +193,24 @@ export class LevelStore implements MetadataStore {
   }
 
   putToken(token: TokenRecord, audit: AuditEntry): Promise<void> {
-    return this.exclusive(TOKENS, async () => {
-      if ((await this.tokens.get(token.name)) !== undefined) throw new TokenExistsError(token.name);
-      await this.write([put(this.tokens, token.name, JSON.stringify(token)), put(this.tokenHashes, token.sha256, token.name)], SERVER_AUDIT, audit);
-    });
+    return this.tokens.put(token, audit);
   }
 
-  /**
-   * Found tokens are remembered (at most MAX_REMEMBERED_TOKENS); unknown ones are not, so random
-   * guesses cannot fill the memory. Every token deletion goes through this one instance (level locks
-   * the directory) and forgets the token before and after its write, so a revoked token is refused
-   * as soon as `deleteToken` returns.
-   */
-  async getTokenBySha256(sha256: string): Promise<TokenRecord | undefined> {
-    const known = this.knownTokens.get(sha256);
-    if (known) return known;
-    const deletions = this.tokenDeletions;
-    const name = await this.tokenHashes.get(sha256);
-    if (name === undefined) return undefined;
-    const text = await this.tokens.get(name);
-    if (text === undefined) return undefined;
-    const token = JSON.parse(text) as TokenRecord;
-    if (deletions === this.tokenDeletions) setBounded(this.knownTokens, sha256, token, MAX_REMEMBERED_TOKENS);
-    return token;
+  /** Found tokens are remembered; a revoked token is refused as soon as `deleteToken` returns (level-tokens.ts). */
+  getTokenBySha256(sha256: string): Promise<TokenRecord | undefined> {
+    return this.tokens.bySha256(sha256);
   }
 
-  async listTokens(): Promise<TokenRecord[]> {
-    const tokens: TokenRecord[] = [];
-    for await (const text of this.tokens.values()) tokens.push(JSON.parse(text) as TokenRecord);
-    const used = await this.tokenUse.getMany(tokens.map((t) => t.name));
-    tokens.forEach((token, i) => {
-      if (used[i] !== undefined) token.lastUsed = used[i];
-    });
-    return tokens;
+  listTokens(): Promise<TokenRecord[]> {
+    return this.tokens.list();
   }
 
   recordTokenUse(name: string, time: string): Promise<void> {
-    return this.exclusive(TOKENS, async () => {
-      if ((await this.tokens.get(name)) !== undefined) await this.durable.write([put(this.tokenUse, name, time)]);
-    });
+    return this.tokens.recordUse(name, time);
   }
 
   deleteToken(name: string, audit: AuditEntry): Promise<boolean> {
-    return this.exclusive(TOKENS, async () => {
-      const text = await this.tokens.get(name);
-      if (text === undefined) return false;
-      const { sha256 } = JSON.parse(text) as TokenRecord;
-      const batch = [del(this.tokens, name), del(this.tokenHashes, sha256), del(this.tokenUse, name)];
-      this.forgetToken(sha256);
-      try {
-        await this.write(batch, SERVER_AUDIT, audit);
-      } finally {
-        this.forgetToken(sha256);
-      }
-      return true;
-    });
+    return this.tokens.delete(name, audit);
   }
 
   async putPending(gun: string, id: string, text: string): Promise<void> {
@@ -283,33 +233,20 @@ export class LevelStore implements MetadataStore {
     return this.exclusive(gun, () => this.write([], gun, audit));
   }
 
-  async getLogSize(gun: string): Promise<number> {
-    return Number((await this.logSize.get(gun)) ?? 0);
+  getLogSize(gun: string): Promise<number> {
+    return this.tagLog.size(gun);
   }
 
   getLogNodes(gun: string, ids: { level: number; index: number }[]): Promise<(string | undefined)[]> {
-    return ids.length === 0 ? Promise.resolve([]) : this.logNodes.getMany(ids.map(({ level, index }) => logNodeKey(gun, level, index)));
+    return this.tagLog.getNodes(gun, ids);
   }
 
   getLogLeaves(gun: string, start: number, end: number): Promise<string[]> {
-    if (end <= start) return Promise.resolve([]);
-    return this.logLeaves.values({ gte: auditKey(gun, start), lt: auditKey(gun, end) }).all();
+    return this.tagLog.getLeaves(gun, start, end);
   }
 
-  async getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]> {
-    return tags.length === 0 ? [] : this.logTags.getMany(tags.map((tag) => roleKey(gun, tag)));
-  }
-
-  /** Adds a log append to `batch`, after checking it starts at the log's size. Call only inside `exclusive`. */
-  private async appendLog(batch: WriteOp[], gun: string, append: LogAppend): Promise<void> {
-    const size = await this.getLogSize(gun);
-    if (size !== append.start) throw new StaleVersionError('log', append.start, size);
-    append.leaves.forEach((leaf, i) => batch.push(put(this.logLeaves, auditKey(gun, append.start + i), leaf)));
-    for (const { level, index, hash } of append.nodes) batch.push(put(this.logNodes, logNodeKey(gun, level, index), hash));
-    for (const [tag, digest] of Object.entries(append.tags)) {
-      batch.push(digest === null ? del(this.logTags, roleKey(gun, tag)) : put(this.logTags, roleKey(gun, tag), digest));
-    }
-    batch.push(put(this.logSize, gun, String(append.start + append.leaves.length)));
+  getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]> {
+    return this.tagLog.getDigests(gun, tags);
   }
 
   /** One process holds a level database: the caller's in-process lock is all it takes. */
@@ -341,13 +278,8 @@ export class LevelStore implements MetadataStore {
   private forgetAll(): void {
     this.latestVersions.clear();
     this.lastAuditSeq.clear();
-    this.forgetToken('');
-    this.knownTokens.clear();
-  }
-
-  private forgetToken(sha256: string): void {
-    this.tokenDeletions += 1;
-    this.knownTokens.delete(sha256);
+    this.tokens.forgetAll();
+    this.tagLog.forgetAll();
   }
 
   private async latestVersion(gun: string, role: string): Promise<number> {

@@ -23,11 +23,15 @@ export interface RoleTagChange extends TagChange {
   version: number;
 }
 
-/** Every tag change of the published roles, relocations left out, in role then tag order. */
-export function roleTagChanges(gun: string, roles: PublishedRole[]): RoleTagChange[] {
+/**
+ * Every tag change of the published roles, relocations left out, in role then tag order; and the
+ * relocations (both halves), which change no digest but may change how the tag resolves.
+ */
+export function roleTagChanges(gun: string, roles: PublishedRole[]): { changes: RoleTagChange[]; relocated: RoleTagChange[] } {
   const all: RoleTagChange[] = roles.flatMap(({ role, before, after }) =>
     tagChanges(gun, before, after).map((change) => ({ ...change, role, version: after.version })),
   );
+  if (roles.length < 2) return { changes: all, relocated: [] }; // a relocation takes two roles
   // Additions by tag and digest, so pairing each removal with an addition stays linear.
   const arrivals = new Map<string, RoleTagChange[]>();
   for (const c of all) if (c.change === 'added') arrivals.set(`${c.tag}\u0000${c.to}`, [...(arrivals.get(`${c.tag}\u0000${c.to}`) ?? []), c]);
@@ -40,5 +44,5 @@ export function roleTagChanges(gun: string, roles: PublishedRole[]): RoleTagChan
     relocated.add(removal).add(candidates[index]!);
     candidates.splice(index, 1);
   }
-  return all.filter((c) => !relocated.has(c));
+  return { changes: all.filter((c) => !relocated.has(c)), relocated: [...relocated] };
 }

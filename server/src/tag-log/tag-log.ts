@@ -18,9 +18,9 @@ import {
   appendNodes,
   consistencyRanges,
   foldNodes,
-  hashLeaf,
   inclusionRanges,
   leafBytes,
+  leafHash,
   rangeNodes,
 } from '@tagtrust/shared';
 import type { LeafRange, LogEntry, LogHead, LogLeaf, NodeId } from '@tagtrust/shared';
@@ -79,8 +79,12 @@ export class TagLog {
     const known = new Map(edgeNodes);
     const nodes: LogAppend['nodes'] = [];
     const tags: LogAppend['tags'] = {};
+    const texts: string[] = [];
     leaves.forEach((leaf, i) => {
-      for (const { id, hash } of appendNodes(size + i, hashLeaf(leaf), (sibling) => known.get(nodeKey(sibling))!)) {
+      // The canonical bytes once: hashed here, stored as the leaf's text.
+      const bytes = Buffer.from(leafBytes(leaf));
+      texts.push(bytes.toString('utf8'));
+      for (const { id, hash } of appendNodes(size + i, leafHash(bytes), (sibling) => known.get(nodeKey(sibling))!)) {
         known.set(nodeKey(id), hash);
         nodes.push({ ...id, hash: hash.toString('hex') });
       }
@@ -91,7 +95,7 @@ export class TagLog {
     const edge: LogEdge = { size: end, nodes: new Map(edgeIds.map((id) => [nodeKey(id), known.get(nodeKey(id))!])) };
     const head = { size: end, root_hash: foldNodes(edgeIds.map((id) => known.get(nodeKey(id))!)).toString('hex') };
     if (leaves.length === 0) return { head, edge };
-    return { head, edge, append: { start: size, leaves: leaves.map((leaf) => Buffer.from(leafBytes(leaf)).toString('utf8')), nodes, tags } };
+    return { head, edge, append: { start: size, leaves: texts, nodes, tags } };
   }
 
   private async loadEdge(gun: string): Promise<LogEdge> {
