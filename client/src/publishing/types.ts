@@ -73,6 +73,23 @@ export interface PublishResult {
   pending?: PendingStatus;
 }
 
+/** One tag for `signMany`: the reference and its manifest (the digest may be in the reference). */
+export interface TagToSign extends Partial<TagManifest> {
+  /** `<gun>:<tag>` or `<gun>:<tag>@sha256:<hex>`. */
+  reference: string;
+}
+
+/** What one publish of several tags changed. */
+export interface ManyResult {
+  gun: string;
+  /** Every tag, in the order given, with the role (or hashed bin) that now holds it. */
+  tags: PublishResult[];
+  /** Every role the publish changed (several with hashed bins or mixed roles). */
+  roles: RoleChangeResult[];
+  /** Publish attempts it took. */
+  attempts: number;
+}
+
 export interface RoleOptions {
   /** Sign into this role instead of the top-level targets, e.g. `targets/ci`. */
   role?: string;
