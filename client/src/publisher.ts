@@ -22,7 +22,9 @@ import { addDelegation, listDelegations, removeDelegation, removeDelegationKey }
 import { initCollection } from './publishing/init.js';
 import { moveToBins } from './publishing/move-to-bins.js';
 import { readImmutablePolicy, setImmutablePolicy } from './publishing/policy.js';
-import { signTag, unsignTag } from './publishing/tags.js';
+import { signTag, signTags, unsignTag } from './publishing/tags.js';
+import { publishStaged } from './staging/publish-staged.js';
+import type { StagedPublishResult } from './staging/publish-staged.js';
 import type {
   ApproveOptions,
   ApproveResult,
@@ -31,12 +33,14 @@ import type {
   DelegationChangeResult,
   InitOptions,
   InitResult,
+  ManyResult,
   PolicyResult,
   PublishResult,
   PublisherOptions,
   RoleOptions,
   ShowChange,
   TagManifest,
+  TagToSign,
 } from './publishing/types.js';
 
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
@@ -49,6 +53,7 @@ export type {
   DelegationChangeResult,
   InitOptions,
   InitResult,
+  ManyResult,
   PolicyResult,
   PublishResult,
   PublisherOptions,
@@ -56,8 +61,10 @@ export type {
   RoleOptions,
   ShowChange,
   TagManifest,
+  TagToSign,
 } from './publishing/types.js';
 export { describeManifest } from './publishing/manifest-file.js';
+export type { StagedPublishResult } from './staging/publish-staged.js';
 
 export class Publisher {
   private readonly ctx: PublisherContext;
@@ -80,6 +87,23 @@ export class Publisher {
   /** Signs `<gun>:<tag>` -> manifest. A digest in the reference must match `manifest.digest` if both are given. */
   sign(reference: string, manifest: Partial<TagManifest> = {}, options: RoleOptions = {}): Promise<PublishResult> {
     return signTag(this.ctx, reference, manifest, options);
+  }
+
+  /**
+   * Signs several tags of one collection in ONE publish (every role or hashed bin they go to at
+   * once): all the tags land, or none. `options.role` applies to every tag.
+   * @throws UsageError (tags of several collections, a tag given twice), SubstitutionError (a tag outside its role's paths)
+   */
+  signMany(tags: TagToSign[], options: RoleOptions = {}): Promise<ManyResult> {
+    return signTags(this.ctx, tags, options);
+  }
+
+  /**
+   * Publishes the changes staged for `gun` in this home (`tagtrust sign|unsign --stage`; staging/changelist.ts)
+   * in one publish, like {@link signMany}, and drops them once the server has acknowledged it.
+   */
+  publishStaged(gun: string): Promise<StagedPublishResult> {
+    return publishStaged(this.ctx, gun);
   }
 
   /** Removes the signed mapping of `<gun>:<tag>`. @throws NotSignedError when it is not signed */
