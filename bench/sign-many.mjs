@@ -9,9 +9,10 @@
 //   npm run bench:sign-many      (also run by `npm run bench`, after the other benchmarks)
 //
 // Env: BENCH_TAGS (tags per publish, default 100), BENCH_RUNS (default 3; the median is reported),
-// NOTARY_PEER_DIR (default ../shared/peers/notary beside the repo or /work/shared/peers/notary).
+// NOTARY_PEER_DIR (default ../shared/peers/notary beside the repo or /work/shared/peers/notary),
+// BENCH_OUT (markdown file whose sign-many section is replaced; default docs/benchmarks.md, "-": none).
 // Servers run pinned to CPU 0 (Notary with GOMAXPROCS=1 via run-notary.sh), the CLIs on CPU 1 (the npm
-// script pins this process there). Prints a markdown table and the machine load; writes nothing else.
+// script pins this process there). Prints a markdown table with the machine load.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -26,6 +27,8 @@ const PEER_DIR = process.env.NOTARY_PEER_DIR ?? [join(ROOT, '..', 'shared', 'pee
 const PORTS = { notary: 14643, tagtrust: 14743 };
 const GUN = 'registry.example.com/team/many';
 const sha = (text) => createHash('sha256').update(text).digest('hex');
+const OUT = process.env.BENCH_OUT ?? join(ROOT, 'docs', 'benchmarks.md');
+const MARK = { begin: '<!-- sign-many-bench:begin -->', end: '<!-- sign-many-bench:end -->' };
 
 async function prerequisites() {
   if (!PEER_DIR) throw new Error('cannot find run-notary.sh: set NOTARY_PEER_DIR to the folder with the Notary peer scripts');
@@ -125,8 +128,28 @@ async function main() {
       ...rows.map(([name, ms]) => `| ${name} | ${s(ms)} | ${(ms / notary).toFixed(2)} |`),
     ];
     const cpus = os.cpus();
-    process.stdout.write(`${lines.join('\n')}\n\nMachine: ${cpus.length} x ${cpus[0]?.model ?? 'unknown'}, ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}.\n`);
-    process.stdout.write(`Raw (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v.map(Math.round)])))}\n`);
+    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const raw = JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v.map(Math.round)])));
+    const section = `## Many tags in one publish
+
+\`npm run bench:sign-many\` (bench/sign-many.mjs), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, on ${cpus.length} x ${cpus[0]?.model ?? 'unknown'},
+Node ${process.version}, load average at the end ${load}. Both servers on 127.0.0.1 over TLS (same certificate),
+pinned to CPU 0; the CLIs on CPU 1. Each run publishes ${TAGS} new tags (${TAGS} digests) into the same collection
+on each server; wall time of the whole flow, from the first command to the last one's exit.
+
+${lines.join('\n')}
+
+Raw (ms): ${raw}. See [signing.md](signing.md).
+`;
+    process.stdout.write(`${section}\n`);
+    if (OUT !== '-') {
+      const current = await readFile(OUT, 'utf8').catch(() => '');
+      const begin = current.indexOf(MARK.begin);
+      const end = current.indexOf(MARK.end);
+      const block = `${MARK.begin}\n${section}${MARK.end}`;
+      await writeFile(OUT, begin >= 0 && end > begin ? `${current.slice(0, begin)}${block}${current.slice(end + MARK.end.length)}` : `${current.trimEnd()}\n\n${block}\n`);
+      log(`wrote the sign-many section of ${OUT}`);
+    }
   } finally {
     for (const stop of cleanup.reverse()) await stop().catch(() => {});
   }

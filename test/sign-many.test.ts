@@ -5,9 +5,10 @@
 import test from 'ava';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImmutableTagError, SubstitutionError, UsageError } from '@tagtrust/client';
+import { ImmutableTagError, SubstitutionError, UsageError, stageChanges } from '@tagtrust/client';
 import { startTestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
+
 
 const GUN = 'registry.example.com/many/app';
 
@@ -200,4 +201,44 @@ test('cli: sign --from-file FILE; bad lines are refused with file and line numbe
   t.is(both.code, 2);
   t.regex(both.stderr, /--from-file lists the tags with their digests and sizes/);
   t.is((await pullerFor(server.url, await tempHome()).list(GUN)).length, 3, 'no refused list signed anything');
+});
+
+test('a role needing two signatures: several tags become one pending change; mixing it with another role is refused', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const owner = publisherFor(server.url, await tempHome());
+  const aliceHome = await tempHome();
+  const alice = publisherFor(server.url, aliceHome);
+  const bob = publisherFor(server.url, await tempHome());
+  await owner.init(GUN);
+  const keys = [await alice.generateKey('alice'), await bob.generateKey('bob')];
+  await owner.addDelegation(GUN, 'targets/release', { keys: keys.map((k) => k.publicKey), threshold: 2, paths: ['v*', 'latest'] });
+
+  const proposed = await alice.signMany(
+    [
+      { reference: `${GUN}:v1`, digest: digestOf('1'), size: 10 },
+      { reference: `${GUN}:latest`, digest: digestOf('1'), size: 10 },
+    ],
+    { role: 'targets/release' },
+  );
+  t.is(proposed.roles.length, 1);
+  const id = proposed.roles[0]!.pending?.id;
+  t.truthy(id);
+  t.deepEqual(proposed.tags.map((tag) => tag.pending?.id), [id, id], 'one pending change holds both tags');
+  const [view] = await bob.listPending(GUN);
+  t.deepEqual(view!.tags.map((tag) => [tag.kind, tag.reference]), [
+    ['add', `${GUN}:latest`],
+    ['add', `${GUN}:v1`],
+  ]);
+  t.true((await bob.approve(GUN, 'targets/release')).published);
+  t.deepEqual((await pullerFor(server.url, await tempHome()).list(GUN)).map((tag) => tag.tag), ['latest', 'v1']);
+
+  await stageChanges(aliceHome, GUN, [
+    { action: 'sign', tag: 'v2', digest: digestOf('2'), size: 10, role: 'targets/release' },
+    { action: 'sign', tag: 'dev', digest: digestOf('2'), size: 10 },
+  ]);
+  const mixed = await t.throwsAsync(alice.publishStaged(GUN));
+  t.true(mixed instanceof UsageError);
+  t.regex(mixed!.message, /this change re-signs targets\/release, targets at once, but targets\/release needs 2 signatures/);
+  t.deepEqual(await bob.listPending(GUN), [], 'nothing proposed');
 });

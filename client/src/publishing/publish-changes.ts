@@ -71,15 +71,15 @@ export async function publishChanges(ctx: PublisherContext, gun: string, what: s
             mayRebin = false;
             return { rebin: planned };
           }
+          const multiSignature = planned.find((plan) => plan.base.keys.threshold > 1);
+          if (multiSignature && planned.length > 1) {
+            throw new UsageError(
+              `this change re-signs ${planned.map((p) => p.role).join(', ')} at once, but ${multiSignature.role} needs ${multiSignature.base.keys.threshold} signatures (a pending change holds one role): stage and publish its tags separately`,
+            );
+          }
           const signed = await signPlans(ctx, gun, planned, attempt === 1);
           try {
-            const multiSignature = planned.find((plan) => plan.base.keys.threshold > 1);
             if (multiSignature) {
-              if (planned.length > 1) {
-                throw new UsageError(
-                  `this change re-signs ${planned.map((p) => p.role).join(', ')} at once, but ${multiSignature.role} needs ${multiSignature.base.keys.threshold} signatures (a pending change holds one role): stage and publish its tags separately`,
-                );
-              }
               // More signatures needed than this home holds: stage it for the other signers.
               const { role, metadata } = signed[0]!;
               const result = await api.proposePending(gun, role, metadata);

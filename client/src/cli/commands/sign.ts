@@ -54,10 +54,10 @@ ${REGISTRY_HELP}`,
   },
 };
 
-type TagToSign = ManifestFacts & { reference: string };
+type TagWithManifest = ManifestFacts & { reference: string };
 
 /** The references on the command line, all signed to the manifest the flags name. */
-async function tagsFromArguments(references: string[], values: Values, note: (line: string) => void): Promise<TagToSign[]> {
+async function tagsFromArguments(references: string[], values: Values, note: (line: string) => void): Promise<TagWithManifest[]> {
   if (references.length === 0) throw new UsageError('name the tags to sign (<gun>:<tag>...), or give --from-file FILE');
   const sources = [values.manifest, values['oci-layout'], values.digest].filter((v) => v !== undefined).length;
   if (sources !== 1) throw new UsageError('give exactly one of --digest, --manifest or --oci-layout');
@@ -74,7 +74,7 @@ async function tagsFromArguments(references: string[], values: Values, note: (li
 }
 
 /** The tags a --from-file list names; sizes it leaves out are read from the registry. */
-async function tagsFromFile(references: string[], values: Values, note: (line: string) => void): Promise<TagToSign[]> {
+async function tagsFromFile(references: string[], values: Values, note: (line: string) => void): Promise<TagWithManifest[]> {
   const conflicting = ['digest', 'size', 'manifest', 'oci-layout', 'media-type'].filter((flag) => values[flag] !== undefined);
   if (references.length > 0 || conflicting.length > 0) {
     throw new UsageError(`--from-file lists the tags with their digests and sizes: leave out ${references.length > 0 ? references[0] : `--${conflicting[0]}`}`);
@@ -87,13 +87,13 @@ async function tagsFromFile(references: string[], values: Values, note: (line: s
   const entries = await readTagList(values['from-file'] as string);
   const gun = oneCollection(entries.map(({ reference }) => ({ reference, gun: parseTaggedReference(reference).gun })));
   const lookup = entries.some((entry) => entry.size === undefined) ? await (await import('../manifest-source.js')).registryLookup(gun, values, note) : undefined;
-  const tags: TagToSign[] = [];
+  const tags: TagWithManifest[] = [];
   for (const { reference, digest, size } of entries) tags.push({ reference, ...(size === undefined ? await lookup!(digest) : { digest, size }) });
   return tags;
 }
 
 /** Records the tags in this home's changelist for `tagtrust publish`. */
-async function stage(tags: TagToSign[], role: string | undefined, values: Values, out: Output): Promise<void> {
+async function stage(tags: TagWithManifest[], role: string | undefined, values: Values, out: Output): Promise<void> {
   const [{ tagToSign }, { stageChanges }, { resolveHome }] = await Promise.all([
     import('../../publishing/tags.js'),
     import('../../staging/changelist.js'),
