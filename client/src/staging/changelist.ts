@@ -142,7 +142,7 @@ async function updateChangelist(home: string, gun: string, update: (current: Sta
 
 /** Runs `job` holding `<changelist>.lock` (created exclusively; taken over when stale). */
 async function withLock<T>(home: string, gun: string, job: () => Promise<T>): Promise<T> {
-  await ensurePrivateDir(home);
+  // Creates the home too (recursive), 0700 like every directory of a home.
   await ensurePrivateDir(changesDir(home));
   const lock = `${changelistPath(home, gun)}.lock`;
   const until = Date.now() + LOCK_WAIT_MS;
