@@ -3,7 +3,7 @@
  * else to the top-level targets or, in a collection with hashed bins, to its bin; every role that
  * changes is re-signed, and all of them are published at once (publish-changes.ts).
  */
-import { NotSignedError, UsageError } from '@tagtrust/shared';
+import { NotSignedError, SubstitutionError, UsageError, isTargetInCollection } from '@tagtrust/shared';
 import type { TargetFileInfo, TargetsSigned } from '@tagtrust/shared';
 import { MAX_BIN_ENTRIES, binRoleFor, isBinRole, legacyBins, succinctBins } from '../bins.js';
 import type { CollectionSession } from '../tuf/trusted-collection.js';
@@ -29,12 +29,14 @@ export interface TagChangesResult extends ChangesResult {
 
 /**
  * Publishes `edits` (tags of `gun`, each name at most once) in one publish: all land, or none.
- * @throws SubstitutionError when a tag to sign is outside its role's delegated paths (nothing is published),
+ * @throws SubstitutionError when a tag is not of `gun`, or a tag to sign is outside its role's delegated paths (nothing is published),
  *   NotSignedError when a tag to unsign is not signed by its role
  */
 export async function changeTags(ctx: PublisherContext, gun: string, what: string, edits: TagEdit[]): Promise<TagChangesResult> {
   const seen = new Set<string>();
   for (const { name } of edits) {
+    // Callers build names from references of `gun`; a name of another collection would be signed into this one.
+    if (!isTargetInCollection(name, gun)) throw new SubstitutionError(`${name} is not a tag of ${gun}: one publish changes one collection`);
     if (seen.has(name)) throw new UsageError(`${name} is given twice: change each tag once per publish`);
     seen.add(name);
   }

@@ -58,7 +58,7 @@ type TagWithManifest = ManifestFacts & { reference: string };
 
 /** The references on the command line, all signed to the manifest the flags name. */
 async function tagsFromArguments(references: string[], values: Values, note: (line: string) => void): Promise<TagWithManifest[]> {
-  if (references.length === 0) throw new UsageError('name the tags to sign (<gun>:<tag>...), or give --from-file FILE');
+  if (references.length === 0) throw new UsageError(`wrong number of arguments; usage: ${signCommand.usage}`);
   const sources = [values.manifest, values['oci-layout'], values.digest].filter((v) => v !== undefined).length;
   if (sources !== 1) throw new UsageError('give exactly one of --digest, --manifest or --oci-layout');
   if (values.size !== undefined && values.digest === undefined) throw new UsageError('--size goes with --digest');
