@@ -3,9 +3,11 @@
  * flat, delegated and hashed-bin collections; all or nothing; one collection per publish.
  */
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImmutableTagError, SubstitutionError, UsageError, stageChanges } from '@tagtrust/client';
+import { HostileRegistry } from './helpers/hostile-registry.js';
 import { startTestServer } from './helpers/server.js';
 import { digestOf, publisherFor, pullerFor, runCli, tempHome } from './helpers/client.js';
 
@@ -241,4 +243,38 @@ test('a role needing two signatures: several tags become one pending change; mix
   t.true(mixed instanceof UsageError);
   t.regex(mixed!.message, /this change re-signs targets\/release, targets at once, but targets\/release needs 2 signatures/);
   t.deepEqual(await bob.listPending(GUN), [], 'nothing proposed');
+});
+
+test('cli: --from-file lines without a size are read from the registry by digest, each digest once; a forged manifest signs nothing', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const registry = await HostileRegistry.start();
+  t.teardown(() => registry.close());
+  const home = await tempHome();
+  t.is((await runCli(['init', GUN, '--server', server.url, '--home', home])).code, 0);
+  const env = ['--server', server.url, '--home', home, '--registry', registry.url];
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] }));
+  const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+  registry.replies.set(`/v2/many/app/manifests/${digest}`, { bytes: manifest });
+  const file = join(home, 'tags.txt');
+  await writeFile(file, `${GUN}:a ${digest}\n${GUN}:b ${digest}\n${GUN}:c ${digestOf('c')} 30\n`);
+  const signed = await runCli(['sign', '--from-file', file, '--json', ...env]);
+  t.is(signed.code, 0, signed.stderr);
+  t.regex(signed.stderr, new RegExp(`manifests/${digest}: ${manifest.length} bytes`), 'the registry read is noted on stderr, not in the JSON');
+  t.is(registry.requests.filter((r) => r.path.includes('/manifests/')).length, 1, 'one read per digest');
+  const tags = await pullerFor(server.url, await tempHome()).list(GUN);
+  t.deepEqual(
+    tags.map((tag) => [tag.tag, tag.digest, tag.size]),
+    [
+      ['a', digest, manifest.length],
+      ['b', digest, manifest.length],
+      ['c', digestOf('c'), 30],
+    ],
+  );
+
+  registry.replies.set(`/v2/many/app/manifests/${digestOf('d')}`, { bytes: manifest });
+  await writeFile(file, `${GUN}:d ${digestOf('d')} 40\n${GUN}:e ${digestOf('d')}\n`);
+  const forged = await runCli(['sign', '--from-file', file, ...env]);
+  t.is(forged.code, 23, forged.stderr);
+  t.is((await pullerFor(server.url, await tempHome()).list(GUN)).length, 3, 'd was not signed either');
 });

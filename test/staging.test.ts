@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { changelistPath } from '@tagtrust/client';
+import { changelistPath, readChangelist, stageChanges } from '@tagtrust/client';
 import { startTestServer } from './helpers/server.js';
 import { digestOf, pullerFor, runCli, tempHome } from './helpers/client.js';
 
@@ -136,4 +136,14 @@ test('a staged change the server refuses stays staged; a corrupt changelist is r
   t.is((await runCli(['publish', GUN, ...env])).code, 3, 'never publishes a half-read changelist');
   t.is((await runCli(['reset', GUN, '--all', '--home', home])).code, 0);
   t.is((await runCli(['status', GUN, '--home', home])).code, 0);
+});
+
+test('commands staging at once lose nothing (the changelist lock)', async (t) => {
+  const home = await tempHome();
+  const tags = Array.from({ length: 12 }, (_, i) => `p${i}`);
+  await Promise.all(tags.map((tag) => stageChanges(home, GUN, [{ action: 'sign', tag, digest: digestOf('f'), size: 1 }])));
+  t.deepEqual((await readChangelist(home, GUN)).map((c) => c.tag).sort(), [...tags].sort());
+  const cli = await Promise.all(['q1', 'q2', 'q3'].map((tag) => runCli(['unsign', `${GUN}:${tag}`, '--stage', '--home', home])));
+  t.deepEqual(cli.map((r) => r.code), [0, 0, 0]);
+  t.is((await readChangelist(home, GUN)).length, 15);
 });

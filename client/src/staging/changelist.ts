@@ -20,7 +20,8 @@ export const CHANGELIST_FORMAT = 'tagtrust-changelist/1';
 export const MAX_STAGED_CHANGES = 10_000;
 /** Largest changelist file read (10,000 changes take about 3 MB). */
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
-const LOCK_WAIT_MS = 5_000;
+// Long enough for a queue of staging commands on a busy machine (each write is fsynced).
+const LOCK_WAIT_MS = 15_000;
 /** A lock file older than this was left by a command that died: it is taken over. */
 const STALE_LOCK_MS = 30_000;
 
