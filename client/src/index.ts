@@ -9,11 +9,14 @@ export type { Mode, Policy, PolicyRule, TrustSettings } from './admission/policy
 export { SIGNED_TAGS_ANNOTATION } from './admission/patch.js';
 export { DEFAULT_BODY_LIMIT } from './admission/server.js';
 export { DEFAULT_BINS_THRESHOLD, Publisher, describeManifest } from './publisher.js';
-export type { InitOptions, InitResult, PublishResult, PublisherOptions, TagManifest } from './publisher.js';
+export type { InitOptions, InitResult, ManyResult, PublishResult, PublisherOptions, TagManifest, TagToSign } from './publisher.js';
 export type { PublishedProposal, RootChangeOptions, RootChangeResult, RotatableRole, SignedProposal } from './root-changes.js';
 export { ROOT_PROPOSAL_FORMAT, loadRootProposal, proposalStatus } from './root-proposal.js';
 export type { ProposalStatus, RootProposal, ThresholdStatus } from './root-proposal.js';
 export { readHistory } from './history.js';
+export { CHANGELIST_FORMAT, MAX_STAGED_CHANGES, changelistPath, dropChanges, readAllChangelists, readChangelist, stageChanges } from './staging/changelist.js';
+export type { NewChange, StagedChange } from './staging/changelist.js';
+export type { StagedPublishResult } from './staging/publish-staged.js';
 export { auditLog, parseLogHead, verifyTagHistory } from './audit/log-audit.js';
 export type { AuditReport, VerifiedChange } from './audit/log-audit.js';
 export type { ChangeRecord, ChangefeedPage } from './server-api.js';

@@ -3,6 +3,9 @@ import type { Command } from '../command.js';
 import { initCommand } from './init.js';
 import { signCommand } from './sign.js';
 import { unsignCommand } from './unsign.js';
+import { statusCommand } from './status.js';
+import { resetCommand } from './reset.js';
+import { publishCommand } from './publish.js';
 import { listCommand } from './list.js';
 import { resolveCommand } from './resolve.js';
 import { verifyCommand } from './verify.js';
@@ -29,6 +32,9 @@ export const COMMANDS: Command[] = [
   signCommand,
   pushCommand,
   unsignCommand,
+  statusCommand,
+  resetCommand,
+  publishCommand,
   listCommand,
   resolveCommand,
   verifyCommand,
