@@ -17,12 +17,13 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import type { SealedKey } from '@tagtrust/keys';
-import type { AuditEntry, AuditRecord, Change, LogAppend, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
+import type { AuditEntry, AuditRecord, Change, MetadataStore, ServerKeyRole, StoredFile, TokenRecord } from './store.js';
 import { SERVER_AUDIT, StaleKeyError, StaleVersionError, TokenExistsError } from './store.js';
 import { migrate, schemaVersion, SCHEMA_VERSION } from './pg-migrations.js';
 import { CHANGE_CHANNEL, listenForChanges } from '../replication/pg-change-listener.js';
 import type { ChangeHandlers } from '../replication/pg-change-listener.js';
 import type { SharedStore } from '../replication/shared-store.js';
+import { appendLog, logLeaves, logNodes, logSize, loggedDigests } from './pg-tag-log.js';
 
 /** Advisory lock scope of the token table: no collection name contains a space (nor can text hold NUL). */
 const TOKENS = ' tokens';
@@ -120,7 +121,7 @@ export class PgStore implements MetadataStore, SharedStore {
       }
       if (change.deletePending?.length) await client.query('DELETE FROM staged WHERE gun = $1 AND id = ANY($2)', [change.gun, change.deletePending]);
       if (change.expectedLatest.root === 0) await client.query('INSERT INTO collections (gun) VALUES ($1) ON CONFLICT DO NOTHING', [change.gun]);
-      if (change.log) await this.appendLog(client, change.gun, change.log);
+      if (change.log) await appendLog(client, change.gun, change.log);
       await this.writeAudit(client, change.gun, change.audit);
       await notifyChanged(client, change.gun);
     });
@@ -227,31 +228,20 @@ export class PgStore implements MetadataStore, SharedStore {
     return this.transaction(gun, (client) => this.writeAudit(client, gun, audit));
   }
 
-  async getLogSize(gun: string): Promise<number> {
-    return this.logSize(this.pool, gun);
+  getLogSize(gun: string): Promise<number> {
+    return logSize(this.pool, gun);
   }
 
-  async getLogNodes(gun: string, ids: { level: number; index: number }[]): Promise<(string | undefined)[]> {
-    if (ids.length === 0) return [];
-    const { rows } = await this.pool.query<{ level: number; idx: string; hash: string }>(
-      'SELECT level, idx, hash FROM log_nodes WHERE gun = $1 AND (level, idx) IN (SELECT * FROM unnest($2::int[], $3::bigint[]))',
-      [gun, ids.map((id) => id.level), ids.map((id) => id.index)],
-    );
-    const found = new Map(rows.map((r) => [`${r.level}:${r.idx}`, r.hash]));
-    return ids.map((id) => found.get(`${id.level}:${id.index}`));
+  getLogNodes(gun: string, ids: { level: number; index: number }[]): Promise<(string | undefined)[]> {
+    return logNodes(this.pool, gun, ids);
   }
 
-  async getLogLeaves(gun: string, start: number, end: number): Promise<string[]> {
-    if (end <= start) return [];
-    const { rows } = await this.pool.query<{ leaf: string }>('SELECT leaf FROM log_leaves WHERE gun = $1 AND idx >= $2 AND idx < $3 ORDER BY idx', [gun, start, end]);
-    return rows.map((r) => r.leaf);
+  getLogLeaves(gun: string, start: number, end: number): Promise<string[]> {
+    return logLeaves(this.pool, gun, start, end);
   }
 
-  async getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]> {
-    if (tags.length === 0) return [];
-    const { rows } = await this.pool.query<{ tag: string; digest: string }>('SELECT tag, digest FROM log_tags WHERE gun = $1 AND tag = ANY($2)', [gun, tags]);
-    const found = new Map(rows.map((r) => [r.tag, r.digest]));
-    return tags.map((tag) => found.get(tag));
+  getLoggedDigests(gun: string, tags: string[]): Promise<(string | undefined)[]> {
+    return loggedDigests(this.pool, gun, tags);
   }
 
   /**
@@ -299,32 +289,6 @@ export class PgStore implements MetadataStore, SharedStore {
   private async serverKey(db: pg.Pool | PoolClient, gun: string, role: ServerKeyRole, state: 'active' | 'pending'): Promise<SealedKey | undefined> {
     const { rows } = await db.query<{ sealed: string }>('SELECT sealed FROM server_keys WHERE gun = $1 AND role = $2 AND state = $3', [gun, role, state]);
     return rows[0] ? (JSON.parse(rows[0].sealed) as SealedKey) : undefined;
-  }
-
-  private async logSize(db: pg.Pool | PoolClient, gun: string): Promise<number> {
-    const { rows } = await db.query<{ size: string }>('SELECT coalesce(max(idx) + 1, 0) AS size FROM log_leaves WHERE gun = $1', [gun]);
-    return Number(rows[0]!.size);
-  }
-
-  /** Appends to the tag log after checking it starts at the log's size; inside `gun`'s transaction. */
-  private async appendLog(client: PoolClient, gun: string, append: LogAppend): Promise<void> {
-    const size = await this.logSize(client, gun);
-    if (size !== append.start) throw new StaleVersionError('log', append.start, size);
-    if (append.leaves.length > 0) {
-      await client.query('INSERT INTO log_leaves (gun, idx, leaf) SELECT $1, * FROM unnest($2::bigint[], $3::text[])', [gun, append.leaves.map((_, i) => append.start + i), append.leaves]);
-    }
-    if (append.nodes.length > 0) {
-      await client.query('INSERT INTO log_nodes (gun, level, idx, hash) SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[])', [
-        gun,
-        append.nodes.map((n) => n.level),
-        append.nodes.map((n) => n.index),
-        append.nodes.map((n) => n.hash),
-      ]);
-    }
-    for (const [tag, digest] of Object.entries(append.tags)) {
-      if (digest === null) await client.query('DELETE FROM log_tags WHERE gun = $1 AND tag = $2', [gun, tag]);
-      else await client.query('INSERT INTO log_tags (gun, tag, digest) VALUES ($1, $2, $3) ON CONFLICT (gun, tag) DO UPDATE SET digest = EXCLUDED.digest', [gun, tag, digest]);
-    }
   }
 
   /** Appends the next audit record of `gun`; inside a transaction holding `gun`'s lock. */
