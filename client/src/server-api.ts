@@ -35,6 +35,7 @@ export interface ChangefeedPage {
 import type { Deadline } from './deadline.js';
 import type { HttpResponse, TransportOptions } from './http/transport.js';
 import { httpRequest, readBody } from './http/transport.js';
+import { foreignKind, notTagtrustServer } from './http/foreign-server.js';
 import { describeConnectionError } from './http/network-errors.js';
 
 /** Largest API answer read (publish results and keys are small). */
@@ -143,15 +144,27 @@ export class ServerApi {
       if (this.deadline.expired) throw this.deadline.error();
       throw new NetworkError(`${what} failed: ${describeConnectionError(this.server, err)}`, { cause: err });
     }
-    let parsed: unknown;
+    const ok = response.status >= 200 && response.status <= 299;
+    const answer = { status: response.status, contentType: response.headers['content-type'] };
+    let text: string;
     try {
-      const text = await readBody(response.body, MAX_RESPONSE_BYTES, () => new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`));
-      parsed = JSON.parse(text.toString('utf8'));
+      text = (await readBody(response.body, MAX_RESPONSE_BYTES, () => new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`))).toString('utf8');
     } catch (err) {
       if (this.deadline.expired) throw this.deadline.error();
-      throw new ServerError(`${what} failed: ${this.server} answered HTTP ${response.status} with a body that is not JSON; check --server`, { cause: err });
+      throw new ServerError(`${what} failed: reading the answer of ${this.server} (HTTP ${response.status}) failed: ${(err as Error).message}; retry`, { cause: err });
     }
-    const ok = response.status >= 200 && response.status <= 299;
+    const foreign = ok ? undefined : foreignKind(response.status, response.headers, text);
+    if (foreign) throw new ServerError(`${what} failed: ${notTagtrustServer(this.server, path, foreign, answer).message}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      if (ok) throw new ServerError(`${what} failed: ${notTagtrustServer(this.server, path, 'text that is not JSON', answer).message}`, { cause: err });
+      if (response.status === 401 || response.status === 403) {
+        throw new ServerError(`${what} failed: ${this.server} refused it (HTTP ${response.status}) with an answer that is not JSON, not as a tagtrust server would: check --server, and --token`, { cause: err });
+      }
+      throw new ServerError(`${what} failed: ${this.server} answered HTTP ${response.status} with a body that is not JSON; retry later, and tell the operator if it persists`, { cause: err });
+    }
     if (!ok) throw errorFromApi(response.status, parsed, what);
     return parsed as T;
   }
