@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ADMIN_TOKEN, startTestServer } from './helpers/server.js';
 import { digestOf, publisherFor, runCli, tempHome } from './helpers/client.js';
 import { runServerCli } from './helpers/admin.js';
+import { startProxy } from './helpers/proxy.js';
 
 const GUN = 'registry.example.com/team/app';
 
@@ -133,4 +134,22 @@ test('trust in a collection that was deleted and re-created with new keys sugges
   const fresh = await runCli(['resolve', `${GUN}:v1`], env);
   t.is(fresh.code, 0, fresh.stderr);
   t.is(fresh.stdout, `${GUN}@${digestOf('b')}\n`);
+});
+
+test('a 5xx for a later file, from a load balancer in front of a real server, is a server error (exit 9), not a missing file', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const publisher = publisherFor(server.url, await tempHome());
+  await publisher.init(GUN);
+  await publisher.sign(`${GUN}:v1`, { digest: digestOf('a'), size: 1 });
+  const proxy = await startProxy(server.url);
+  t.teardown(() => proxy.close());
+  proxy.failures.set('.snapshot.json', 502);
+  const result = await runCli(['resolve', `${GUN}:v1`, '--server', proxy.url, '--home', await tempHome()]);
+  t.is(result.code, 9, result.stderr);
+  t.regex(
+    result.stderr,
+    new RegExp(`\\ntagtrust: downloading snapshot of ${GUN.replaceAll('.', '\\.')} failed: the server answered HTTP 502 \\(a server error, not a problem with the metadata\\); retry later, and tell the operator if it persists\\n$`),
+  );
+  t.notRegex(result.stderr, /lacks a file|do not pull|forg/);
 });
