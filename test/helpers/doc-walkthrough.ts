@@ -20,19 +20,29 @@ export interface DocRun {
   work: string;
 }
 
+export interface WalkOptions {
+  /** Extra arguments of tagtrust-server. */
+  serverArgs?: string[];
+  /** More text to replace in the doc's commands (e.g. another service's URL the doc names). */
+  replace?: Record<string, string>;
+  /** Puts into the directory what the doc says exists before its first command (e.g. a CA file it was handed). */
+  prepare?: (work: string) => Promise<void>;
+}
+
 /**
  * Runs the marked blocks of `doc` (a path under docs/) and fails `t` on any difference.
  * @param serverUrl the server URL the doc's commands use
  */
-export async function walkDoc(t: ExecutionContext, doc: string, serverUrl: string, serverArgs: string[] = []): Promise<DocRun> {
+export async function walkDoc(t: ExecutionContext, doc: string, serverUrl: string, options: WalkOptions = {}): Promise<DocRun> {
   const blocks = walkthroughBlocks(await readFile(join(ROOT, doc), 'utf8'));
   t.true(blocks.length > 0, `${doc} has no <!-- walkthrough --> blocks`);
   const bin = await installedBin();
   const work = await mkdtemp(join(tmpdir(), 'tagtrust-doc-'));
+  await options.prepare?.(work);
   const env = { PATH: installedPath(bin), HOME: work };
-  const server = await startInstalledServer(bin, work, env, serverArgs);
+  const server = await startInstalledServer(bin, work, env, options.serverArgs);
   t.teardown(() => server.stop());
-  const { steps, mismatches } = await runWalkthrough(blocks, work, env, { [serverUrl]: server.url });
+  const { steps, mismatches } = await runWalkthrough(blocks, work, env, { [serverUrl]: server.url, ...options.replace });
   t.deepEqual(mismatches, [], mismatches.join('\n\n'));
   return { steps, work };
 }
