@@ -3,11 +3,11 @@
  * `npm run package` tarballs installed with `npm install -g` into a temp prefix, never the clone's
  * node_modules/.bin. One install is shared by every test process: it is keyed by a hash of what the
  * packages are made of, and the first process to claim the key (an exclusive mkdir) builds it while
- * the others wait for its `ready` file.
+ * the others wait for its `ready` file (or start again when that process died half-way).
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,20 +42,37 @@ export function installedBin(): Promise<string> {
 async function install(): Promise<string> {
   const dir = join(tmpdir(), `tagtrust-installed-${await inputHash()}`);
   const ready = join(dir, 'ready');
-  try {
-    await mkdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    for (const started = Date.now(); Date.now() - started < WAIT_MS; await new Promise((r) => setTimeout(r, 250))) {
-      if (await stat(ready).then(() => true, () => false)) return join(dir, 'bin');
+  const owner = join(dir, 'owner.pid');
+  for (const started = Date.now(); ; await new Promise((r) => setTimeout(r, 250))) {
+    try {
+      await mkdir(dir);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    throw new Error(`another test process did not finish installing the packages into ${dir} within ${WAIT_MS / 1000} s (remove it if that process died)`);
+    if (await exists(ready)) return join(dir, 'bin');
+    const pid = Number(await readFile(owner, 'utf8').catch(() => '0'));
+    // An installer that died half-way: start again (its pid file is written right after the mkdir).
+    if (pid > 0 && !alive(pid)) await rm(dir, { recursive: true, force: true });
+    if (Date.now() - started > WAIT_MS) throw new Error(`another test process did not finish installing the packages into ${dir} within ${WAIT_MS / 1000} s`);
   }
+  await writeFile(owner, String(process.pid));
   const { stdout } = await run(process.execPath, [join(ROOT, 'scripts/package.mjs')], { cwd: ROOT });
   const tarballs = stdout.trim().split('\n');
   await run('npm', ['install', '-g', '--prefix', dir, '--prefer-offline', '--no-audit', '--no-fund', ...tarballs], { timeout: 120_000 });
   await writeFile(ready, tarballs.join('\n'));
   return join(dir, 'bin');
+}
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** PATH with the installed binaries and the system's, nothing of the clone. */
