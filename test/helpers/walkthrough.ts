@@ -7,7 +7,8 @@
  *   fails. `who$` runs with TAGTRUST_HOME=home-<who> (relative) (each person their own machine); a bare `$`
  *   runs in the shell's own environment. A line `...` in an output stands for any lines; the
  *   trust-on-first-use notice is left out of outputs, as the docs say.
- * Every block of a doc runs in order in one bash session, in one directory. Outputs are compared
+ * Every block of a doc runs in order in one bash session, in one directory (so `VAR=$(...)` in one
+ * command is there for the next). Outputs are compared
  * after `normalise` (IDs, digests, times, ports and absolute paths may differ); the IDs a doc shows
  * (key IDs, pending change IDs) are learned from the real output where the doc shows them and put
  * into later commands that use them, so a doc can say `--id 61febdc598c70085`.
@@ -96,14 +97,13 @@ class Shell {
     });
   }
 
-  /** Runs `script` in the shell itself (`subshell` false) or in a subshell; its output (2>&1) and exit code. */
-  run(script: string, subshell: boolean): Promise<{ output: string; exit: number }> {
+  /** Runs `script` in the shell itself; its output (2>&1) and exit code. */
+  run(script: string): Promise<{ output: string; exit: number }> {
     const marker = `@@done-${Math.random().toString(36).slice(2)}`;
-    const [open, close] = subshell ? ['(', ')'] : ['{', '}'];
     const done = new Promise<string>((resolve) => {
       this.waiting = { marker, resolve };
     });
-    this.bash.stdin.write(`${open}\n${script}\n${close} 2>&1 </dev/null; echo "${marker} $?"\n`);
+    this.bash.stdin.write(`{\n${script}\n} 2>&1 </dev/null; echo "${marker} $?"\n`);
     this.deliver();
     return done.then((text) => {
       const match = new RegExp(`${marker} (\\d+)\n$`).exec(text)!;
@@ -151,13 +151,16 @@ export async function runWalkthrough(
   try {
     for (const block of blocks) {
       if (block.kind === 'sh') {
-        const { output, exit } = await shell.run(substitute(block.script), false);
+        const { output, exit } = await shell.run(substitute(block.script));
         if (exit !== 0) mismatches.push(`setup block exited ${exit}:\n${block.script}\n${output}`);
         continue;
       }
       for (const command of block.commands) {
-        const home = command.who ? `export TAGTRUST_HOME=home-${command.who}\n` : '';
-        const result = await shell.run(`${home}${substitute(command.command)}`, true);
+        // In the shell itself, so that `VAR=$(...)` stays for later commands; the person's home only for this command.
+        const script = command.who
+          ? `__home=\${TAGTRUST_HOME-}; export TAGTRUST_HOME=home-${command.who}\n${substitute(command.command)}\n__rc=$?; export TAGTRUST_HOME=$__home; [ -n "$__home" ] || unset TAGTRUST_HOME; (exit $__rc)`
+          : substitute(command.command);
+        const result = await shell.run(script);
         const output = result.output.replace(/\n$/, '').split('\n').filter((line) => !TOFU.test(line));
         if (output.length === 1 && output[0] === '') output.pop();
         steps.push({ command, output, exit: result.exit });
