@@ -72,6 +72,10 @@ export function normalise(line: string): string {
   return line.replace(VARIABLE, (m) => (m.startsWith('127.') ? '127.0.0.1:PORT' : m.startsWith('/') ? 'PATH' : /T\d\d:/.test(m) ? 'TIME' : 'HEX')).trimEnd();
 }
 
+const COMMAND_TIMEOUT_MS = 60_000;
+/** The exit code reported for a command that did not end in time (as timeout(1)). */
+const TIMED_OUT = 124;
+
 const TOFU = /^tagtrust: trusting root v\d+ of \S+ on first use/;
 
 export interface StepResult {
@@ -97,15 +101,24 @@ class Shell {
     });
   }
 
-  /** Runs `script` in the shell itself; its output (2>&1) and exit code. */
+  /**
+   * Runs `script` in the shell itself; its output (2>&1) and exit code. A script that does not end
+   * within COMMAND_TIMEOUT_MS gets exit code TIMED_OUT, and the shell takes no more scripts.
+   */
   run(script: string): Promise<{ output: string; exit: number }> {
     const marker = `@@done-${Math.random().toString(36).slice(2)}`;
+    let timer: NodeJS.Timeout | undefined;
     const done = new Promise<string>((resolve) => {
       this.waiting = { marker, resolve };
+      timer = setTimeout(() => {
+        this.waiting = undefined;
+        resolve(`${this.buffer}(no answer within ${COMMAND_TIMEOUT_MS / 1000} s)\n${marker} ${TIMED_OUT}\n`);
+      }, COMMAND_TIMEOUT_MS);
     });
     this.bash.stdin.write(`{\n${script}\n} 2>&1 </dev/null; echo "${marker} $?"\n`);
     this.deliver();
     return done.then((text) => {
+      clearTimeout(timer);
       const match = new RegExp(`${marker} (\\d+)\n$`).exec(text)!;
       return { output: text.slice(0, match.index), exit: Number(match[1]) };
     });
@@ -123,9 +136,14 @@ class Shell {
     resolve(text);
   }
 
-  close(): void {
-    this.bash.stdin.end();
-    this.bash.kill();
+  /** Ends the shell, and first the background jobs a walk-through left running (e.g. after a failed step). */
+  async close(): Promise<void> {
+    if (this.bash.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.bash.once('exit', () => resolve()));
+    this.bash.stdin.end('kill $(jobs -p) 2>/dev/null\n');
+    const stuck = setTimeout(() => this.bash.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(stuck);
   }
 }
 
@@ -153,6 +171,7 @@ export async function runWalkthrough(
       if (block.kind === 'sh') {
         const { output, exit } = await shell.run(substitute(block.script));
         if (exit !== 0) mismatches.push(`setup block exited ${exit}:\n${block.script}\n${output}`);
+        if (exit === TIMED_OUT) break;
         continue;
       }
       for (const command of block.commands) {
@@ -168,10 +187,11 @@ export async function runWalkthrough(
         if (result.exit !== command.exit) mismatches.push(`${where}\nexited ${result.exit}, the doc says ${command.exit}; it printed:\n${output.join('\n')}`);
         const problem = compare(command.expected, output, learned);
         if (problem) mismatches.push(`${where}\n${problem}`);
+        if (result.exit === TIMED_OUT) return { steps, mismatches };
       }
     }
   } finally {
-    shell.close();
+    await shell.close();
   }
   return { steps, mismatches };
 }
