@@ -13,6 +13,7 @@ import type { StepResult } from './walkthrough.js';
 import { runWalkthrough, walkthroughBlocks } from './walkthrough.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WALK_TIMEOUT_MS = 300_000;
 
 export interface DocRun {
   steps: StepResult[];
@@ -34,6 +35,8 @@ export interface WalkOptions {
  * @param serverUrl the server URL the doc's commands use
  */
 export async function walkDoc(t: ExecutionContext, doc: string, serverUrl: string, options: WalkOptions = {}): Promise<DocRun> {
+  // A long session under load outlasts ava's 60 s without a result (a test's own timeout replaces it).
+  t.timeout(WALK_TIMEOUT_MS);
   const blocks = walkthroughBlocks(await readFile(join(ROOT, doc), 'utf8'));
   t.true(blocks.length > 0, `${doc} has no <!-- walkthrough --> blocks`);
   const bin = await installedBin();
