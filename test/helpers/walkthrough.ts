@@ -4,11 +4,11 @@
  * - a ```sh block is run as is (setup: exports, files), its output not compared;
  * - a ```console block is a session: `who$ command` lines (continued by a trailing `\`), each
  *   followed by the output the doc shows (stdout and stderr together) and `(exit N)` when the command
- *   fails. `who$` runs with TAGTRUST_HOME=home-<who> (relative) (each person their own machine); a bare `$`
- *   runs in the shell's own environment. A line `...` in an output stands for any lines; the
- *   trust-on-first-use notice is left out of outputs, as the docs say.
+ *   fails. `who$` runs with TAGTRUST_HOME=home-<who>, relative: each person their own machine; a
+ *   bare `$` runs in the shell's own environment. A line `...` in an output stands for any lines;
+ *   the trust-on-first-use notice is left out of outputs, as the docs say.
  * Every block of a doc runs in order in one bash session, in one directory (so `VAR=$(...)` in one
- * command is there for the next). Outputs are compared
+ * command is there for the next), and each command within COMMAND_TIMEOUT_MS. Outputs are compared
  * after `normalise` (IDs, digests, times, ports and absolute paths may differ); the IDs a doc shows
  * (key IDs, pending change IDs) are learned from the real output where the doc shows them and put
  * into later commands that use them, so a doc can say `--id 61febdc598c70085`.
