@@ -63,6 +63,21 @@ for (const [what, status, contentType, body, headers, answer] of [
   });
 }
 
+test('publishing and history commands name a --server that answers 200 with JSON of another service, not a bad key or an internal error', async (t) => {
+  const url = await foreignServer(t, 200, 'application/json', '{"status":"ok","version":"2.1"}');
+  for (const [command, what, path] of [
+    [['init', GUN], `fetching the snapshot key of ${GUN}`, `/v2/${GUN}/_trust/tuf/snapshot.key`],
+    [['history', GUN], `reading the history of ${GUN}`, `/v2/${GUN}/_trust/changefeed?after=0&limit=500`],
+  ] as const) {
+    const result = await runCli([...command, '--server', url, '--home', await tempHome()]);
+    t.is(result.code, 9, result.stderr);
+    t.is(
+      result.stderr,
+      `tagtrust: ${what} failed: the server at ${url} does not look like a tagtrust server: it answered JSON that is not a tagtrust answer (HTTP 200 application/json) for ${path}; check --server or TAGTRUST_SERVER\n`,
+    );
+  }
+});
+
 test('a wrong --server for a home that already trusts the collection is named too, not a missing timestamp', async (t) => {
   const server = await startTestServer();
   t.teardown(() => server.close());
