@@ -67,6 +67,7 @@ export function foreignKind(status: number, headers: IncomingHttpHeaders, text: 
  */
 export async function foreignAnswer(response: HttpResponse, server: string, path: string): Promise<ServerError | undefined> {
   if (foreignKind(response.status, response.headers, '') === undefined) {
+    // 401/403/5xx: what they say does not depend on the body.
     response.body.resume();
     return undefined;
   }
