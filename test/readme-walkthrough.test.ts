@@ -6,12 +6,13 @@
  * (key IDs, digests, paths and the port may differ).
  */
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { installedBin, installedPath, startInstalledServer } from './helpers/installed.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -47,27 +48,12 @@ const normalise = (text: string) =>
 
 test('the README walk-through runs as written with the packages installed the documented way', async (t) => {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const { stdout: packed } = await run(process.execPath, [join(ROOT, 'scripts/package.mjs')], { cwd: ROOT });
-  const tarballs = packed.trim().split('\n');
-  t.is(tarballs.length, 2);
-  const prefix = await mkdtemp(join(tmpdir(), 'tagtrust-install-'));
-  await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', ...tarballs], { timeout: 120_000 });
+  const bin = await installedBin();
   const work = await mkdtemp(join(tmpdir(), 'tagtrust-readme-'));
-  const env = { PATH: `${join(prefix, 'bin')}:/usr/local/bin:/usr/bin:/bin`, HOME: work };
-
-  const server = spawn(join(prefix, 'bin/tagtrust-server'), ['--listen', '127.0.0.1:0'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => server.kill());
-  let startup = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const seen = (chunk: Buffer) => {
-      startup += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(startup);
-      if (match) resolve(match[1]!);
-    };
-    server.stdout.on('data', seen);
-    server.stderr.on('data', seen);
-    server.once('exit', (code) => reject(new Error(`tagtrust-server exited (${code}): ${startup}`)));
-  });
+  const env = { PATH: installedPath(bin), HOME: work };
+  const server = await startInstalledServer(bin, work, env);
+  t.teardown(() => server.stop());
+  const { url, startup } = server;
   const firstStart = /On its first start[\s\S]*?```\n([\s\S]*?)```/.exec(readme)![1]!;
   t.is(normalise(startup), normalise(firstStart), 'the first start prints what the Quickstart shows');
 

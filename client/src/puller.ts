@@ -231,6 +231,7 @@ export class Puller {
               // Tokens are for the server; a mirror never sees one.
               token: source === this.tokenServer ? this.options.token : undefined,
               transport: { ca: this.options.ca },
+              mirror: source !== this.tokenServer,
             },
             use,
           );

@@ -35,7 +35,21 @@ export interface ChangefeedPage {
 import type { Deadline } from './deadline.js';
 import type { HttpResponse, TransportOptions } from './http/transport.js';
 import { httpRequest, readBody } from './http/transport.js';
+import { foreignKind, notTagtrustServer } from './http/foreign-server.js';
 import { describeConnectionError } from './http/network-errors.js';
+
+interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** What a 2xx answer must look like (its top-level fields). */
+  shape?: (value: unknown) => boolean;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** An object with each of `fields`. */
+const withFields = (...fields: string[]) => (value: unknown) => isObject(value) && fields.every((field) => value[field] !== undefined);
+/** An object whose `field` is an array. */
+const withArray = (field: string) => (value: unknown) => isObject(value) && Array.isArray(value[field]);
 
 /** Largest API answer read (publish results and keys are small). */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -60,36 +74,40 @@ export class ServerApi {
   }
 
   getOnlineKey(gun: string, role: 'snapshot' | 'timestamp'): Promise<TufKey> {
-    return this.request<TufKey>('GET', `${tufBasePath(gun)}/${role}.key`, `fetching the ${role} key of ${gun}`);
+    return this.request<TufKey>('GET', `${tufBasePath(gun)}/${role}.key`, `fetching the ${role} key of ${gun}`, { shape: withFields('keytype', 'keyval') });
   }
 
   /** Starts a rotation of a server-held key (admin scope); returns the new, pending public key. */
   rotateOnlineKey(gun: string, role: 'snapshot' | 'timestamp'): Promise<{ keyId: string; key: TufKey }> {
-    return this.request('POST', `${tufBasePath(gun)}/${role}.key`, `rotating the ${role} key of ${gun}`);
+    return this.request('POST', `${tufBasePath(gun)}/${role}.key`, `rotating the ${role} key of ${gun}`, { shape: withFields('keyId', 'key') });
   }
 
   changefeed(gun: string, after: number, limit = 500): Promise<ChangefeedPage> {
-    return this.request('GET', `/v2/${gun}/_trust/changefeed?after=${after}&limit=${limit}`, `reading the history of ${gun}`);
+    return this.request('GET', `/v2/${gun}/_trust/changefeed?after=${after}&limit=${limit}`, `reading the history of ${gun}`, { shape: withArray('records') });
   }
 
   /** Entries [start, end) of the tag transparency log (the server returns at most a page). */
   logEntries(gun: string, start: number, end: number): Promise<{ size: number; entries: LogEntry[] }> {
-    return this.request('GET', `/v2/${gun}/_trust/log/entries?start=${start}&end=${end}`, `reading the tag log of ${gun}`);
+    return this.request('GET', `/v2/${gun}/_trust/log/entries?start=${start}&end=${end}`, `reading the tag log of ${gun}`, { shape: withArray('entries') });
   }
 
   /** Inclusion proof of log entry `index` in the tree of `size` entries. */
   logProof(gun: string, index: number, size: number): Promise<{ entry: LogEntry; size: number; proof: string[] }> {
-    return this.request('GET', `/v2/${gun}/_trust/log/proof?index=${index}&size=${size}`, `proving entry ${index} of the tag log of ${gun}`);
+    return this.request('GET', `/v2/${gun}/_trust/log/proof?index=${index}&size=${size}`, `proving entry ${index} of the tag log of ${gun}`, { shape: withArray('proof') });
   }
 
   /** Consistency proof of the tag log from size `from` to size `to`. */
   logConsistency(gun: string, from: number, to: number): Promise<{ from: number; to: number; proof: string[] }> {
-    return this.request('GET', `/v2/${gun}/_trust/log/consistency?from=${from}&to=${to}`, `proving the tag log of ${gun} consistent`);
+    return this.request('GET', `/v2/${gun}/_trust/log/consistency?from=${from}&to=${to}`, `proving the tag log of ${gun} consistent`, { shape: withArray('proof') });
   }
 
   /** @param lease the publish lease held (takeLease): a successful publish releases it on the server */
   publish(gun: string, body: PublishRequest, lease?: string): Promise<PublishResponse> {
-    return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, body, lease === undefined ? {} : { [LEASE_HEADER]: lease });
+    return this.request<PublishResponse>('POST', `${tufBasePath(gun)}/`, `publishing to ${gun}`, {
+      body,
+      headers: lease === undefined ? {} : { [LEASE_HEADER]: lease },
+      shape: withFields('versions'),
+    });
   }
 
   /**
@@ -98,7 +116,7 @@ export class ServerApi {
    */
   async takeLease(gun: string): Promise<string | undefined> {
     try {
-      return (await this.request<{ lease: string }>('POST', `/v2/${gun}/_trust/lease`, `waiting for the publish lease of ${gun}`)).lease;
+      return (await this.request<{ lease: string }>('POST', `/v2/${gun}/_trust/lease`, `waiting for the publish lease of ${gun}`, { shape: withFields('lease') })).lease;
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw err;
@@ -112,15 +130,15 @@ export class ServerApi {
 
   /** Stages the next version of a role for more signatures (published at once if it has enough). */
   proposePending(gun: string, role: string, metadata: Metadata<TargetsSigned>): Promise<PendingResult> {
-    return this.request<PendingResult>('POST', pendingBasePath(gun), `proposing a change to ${role} of ${gun}`, { role, metadata });
+    return this.request<PendingResult>('POST', pendingBasePath(gun), `proposing a change to ${role} of ${gun}`, { body: { role, metadata } });
   }
 
   listPending(gun: string): Promise<PendingStatus[]> {
-    return this.request<PendingStatus[]>('GET', pendingBasePath(gun), `listing the pending changes of ${gun}`);
+    return this.request<PendingStatus[]>('GET', pendingBasePath(gun), `listing the pending changes of ${gun}`, { shape: Array.isArray });
   }
 
   approvePending(gun: string, id: string, signatures: Signature[]): Promise<PendingResult> {
-    return this.request<PendingResult>('POST', `${pendingBasePath(gun)}/${id}`, `approving pending change ${id} of ${gun}`, { signatures });
+    return this.request<PendingResult>('POST', `${pendingBasePath(gun)}/${id}`, `approving pending change ${id} of ${gun}`, { body: { signatures } });
   }
 
   /** Withdraws a pending change (the token that proposed it, or an admin token). */
@@ -128,8 +146,10 @@ export class ServerApi {
     return this.request<WithdrawResult>('DELETE', `${pendingBasePath(gun)}/${id}`, `withdrawing pending change ${id} of ${gun}`);
   }
 
-  private async request<T>(method: string, path: string, what: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+  /** One API call. A 2xx answer that does not have `shape` is not a tagtrust server's (a wrong --server). */
+  private async request<T>(method: string, path: string, what: string, options: RequestOptions = {}): Promise<T> {
+    const { body, shape } = options;
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: HttpResponse;
@@ -143,16 +163,29 @@ export class ServerApi {
       if (this.deadline.expired) throw this.deadline.error();
       throw new NetworkError(`${what} failed: ${describeConnectionError(this.server, err)}`, { cause: err });
     }
-    let parsed: unknown;
+    const ok = response.status >= 200 && response.status <= 299;
+    const answer = { status: response.status, contentType: response.headers['content-type'] };
+    let text: string;
     try {
-      const text = await readBody(response.body, MAX_RESPONSE_BYTES, () => new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`));
-      parsed = JSON.parse(text.toString('utf8'));
+      text = (await readBody(response.body, MAX_RESPONSE_BYTES, () => new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`))).toString('utf8');
     } catch (err) {
       if (this.deadline.expired) throw this.deadline.error();
-      throw new ServerError(`${what} failed: ${this.server} answered HTTP ${response.status} with a body that is not JSON; check --server`, { cause: err });
+      throw new ServerError(`${what} failed: reading the answer of ${this.server} (HTTP ${response.status}) failed: ${(err as Error).message}; retry`, { cause: err });
     }
-    const ok = response.status >= 200 && response.status <= 299;
+    const foreign = ok ? undefined : foreignKind(response.status, response.headers, text);
+    if (foreign) throw new ServerError(`${what} failed: ${notTagtrustServer(this.server, path, foreign, answer).message}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      if (ok) throw new ServerError(`${what} failed: ${notTagtrustServer(this.server, path, 'text that is not JSON', answer).message}`, { cause: err });
+      if (response.status === 401 || response.status === 403) {
+        throw new ServerError(`${what} failed: ${this.server} refused it (HTTP ${response.status}) with an answer that is not JSON, not as a tagtrust server would: check --server, and --token`, { cause: err });
+      }
+      throw new ServerError(`${what} failed: ${this.server} answered HTTP ${response.status} with a body that is not JSON; retry later, and tell the operator if it persists`, { cause: err });
+    }
     if (!ok) throw errorFromApi(response.status, parsed, what);
+    if (shape && !shape(parsed)) throw new ServerError(`${what} failed: ${notTagtrustServer(this.server, path, 'JSON that is not a tagtrust answer', answer).message}`);
     return parsed as T;
   }
 }

@@ -138,10 +138,12 @@ export class MaliciousServer {
     this.endless(res, record, Buffer.alloc(reply.chunkSize ?? 64 * 1024, 0x20));
   }
 
+  /** An error answer with the JSON body a tagtrust server sends. */
   private status(res: ServerResponse, record: RequestRecord, status: number): void {
+    const body = JSON.stringify({ error: { code: status === 404 ? 'NOT_FOUND' : 'SERVER', message: `HTTP ${status} from the test server` } });
     res.writeHead(status, { 'content-type': 'application/json' });
-    res.end('{}');
-    record.bytesSent = 2;
+    res.end(body);
+    record.bytesSent = body.length;
   }
 
   /** One byte every `intervalMs` until done or the client leaves. */

@@ -4,7 +4,8 @@
  *   client uploads and downloads (e.g. that publishing into a hashed bin sends only that bin);
  *   responses pass through as the server sent them (gzip when the client asked for it), so
  *   `responseBytes` counts the body bytes on the wire;
- * - as a man-in-the-middle it serves `overrides` (path suffix -> body) instead of the real answer.
+ * - as a man-in-the-middle it serves `overrides` (path suffix -> body) instead of the real answer;
+ * - as a failing load balancer it answers `failures` (path suffix -> HTTP status) with an HTML error page.
  */
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,8 @@ export interface Proxy {
   url: string;
   /** Path suffix -> body to serve instead of the real server's answer (not recorded). */
   overrides: Map<string, string>;
+  /** Path suffix -> HTTP status to answer, with an HTML page, instead of forwarding (not recorded). */
+  failures: Map<string, number>;
   requests: RecordedRequest[];
   close(): Promise<void>;
 }
@@ -32,6 +35,7 @@ export interface Proxy {
 export async function startProxy(target: string | (() => string)): Promise<Proxy> {
   const upstreamUrl = typeof target === 'string' ? () => target : target;
   const overrides = new Map<string, string>();
+  const failures = new Map<string, number>();
   const requests: RecordedRequest[] = [];
   const server = createServer(async (req, res) => {
     const path = req.url ?? '/';
@@ -39,6 +43,13 @@ export async function startProxy(target: string | (() => string)): Promise<Proxy
       if (path.endsWith(suffix)) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(body);
+        return;
+      }
+    }
+    for (const [suffix, status] of failures) {
+      if (path.endsWith(suffix)) {
+        res.writeHead(status, { 'content-type': 'text/html' });
+        res.end(`<html><body><h1>${status}</h1>nginx</body></html>`);
         return;
       }
     }
@@ -80,6 +91,7 @@ export async function startProxy(target: string | (() => string)): Promise<Proxy
   return {
     url: `http://127.0.0.1:${port}`,
     overrides,
+    failures,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

@@ -9,6 +9,9 @@
  * - Each complete file goes through `inspect` (the MetadataGuard) before tuf-js parses it.
  * - Requests go through http/transport.ts: kept-alive connections shared by the process, gzip,
  *   and the CA of `transport`; downloads are read into memory (no temporary file per file).
+ * - With `tagtrustServer` set, an error answer from it that no tagtrust server would give (an HTML
+ *   404, a redirect, another service's JSON) is a ServerError saying so (http/foreign-server.ts),
+ *   except the 403/404 that ends the root chain, which tuf-js needs as is.
  * - tuf-js wraps some errors in text-only RuntimeErrors, so every failure is also recorded in the
  *   FailureLog, from which the error mapping recovers the typed error.
  */
@@ -20,6 +23,7 @@ import type { Deadline } from '../deadline.js';
 import type { HttpResponse, TransportOptions } from '../http/transport.js';
 import { httpRequest } from '../http/transport.js';
 import { describeConnectionError } from '../http/network-errors.js';
+import { foreignAnswer } from '../http/foreign-server.js';
 import type { FailureLog } from './error-map.js';
 import { roleCap } from './download-limits.js';
 import type { MetadataFile } from './metadata-guard.js';
@@ -37,6 +41,11 @@ export interface FetchHooks {
   token?: string;
   /** Connection settings (CA) for downloads. */
   transport?: TransportOptions;
+  /**
+   * The base URL of the tagtrust server the files come from, whose error answers are checked
+   * (unset for mirrors, static copies that answer whatever their web server does, and generic TUF repositories).
+   */
+  tagtrustServer?: string;
 }
 
 export class DeadlineFetcher extends BaseFetcher {
@@ -61,7 +70,9 @@ export class DeadlineFetcher extends BaseFetcher {
       );
     }
     if (response.status < 200 || response.status > 299) {
-      response.body.resume();
+      const foreign = await this.foreignAnswer(url, response);
+      if (this.deadline.expired) throw this.fail(url, this.deadline.error(`waiting for ${fileOf(url)}`));
+      if (foreign) throw this.fail(url, foreign);
       throw this.fail(url, new DownloadHTTPError(`HTTP ${response.status} for ${url}`, response.status));
     }
     return Readable.toWeb(response.body) as ReadableStream<Uint8Array<ArrayBuffer>>;
@@ -121,6 +132,18 @@ export class DeadlineFetcher extends BaseFetcher {
     }
     this.hooks.failures?.clear();
     return bytes;
+  }
+
+  /** The error for an error answer no tagtrust server would give, when `url` is on the tagtrust server; consumes the body. */
+  private async foreignAnswer(url: string, response: HttpResponse): Promise<TagTrustError | undefined> {
+    const server = this.hooks.tagtrustServer;
+    // tuf-js reads a 403/404 for the next root version (`N.root.json`) as the end of the root chain.
+    const endOfRootChain = /\/\d+\.root\.json$/.test(url) && (response.status === 403 || response.status === 404);
+    if (server === undefined || !url.startsWith(`${server}/`) || endOfRootChain) {
+      response.body.resume();
+      return undefined;
+    }
+    return foreignAnswer(response, server, url.slice(server.length));
   }
 
   private fail(url: string, err: unknown): unknown {

@@ -4,32 +4,20 @@
  * beats calling it a forged root; either way nothing is trusted.
  */
 import { ServerError } from '@tagtrust/shared';
+import { describeBody, notTagtrustServer } from '../http/foreign-server.js';
 
-/** What kind of answer `text` is, when it is not a TUF metadata document; undefined when it is one. */
-function notMetadata(text: string): string | undefined {
-  const start = text.trimStart().slice(0, 200).toLowerCase();
-  if (start.startsWith('<')) return 'an HTML page';
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return 'an answer that is not JSON';
-  }
-  const doc = json as { signed?: unknown; signatures?: unknown } | null;
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || typeof doc.signed !== 'object' || doc.signed === null || !Array.isArray(doc.signatures)) {
-    return 'JSON that is not TUF metadata';
-  }
-  return undefined;
+function isMetadataDocument(value: unknown): boolean {
+  const doc = value as { signed?: unknown; signatures?: unknown } | null;
+  return doc !== null && typeof doc === 'object' && !Array.isArray(doc) && typeof doc.signed === 'object' && doc.signed !== null && Array.isArray(doc.signatures);
 }
 
 /**
- * Refuses a first-contact root download that is not TUF metadata at all.
- * @throws ServerError naming the server and --server
+ * Refuses a first-contact root download (`path` under `server`) that is not TUF metadata at all.
+ * @throws ServerError naming the server and --server (--mirror for a mirror)
  */
-export function checkLooksLikeTagtrust(text: string, server: string, gun: string): void {
-  const answer = notMetadata(text);
-  if (answer === undefined) return;
-  throw new ServerError(`the server at ${server} does not look like a tagtrust server: it answered ${answer} for the root of ${gun}; check --server`);
+export function checkLooksLikeTagtrust(text: string, server: string, path: string, mirror = false): void {
+  const answer = describeBody(text, isMetadataDocument, 'JSON that is not TUF metadata');
+  if (answer !== undefined) throw notTagtrustServer(server, path, answer, { mirror });
 }
 
 /** A 5xx on the first download: the server failed, the metadata is not to blame. */

@@ -7,6 +7,7 @@
  */
 import { METADATA_LIMITS } from './download-limits.js';
 import { checkLooksLikeTagtrust, serverFailed } from './first-contact.js';
+import { notTagtrustServer } from '../http/foreign-server.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@tagtrust/keys';
@@ -16,9 +17,6 @@ import { loadPins } from '../trust/pin-store.js';
 import { accessDenied, mapTufError } from './error-map.js';
 import type { DeadlineFetcher } from './fetcher.js';
 import type { UpdateContext } from './trusted-types.js';
-
-/** Size cap of a downloaded root (bytes), as for every root of the chain. */
-
 
 /**
  * Writes the first root to trust into `work/root.json`.
@@ -43,9 +41,10 @@ export async function bootstrapRoot(context: UpdateContext, work: string, fetche
           `pin its root with \`tagtrust trust pin ${context.gun} --root-file FILE\` or --root-keyid ID, or pass --root-file`,
       );
     }
-    source = `${context.server}${tufBasePath(context.gun)}/root.json`;
+    const path = `${tufBasePath(context.gun)}/root.json`;
+    source = `${context.server}${path}`;
     text = await downloadRoot(source, context, fetcher);
-    checkLooksLikeTagtrust(text, context.server, context.gun);
+    checkLooksLikeTagtrust(text, context.server, path, context.mirror);
   }
   const root = parseRootDocument(text, source, context.gun);
   if (pin) checkRootAgainstPin(root, pin, context.gun, source);
@@ -63,10 +62,12 @@ async function downloadRoot(url: string, context: UpdateContext, fetcher: Deadli
     return (await fetcher.downloadBytes(url, METADATA_LIMITS.root)).toString('utf8');
   } catch (err) {
     const status = (err as { statusCode?: number }).statusCode;
+    // From a tagtrust server, a 404 with its JSON error body (any other 404 is refused by the fetcher).
     if (status === 404) {
       throw new NotFoundError(`collection ${context.gun} does not exist on ${context.server}: check the name, or create it with \`tagtrust init ${context.gun}\``);
     }
-    if (status !== undefined && status >= 500 && !context.deadline.expired) throw serverFailed(status, context.server, context.gun, err);
-    throw accessDenied(status, context.gun, 'root', err) ?? mapTufError(err, context.gun, context.deadline);
+    if (status === undefined || context.deadline.expired) throw mapTufError(err, context.gun, context.deadline);
+    if (status >= 500) throw serverFailed(status, context.server, context.gun, err);
+    throw accessDenied(status, context.gun, 'root', err) ?? notTagtrustServer(context.server, url.slice(context.server.length), 'an unexpected answer', { status, mirror: context.mirror });
   }
 }

@@ -49,7 +49,13 @@ export async function withTrustedCollection<T>(context: UpdateContext, use: (ses
   let immutable: SeenImmutableTags;
   try {
     if (firstContact) {
-      const bootstrapFetcher = new DeadlineFetcher(context.deadline, { gun: context.gun, failures: new FailureLog(), token: context.token, transport: context.transport });
+      const bootstrapFetcher = new DeadlineFetcher(context.deadline, {
+        gun: context.gun,
+        failures: new FailureLog(),
+        token: context.token,
+        transport: context.transport,
+        ...(context.mirror ? {} : { tagtrustServer: context.server }),
+      });
       await bootstrapRoot(context, work, bootstrapFetcher);
     }
     ({ result, immutable } = await update(context, dir, work, firstContact, use));
@@ -94,6 +100,7 @@ async function update<T>(
       maxAgeMs: context.policy?.maxAgeMs,
       token: context.token,
       transport: context.transport,
+      ...(context.mirror ? {} : { tagtrustServer: context.server }),
     });
     const { updater, guard, fetcher } = verifier;
     const log = (failures = verifier.failures);

@@ -50,4 +50,6 @@ export interface UpdateContext {
   token?: string;
   /** Connection settings (CA) for downloads. */
   transport?: TransportOptions;
+  /** `server` is a static mirror (`--mirror`), not a tagtrust server: its error answers are its web server's. */
+  mirror?: boolean;
 }

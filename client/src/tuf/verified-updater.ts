@@ -35,6 +35,8 @@ export interface VerifierOptions {
   maxAgeMs?: number;
   token?: string;
   transport?: TransportOptions;
+  /** The tagtrust server the metadata comes from, whose error answers are checked (fetcher.ts). */
+  tagtrustServer?: string;
   /** For artifact downloads (tuf-conformance). */
   targetDir?: string;
   targetBaseUrl?: string;
@@ -65,6 +67,7 @@ export async function createVerifier(options: VerifierOptions): Promise<Verifier
     token: options.token,
     transport: options.transport,
     metadataBaseUrl: options.metadataBaseUrl,
+    ...(options.tagtrustServer === undefined ? {} : { tagtrustServer: options.tagtrustServer }),
     inspect: (file, bytes) => guard.checkDownload(file, bytes),
   });
   const updater = new Updater({
