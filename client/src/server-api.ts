@@ -116,7 +116,7 @@ export class ServerApi {
    */
   async takeLease(gun: string): Promise<string | undefined> {
     try {
-      return (await this.request<{ lease: string }>('POST', `/v2/${gun}/_trust/lease`, `waiting for the publish lease of ${gun}`, { shape: withFields('lease') })).lease;
+      return (await this.request<{ lease: string }>('POST', `/v2/${gun}/_trust/lease`, `publishing to ${gun}`, { shape: withFields('lease') })).lease;
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw err;

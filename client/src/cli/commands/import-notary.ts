@@ -64,9 +64,11 @@ Content Trust resolves them: targets/releases first, then targets. Nothing is un
         publisher: await publisher(values),
       });
       if (values.json) return out.json(result);
-      const verb = result.dryRun ? 'would' : 'did';
       for (const e of result.entries) {
-        const what = { add: `${verb} add`, move: `${verb} move (from ${e.current})`, same: 'already signed', skip: `skipped: ${e.reason}` }[e.action];
+        const moved = `(was ${e.current})`;
+        const what = result.dryRun
+          ? { add: 'would add', move: `would move ${moved}`, same: 'already signed', skip: `skipped: ${e.reason}` }[e.action]
+          : { add: 'added', move: `moved ${moved}`, same: 'already signed', skip: `skipped: ${e.reason}` }[e.action];
         out.print(`  ${e.reference} -> ${e.digest} (${e.size} bytes, Notary role ${e.role}): ${what}`);
       }
       const changes = result.entries.filter((e) => e.action === 'add' || e.action === 'move').length;
