@@ -1,6 +1,6 @@
 // `npm run package`: the two installable packages, for machines other than this clone.
 //
-//   packages/tagtrust-<version>.tgz         the `tagtrust` CLI (client/dist/tagtrust.cjs: one file, no dependencies)
+//   packages/tagtrust-<version>.tgz         the `tagtrust` CLI (client/dist/tagtrust.cjs and its vendor files, no dependencies)
 //   packages/tagtrust-server-<version>.tgz  `tagtrust-server`, bundled into one ES module; its only
 //                                           dependency is classic-level (LevelDB's native binding, with
 //                                           prebuilt binaries), which npm installs from the registry
@@ -9,7 +9,7 @@
 // Run after `npm run build` (npm run package does both). The packages are built in a temp folder from
 // the type-checked dist/ output, and packed with `npm pack`.
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,13 +34,15 @@ const work = await mkdtemp(join(tmpdir(), 'tagtrust-package-'));
 try {
   const cli = join(work, 'cli');
   await mkdir(join(cli, 'bin'), { recursive: true });
-  await copyFile(join(ROOT, 'client/dist/tagtrust.cjs'), join(cli, 'tagtrust.cjs'));
+  // The bundle and the vendor files it requires when a command first needs them (bundle-cli.mjs).
+  const cliFiles = (await readdir(join(ROOT, 'client/dist'))).filter((f) => /^tagtrust(-vendor-[a-z]+)?\.cjs$/.test(f));
+  for (const file of cliFiles) await copyFile(join(ROOT, 'client/dist', file), join(cli, file));
   await writeFile(join(cli, 'bin/tagtrust.js'), "#!/usr/bin/env node\nrequire('../tagtrust.cjs');\n", { mode: 0o755 });
   const cliTgz = await pack(cli, {
     name: 'tagtrust',
     description: 'tagtrust CLI: sign container tags and resolve them to verified digests (TUF)',
     bin: { tagtrust: 'bin/tagtrust.js' },
-    files: ['bin', 'tagtrust.cjs'],
+    files: ['bin', ...cliFiles],
   });
 
   const server = join(work, 'server');

@@ -52,7 +52,7 @@ process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify({
   };
 }
 
-test('the bin shim runs the bundle: --help and resolve load no other module file', async (t) => {
+test('the bin shim runs the bundle: --help loads no other module file, resolve only the TUF vendor file', async (t) => {
   const server = await startTestServer();
   t.teardown(() => server.close());
   const home = await tempHome();
@@ -61,12 +61,16 @@ test('the bin shim runs the bundle: --help and resolve load no other module file
   t.is((await runCli(['sign', `${GUN}:v1`, '--digest', digestOf('a'), '--size', '10'], env)).code, 0);
 
   const bundle = [join(ROOT, 'client/bin/tagtrust.js'), join(ROOT, 'client/dist/tagtrust.cjs')];
-  for (const args of [['--help'], ['resolve', `${GUN}:v1`]]) {
+  const expected: [string[], string[]][] = [
+    [['--help'], bundle],
+    [['resolve', `${GUN}:v1`], [...bundle, join(ROOT, 'client/dist/tagtrust-vendor-tuf.cjs')]],
+  ];
+  for (const [args, loaded] of expected) {
     const record = await recorder(await tempHome());
     const run = await runCli(args, { ...env, ...record.env });
     t.is(run.code, 0, run.stderr);
     const { files, builtins } = await record.read();
-    t.deepEqual(files, bundle, `tagtrust ${args.join(' ')}`);
+    t.deepEqual(files, loaded, `tagtrust ${args.join(' ')}`);
     if (args[0] === '--help') {
       t.false(builtins.includes('crypto'), '--help loads no node:crypto');
       t.false(builtins.includes('internal/modules/esm/loader'), '--help needs no ESM loader');
