@@ -1,6 +1,10 @@
 // Helpers for bench/run.mjs: processes, timing, statistics, a byte-counting TCP proxy, autocannon.
 import { spawn, execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -157,4 +161,23 @@ export async function stopProcess(child) {
   child.kill('SIGTERM');
   await Promise.race([exited, sleep(5000)]);
   if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** A self-signed server certificate in `dir`. */
+export async function certificate(dir) {
+  await mkdir(dir, { recursive: true });
+  // Same kind of certificate run-notary.sh makes (EC P-256, SAN 127.0.0.1, its own CA), used by both servers.
+  await must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'server.key'), '-out', join(dir, 'server.crt'),
+    '-days', '30', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,digitalSignature,keyCertSign', '-addext', 'extendedKeyUsage=serverAuth']);
+  return { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
+}
+
+/** Whether `url` answers 200 (https with `ca` when given). */
+export function probe(url, ca) {
+  return new Promise((resolve) => {
+    const get = url.startsWith('https:') ? https.get : http.get;
+    const req = get(url, ca ? { ca } : {}, (res) => { res.resume(); resolve(res.statusCode === 200); });
+    req.on('error', () => resolve(false));
+  });
 }

@@ -16,12 +16,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { gateBenchmark, gateSection } from './gate.mjs';
 import { markedSections, writeSection } from './sections.mjs';
-import { ROOT, countingProxy, cpuMs, log, loadTest, median, memoryKb, must, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
+import { ROOT, certificate, countingProxy, cpuMs, log, loadTest, median, memoryKb, must, probe, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = QUICK ? 3 : 7;
@@ -53,23 +52,6 @@ async function prerequisites() {
   }
   if (missing.includes('taskset')) throw new Error('taskset (util-linux) is needed to pin servers and clients');
   if (!existsSync(join(ROOT, 'server/dist/bin.js'))) throw new Error('build first: npm run build');
-}
-
-async function certificate(dir) {
-  await mkdir(dir, { recursive: true });
-  // Same kind of certificate run-notary.sh makes (EC P-256, SAN 127.0.0.1, its own CA), used by both servers.
-  await must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'server.key'), '-out', join(dir, 'server.crt'),
-    '-days', '30', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,digitalSignature,keyCertSign', '-addext', 'extendedKeyUsage=serverAuth']);
-  return { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
-}
-
-function probe(url, ca) {
-  return new Promise((resolve) => {
-    const get = url.startsWith('https:') ? https.get : http.get;
-    const req = get(url, ca ? { ca } : {}, (res) => { res.resume(); resolve(res.statusCode === 200); });
-    req.on('error', () => resolve(false));
-  });
 }
 
 class Notary {

@@ -16,10 +16,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import { join } from 'node:path';
-import { ROOT, log, median, must, run, startProcess, stopProcess } from './lib.mjs';
+import { ROOT, certificate, log, median, must, probe, run, startProcess, stopProcess } from './lib.mjs';
 
 const TAGS = Number(process.env.BENCH_TAGS ?? 100);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -36,20 +35,6 @@ async function prerequisites() {
     if ((await run('sh', ['-c', `command -v ${bin}`])).code !== 0) throw new Error(`${bin} is needed (apt-get install notary openssl util-linux)`);
   }
   if (!existsSync(join(ROOT, 'client/dist/tagtrust.cjs'))) throw new Error('build first: npm run build');
-}
-
-async function certificate(dir) {
-  await mkdir(dir, { recursive: true });
-  await must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'server.key'), '-out', join(dir, 'server.crt'),
-    '-days', '30', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,digitalSignature,keyCertSign', '-addext', 'extendedKeyUsage=serverAuth']);
-  return { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
-}
-
-function probe(url, ca) {
-  return new Promise((resolve) => {
-    https.get(url, { ca }, (res) => { res.resume(); resolve(res.statusCode === 200); }).on('error', () => resolve(false));
-  });
 }
 
 async function main() {
