@@ -1,7 +1,7 @@
 // Helpers for bench/run.mjs: processes, timing, statistics, a byte-counting TCP proxy, autocannon.
 import { spawn, execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -180,4 +180,30 @@ export function probe(url, ca) {
     const req = get(url, ca ? { ca } : {}, (res) => { res.resume(); resolve(res.statusCode === 200); });
     req.on('error', () => resolve(false));
   });
+}
+
+/** CPU time of every thread of a process, in ms (schedstat: ns on CPU). */
+export function threadsCpuMs(pid) {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e6;
+}
+
+/** Whether `path` is the publish-lease endpoint (POSTed before a publish; not the publish itself). */
+export const isLeasePath = (path) => /\/_trust\/lease$/.test(path ?? '');
+
+/**
+ * Server-side times (ms) of the publish POSTs a tagtrust-server logged after byte `offset` of its log
+ * file, from its JSON entries (one per request). Whole lines only: the last one may still be written.
+ */
+export async function publishPostTimes(logFile, offset) {
+  const text = (await readFile(logFile)).subarray(offset).toString('utf8');
+  const entries = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+  return entries.filter((e) => e.method === 'POST' && e.status === 200 && !isLeasePath(e.path)).map((e) => e.durationMs);
 }

@@ -22,14 +22,13 @@
 // certificate, as the full benchmark; 0: plain HTTP), BENCH_PROF=DIR (server runs with --cpu-prof, the
 // profile lands in DIR when it stops).
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, log, median, must, run, startProcess, stopProcess } from './lib.mjs';
+import { ROOT, isLeasePath, log, median, must, publishPostTimes, run, startProcess, stopProcess, threadsCpuMs } from './lib.mjs';
 
 const N = Number(process.env.BENCH_N ?? 60);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
@@ -43,18 +42,6 @@ const BINNED_GUN = 'registry.example.com/bench/binned';
 const PASS = 'bench-pass-not-a-secret';
 const sha = (text) => createHash('sha256').update(text).digest('hex');
 
-/** CPU time of every thread of a process, in ms (schedstat: ns on CPU). */
-function threadsCpuMs(pid) {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return ns / 1e6;
-}
 
 const work = await mkdtemp(join(tmpdir(), 'tagtrust-bench-publish-'));
 const token = `tt_${randomBytes(24).toString('base64url')}`;
@@ -92,7 +79,6 @@ function request(method, path, body) {
 }
 
 /** True for the POST that waits for the publish lease (not the publish). */
-const isLeasePath = (path) => /\/_trust\/lease$/.test(path ?? '');
 
 /** Server CPU (ms) during each publish POST the client sends: node:http(s).request wrapped (the client imports it per request). */
 const postCpu = [];
@@ -112,14 +98,6 @@ for (const lib of [http, https]) {
 }
 syncBuiltinESMExports();
 
-/** Server-side wall times (ms) of the POSTs logged after byte `offset` of the log. */
-/** Server-side times of the publish POSTs since `offset`, from the server's JSON log entries (one per request). */
-async function postTimes(offset) {
-  const text = (await readFile(logFile)).subarray(offset).toString('utf8');
-  // Whole lines only: the last one may still be being written.
-  const entries = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
-  return entries.filter((e) => e.method === 'POST' && e.status === 200 && !isLeasePath(e.path)).map((e) => e.durationMs);
-}
 
 try {
   const { Publisher } = await import('@tagtrust/client');
@@ -163,7 +141,7 @@ try {
     let posts = [];
     for (let wait = 0; posts.length < N && wait < 50; wait += 1) {
       await new Promise((r) => setTimeout(r, 100));
-      posts = await postTimes(offset);
+      posts = await publishPostTimes(logFile, offset);
     }
     if (posts.length < N) throw new Error(`expected ${N} POSTs in the access log, found ${posts.length}`);
     posts = posts.slice(-N);

@@ -20,7 +20,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { gateBenchmark, gateSection } from './gate.mjs';
 import { markedSections, writeSection } from './sections.mjs';
-import { ROOT, certificate, countingProxy, cpuMs, log, loadTest, median, memoryKb, must, probe, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
+import { ROOT, certificate, countingProxy, cpuMs, log, loadTest, median, memoryKb, must, probe, publishPostTimes, run, sleep, startProcess, stopProcess, tlsTerminator } from './lib.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = QUICK ? 3 : 7;
@@ -83,16 +83,8 @@ class Notary {
     return (await readFile(this.logFile)).length;
   }
   /** Server-side durations (ms) of publish POSTs logged since `offset`. */
-  async posts(offset) {
-    const text = (await readFile(this.logFile)).subarray(offset).toString('utf8');
-    const out = [];
-    for (const line of text.split('\n')) {
-      if (!line.includes('"response completed"') || !line.includes('"POST"')) continue;
-      const j = JSON.parse(line);
-      const m = /^([\d.]+)(ns|µs|us|ms|s)$/.exec(j['http.response.duration']);
-      out.push(parseFloat(m[1]) * { ns: 1e-6, 'µs': 1e-3, us: 1e-3, ms: 1, s: 1000 }[m[2]]);
-    }
-    return out;
+  posts(offset) {
+    return publishPostTimes(this.logFile, offset);
   }
 }
 

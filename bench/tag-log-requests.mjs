@@ -6,28 +6,15 @@
 // /proc/<pid>/task/*/schedstat) from the moment the client sends it to the end of the response:
 // body read, verification, signing, the log, the commit and the response. Medians after a warm-up.
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, median, run, startProcess, stopProcess } from './lib.mjs';
+import { ROOT, median, run, startProcess, stopProcess, threadsCpuMs } from './lib.mjs';
 
 const sha = (text) => createHash('sha256').update(text).digest('hex');
 
-/** CPU time of every thread of a process, in ms (schedstat: ns on CPU). */
-function threadsCpuMs(pid) {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return ns / 1e6;
-}
 
 /** @returns medians (ms) of the publish POST's server CPU and client-observed wall time, with and without the log */
 export async function measurePublishRequests({ n, warmup }) {
