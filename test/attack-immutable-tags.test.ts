@@ -6,6 +6,7 @@
  * and leaves the trusted state unchanged.
  */
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { ImmutableTagError, PolicyWeakenedError, RepositoryError } from '@tagtrust/client';
 import { IMMUTABLE_FIELD, POLICY_CHANGE_FIELD } from '@tagtrust/shared';
 import { digestOf } from './helpers/client.js';
@@ -86,7 +87,8 @@ test('replayed_root_approval: an old approval does not let a later targets versi
   await assertRefusedEverywhere(t, fx, { errorClass: PolicyWeakenedError, code: 'POLICY_WEAKENED' });
 });
 
-test('immutable_tag_moved_by_delegate: a stolen delegate key moves a release tag it signs', async (t) => {
+/** A release tag `v2.0.0` signed by `targets/release` under the policy `v*`, resolved once by the puller. */
+async function releaseTagSeenThroughDelegate(t: ExecutionContext) {
   const fx = await attackFixture(t);
   const { sim } = fx;
   await sim.addDelegation('targets/release', { paths: [`${sim.gun}:v2*`] });
@@ -96,21 +98,18 @@ test('immutable_tag_moved_by_delegate: a stolen delegate key moves a release tag
   sim.publishTargets();
   const ref = `${sim.gun}:v2.0.0`;
   t.is((await fx.puller().resolve(ref)).digest, digestOf('b'));
+  return { fx, sim, ref };
+}
+
+test('immutable_tag_moved_by_delegate: a stolen delegate key moves a release tag it signs', async (t) => {
+  const { fx, sim, ref } = await releaseTagSeenThroughDelegate(t);
   sim.addTarget('v2.0.0', digestOf('e'), 100, 'targets/release');
   sim.publishTargets('targets/release');
   await assertRefusedEverywhere(t, { ...fx, ref }, { errorClass: ImmutableTagError, code: 'IMMUTABLE_TAG', message: /v2\.0\.0 is immutable/ });
 });
 
 test('immutable_tag_role_removed: validly signed targets drop the delegation that signs a seen release tag', async (t) => {
-  const fx = await attackFixture(t);
-  const { sim } = fx;
-  await sim.addDelegation('targets/release', { paths: [`${sim.gun}:v2*`] });
-  sim.addTarget('v2.0.0', digestOf('b'), 100, 'targets/release');
-  sim.publishTargets('targets/release');
-  sim.targets[IMMUTABLE_FIELD] = ['v*'];
-  sim.publishTargets();
-  const ref = `${sim.gun}:v2.0.0`;
-  t.is((await fx.puller().resolve(ref)).digest, digestOf('b'));
+  const { fx, sim, ref } = await releaseTagSeenThroughDelegate(t);
   // The thief with the targets key removes the role (the server refuses this; a malicious one serves it).
   sim.targets.delegations!.roles = sim.targets.delegations!.roles!.filter((role) => role.name !== 'targets/release');
   sim.publishTargets();
